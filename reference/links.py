@@ -64,8 +64,8 @@ class Link:
     Instances are immutable and live in :data:`LINKS`; obtain them with :func:`get_link`.
     All methods accept anything array-like, compute in float64 and broadcast.
 
-    >>> get_link("logit").inverse(0.0)
-    array(0.5)
+    >>> float(get_link("logit").inverse(0.0))
+    0.5
     """
 
     name: str
@@ -79,22 +79,22 @@ class Link:
     def link(self, mu: ArrayLike) -> Array:
         """``eta = g(mu)``; ``+-inf`` at the ends of ``mu_range``, ``nan`` outside it."""
         with np.errstate(all="ignore"):
-            return self._link(_f64(mu))
+            return np.asarray(self._link(_f64(mu)))
 
     def inverse(self, eta: ArrayLike) -> Array:
         """``mu = g^{-1}(eta)``, with R's clamping (see the module docstring)."""
         with np.errstate(all="ignore"):
-            return self._inverse(_f64(eta))
+            return np.asarray(self._inverse(_f64(eta)))
 
     def mu_eta(self, eta: ArrayLike) -> Array:
         """``d mu / d eta`` at ``eta``, with R's floor at ``eps`` for the bounded-mean links."""
         with np.errstate(all="ignore"):
-            return self._mu_eta(_f64(eta))
+            return np.asarray(self._mu_eta(_f64(eta)))
 
     def valid_eta(self, eta: ArrayLike) -> NDArray[np.bool_]:
         """Elementwise validity of ``eta`` (finite, and positive / non-zero where R requires it)."""
         with np.errstate(all="ignore"):
-            return self._valid_eta(_f64(eta))
+            return np.asarray(self._valid_eta(_f64(eta)))
 
     def __str__(self) -> str:
         return self.r_name
