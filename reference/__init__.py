@@ -1,0 +1,13 @@
+from reference.families import FAMILIES as FAMILIES
+from reference.families import Binomial as Binomial
+from reference.families import Family as Family
+from reference.families import Gamma as Gamma
+from reference.families import Gaussian as Gaussian
+from reference.families import InverseGaussian as InverseGaussian
+from reference.families import NegativeBinomial as NegativeBinomial
+from reference.families import Poisson as Poisson
+from reference.families import get_family as get_family
+from reference.families import resolve as resolve
+from reference.links import LINKS as LINKS
+from reference.links import Link as Link
+from reference.links import get_link as get_link
