@@ -1,0 +1,843 @@
+"""Generalized linear mixed models fitted like ``lme4::glmer``: :func:`glmer` and :class:`GLMMResult`.
+
+Model (lme4's parametrisation): ``η = offset + Xβ + Z b`` with ``b = Λθ u``, ``u ~ N(0, I)``;
+``y | u`` independent from the family with mean ``g⁻¹(η)``. ``Λθ`` is block diagonal with one
+lower-triangular block per random-effects term (unstructured covariance ``Λ Λᵀ``), filled
+column-wise from ``θ`` (lower bound 0 on the diagonals).
+
+Estimation, as lme4 by default:
+
+1. **nAGQ = 0 stage** — for each θ, penalised IRLS finds β and the conditional modes ``u*``
+   together; θ (and the dispersion, see below) minimises the Laplace deviance at that point.
+   With ``nAGQ=0`` this is the final fit (fast, slightly biased β), and the standard errors
+   come from the fixed-effects block of the penalised system, as lme4 does.
+2. **joint stage** (``nAGQ ≥ 1``) — the deviance (−2 log-likelihood: Laplace for ``nAGQ=1``,
+   adaptive Gauss–Hermite with ``nAGQ`` nodes for one scalar term) is minimised over
+   ``(β, θ)`` jointly from the stage-1 estimate, with PIRLS (β fixed) warm-started between
+   evaluations. Standard errors: the β block of the inverse Hessian of the deviance over all
+   parameters (lme4's ``use.hessian = TRUE``), by central finite differences.
+
+Optimiser: scipy's L-BFGS-B with bounds, gradients by central finite differences (one-sided
+second order at a bound), then up to ``options.newton_polish`` Newton steps with the
+finite-difference Hessian that is needed for the standard errors anyway. Every tolerance is
+in one keyword-only record, :class:`GLMMOptions` (like MixedModels.jl's ``optsummary``).
+
+**Dispersion** (gaussian, Gamma, inverse Gaussian): φ is an extra parameter of the Laplace
+objective (on the log scale), estimated by maximum likelihood jointly with (β, θ), as glmmTMB
+does. For the gaussian identity model the Laplace approximation is exact, so the fit is the
+ML linear mixed model (``lmer(REML = FALSE)``). lme4's ``glmer`` handles Gamma differently
+(a Pearson-type estimate of the scale), so Gamma fits agree with glmmTMB, not with glmer.
+For such families ``theta`` is reported on lme4's relative scale (``Λ/σ``, σ = √φ);
+``varcorr`` is always on the absolute scale.
+
+**Log-likelihood** ``loglik`` is the full one, with every normalising constant
+(``−log y!``, binomial coefficients, …), for every ``nAGQ``. lme4 reports the same number for
+``nAGQ = 0, 1``, but for ``nAGQ > 1`` its ``logLik`` drops the saturated-model term, so it is
+on another scale than ours (the estimates agree; the logLik differs by a constant).
+
+**Speed**: one grouping factor is handled without sparse matrices — rows are sorted by cluster
+and all per-cluster quantities are segment sums (``np.add.reduceat``) and batched ``p×p``
+solves; several terms use a sparse ``ZΛ`` (see :mod:`reference.glmm_re`).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from scipy import optimize
+
+from reference.errors import (
+    ConvergenceError,
+    ConvergenceWarning,
+    InvalidResponseError,
+    ModelInputError,
+)
+from reference.families import Family, get_family
+from reference.glmm_formula import (
+    GLMMDesign,
+    GroupingFactorError,
+    build_design,
+    group_labels,
+    parse_formula,
+)
+from reference.glmm_pirls import PirlsResult, Response, deviance, pirls
+from reference.glmm_re import BlockRE, SparseRE, theta_lower_bounds, theta_start, theta_to_lambda
+from reference.links import Link
+
+__all__ = ["GLMMOptions", "GLMMResult", "NAGQError", "glmer"]
+
+F64 = NDArray[np.float64]
+
+NAGQ_MESSAGE = "nAGQ > 1 is only available for models with a single, scalar random-effects term"
+
+
+class NAGQError(ModelInputError):
+    """nAGQ is not an integer ≥ 0, or > 1 for a model that is not one scalar term."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GLMMOptions:
+    """All tolerances of :func:`glmer` in one place (keyword-only)."""
+
+    pirls_tol: float = 1e-10  # stop PIRLS when the Newton decrement rhsᵀδ falls below this
+    pirls_maxit: int = 60
+    optimizer_maxiter: int = 1000  # L-BFGS-B iterations per stage
+    optimizer_ftol: float = 1e-13  # L-BFGS-B relative decrease tolerance
+    optimizer_gtol: float = 1e-7  # L-BFGS-B projected-gradient tolerance
+    fd_step: float = 1e-5  # relative step of the finite-difference gradients
+    hessian_step: float = 1e-4  # relative step of the finite-difference Hessian (lme4: 1e-4)
+    newton_polish: int = 3  # Newton steps with the FD Hessian after L-BFGS-B
+    grad_check_tol: float = 2e-3  # lme4's check.conv.grad: max |H⁻¹ g| allowed
+    singular_tol: float = 1e-4  # lme4's boundary tolerance on θ diagonals
+    dense_max: int = 2000  # several terms: dense Cholesky up to this q, sparse LU above
+
+
+# ----------------------------------------------------------------------------- input handling
+
+
+def _column_or_array(value: Any, name: str, data: pd.DataFrame, rows: pd.Index) -> F64 | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return np.asarray(data.loc[rows, value], dtype=np.float64)
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim == 0:
+        return np.full(len(rows), float(arr))
+    if arr.shape != (len(data),):
+        raise InvalidResponseError(
+            f"{name} has length {arr.size} but data has {len(data)} rows; pass one value per row or a column name"
+        )
+    pos = data.index.get_indexer(rows)
+    return arr[pos]
+
+
+@dataclass
+class _Model:
+    """Everything the fitting code needs, rows sorted by cluster for one grouping factor."""
+
+    design: GLMMDesign
+    family: Family
+    link: Link
+    resp: Response
+    X: F64
+    struct: Any
+    order: NDArray[np.intp]  # model row k is design row order[k]
+    trials: F64 | None
+    prior_weights: F64
+    term_ps: list[int]
+    nagq: int
+
+    @property
+    def nb(self) -> int:
+        return self.X.shape[1]
+
+    @property
+    def ntheta(self) -> int:
+        return int(self.struct.ntheta)
+
+    @property
+    def free_phi(self) -> bool:
+        return not self.resp.fixed_dispersion
+
+
+def _prepare(
+    formula: str,
+    data: pd.DataFrame,
+    family: str | Family,
+    link: str | Link | None,
+    trials: Any,
+    weights: Any,
+    offset: Any,
+    nAGQ: int,
+    opts: GLMMOptions,
+) -> _Model:
+    fam = get_family(family)
+    lk = fam.link_object(link)
+    if isinstance(nAGQ, bool) or not isinstance(nAGQ, int | np.integer) or nAGQ < 0:
+        raise NAGQError(f"nAGQ must be an integer ≥ 0 (0, 1 = Laplace, or up to 25), got {nAGQ!r}")
+    if nAGQ > 25:
+        raise NAGQError(f"nAGQ = {nAGQ} is more than lme4's maximum of 25; use at most 25 nodes")
+    parsed = parse_formula(formula)
+    extra = tuple(v for v in (trials, weights, offset) if isinstance(v, str))
+    design = build_design(parsed, data, extra_columns=extra)
+    n = design.y.size
+    y = design.y
+    tr = _column_or_array(trials, "trials", data, design.rows)
+    if design.trials is not None:
+        if tr is not None:
+            raise ModelInputError("trials are given twice (cbind(...) response and trials=); pass one of them")
+        tr = np.asarray(design.trials, dtype=np.float64)
+        y = y  # design.y already holds the proportion for cbind responses
+    elif tr is not None:
+        if fam.name != "binomial":
+            raise ModelInputError(f"trials= only applies to the binomial family, not {fam.name}")
+        if np.any(~np.isfinite(tr)) or np.any(tr <= 0):
+            bad = tr[~(np.isfinite(tr) & (tr > 0))][0]
+            raise InvalidResponseError(
+                f"number of trials must be positive, got {bad:g}; drop rows with no trials"
+            )
+        if np.any(y < 0) or np.any(y > tr):
+            raise InvalidResponseError("binomial successes must lie between 0 and the number of trials")
+        y = y / tr
+    pw = _column_or_array(weights, "weights", data, design.rows)
+    pw = np.ones(n) if pw is None else pw
+    off = _column_or_array(offset, "offset", data, design.rows)
+    off = np.zeros(n) if off is None else off
+    if design.offset is not None:
+        off = off + design.offset
+    wt = pw * (tr if tr is not None else 1.0)
+    fam.check_response(y, wt)
+
+    terms = design.terms
+    if nAGQ > 1 and (len(terms) != 1 or terms[0].p != 1):
+        raise NAGQError(NAGQ_MESSAGE)
+    if not fam.fixed_dispersion:
+        for t in terms:
+            if t.nlevels * t.p >= n:
+                raise GroupingFactorError(
+                    f"grouping factor {t.group!r} has {t.nlevels} levels for {n} observations; with a "
+                    f"{fam.name} family the random effect is confounded with the residual (drop the term)"
+                )
+    if len(terms) == 1:
+        order = np.argsort(terms[0].codes, kind="stable").astype(np.intp)
+        counts = np.bincount(terms[0].codes, minlength=terms[0].nlevels)
+        struct: Any = BlockRE(terms[0].Xr[order], counts)
+    else:
+        order = np.arange(n, dtype=np.intp)
+        struct = SparseRE([(t.codes, t.Xr, t.nlevels) for t in terms], dense_max=opts.dense_max)
+    resp = Response(fam, lk, y[order], wt[order], off[order])
+    return _Model(
+        design=design,
+        family=fam,
+        link=lk,
+        resp=resp,
+        X=np.ascontiguousarray(design.X[order]),
+        struct=struct,
+        order=order,
+        trials=None if tr is None else tr[order],
+        prior_weights=pw[order],
+        term_ps=[t.p for t in terms],
+        nagq=int(nAGQ),
+    )
+
+
+# ----------------------------------------------------------------------------- optimisation
+
+
+def _fd_grad(f: Any, x: F64, f0: float, lower: F64, rel: float) -> F64:
+    g = np.empty_like(x)
+    for i in range(x.size):
+        h = rel * max(abs(x[i]), 1.0)
+        e = np.zeros_like(x)
+        e[i] = h
+        if x[i] - h < lower[i]:
+            g[i] = (-3.0 * f0 + 4.0 * f(x + e) - f(x + 2 * e)) / (2 * h)
+        else:
+            g[i] = (f(x + e) - f(x - e)) / (2 * h)
+    return g
+
+
+def _fd_hessian(f: Any, x: F64, f0: float, rel: float) -> tuple[F64, F64]:
+    """Central-difference gradient and Hessian (bounds ignored: the deviance is defined there)."""
+    d = x.size
+    h = rel * np.maximum(np.abs(x), 1.0)
+    fp = np.empty(d)
+    fm = np.empty(d)
+    for i in range(d):
+        e = np.zeros(d)
+        e[i] = h[i]
+        fp[i] = f(x + e)
+        fm[i] = f(x - e)
+    g = (fp - fm) / (2 * h)
+    H = np.empty((d, d))
+    for i in range(d):
+        H[i, i] = (fp[i] - 2 * f0 + fm[i]) / h[i] ** 2
+        for j in range(i):
+            ei = np.zeros(d)
+            ej = np.zeros(d)
+            ei[i] = h[i]
+            ej[j] = h[j]
+            v = (f(x + ei + ej) - f(x + ei - ej) - f(x - ei + ej) + f(x - ei - ej)) / (4 * h[i] * h[j])
+            H[i, j] = H[j, i] = v
+    return g, H
+
+
+@dataclass
+class _Stage:
+    x: F64
+    fun: float
+    nfev: int
+    message: str
+    success: bool
+
+
+def _minimize(f: Any, x0: F64, lower: F64, opts: GLMMOptions) -> _Stage:
+    counter = {"n": 0}
+
+    def safe(x: F64) -> float:
+        counter["n"] += 1
+        try:
+            v = f(x)
+        except ConvergenceError:
+            return math.inf
+        return v if math.isfinite(v) else math.inf
+
+    def fg(x: F64) -> tuple[float, F64]:
+        f0 = safe(x)
+        if not math.isfinite(f0):
+            return 1e300, np.zeros_like(x)
+        return f0, _fd_grad(safe, x, f0, lower, opts.fd_step)
+
+    bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
+    res = optimize.minimize(
+        fg,
+        x0,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=bounds,
+        options={"maxiter": opts.optimizer_maxiter, "ftol": opts.optimizer_ftol, "gtol": opts.optimizer_gtol},
+    )
+    return _Stage(np.asarray(res.x, dtype=np.float64), float(res.fun), counter["n"], str(res.message), bool(res.success))
+
+
+class _Objective:
+    """Deviance as a function of the parameter vector, with warm-started PIRLS."""
+
+    def __init__(self, m: _Model, opts: GLMMOptions, joint: bool, nagq: int) -> None:
+        self.m = m
+        self.opts = opts
+        self.joint = joint
+        self.nagq = nagq
+        self.u: F64 | None = None
+        self.beta: F64 | None = None
+        self.last: tuple[F64, PirlsResult, Any, float] | None = None
+
+    def split(self, x: F64) -> tuple[F64 | None, F64, float]:
+        m = self.m
+        k = 0
+        beta = None
+        if not self.joint:
+            beta = x[: m.nb]
+            k = m.nb
+        theta = x[k : k + m.ntheta]
+        phi = math.exp(x[k + m.ntheta]) if m.free_phi else 1.0
+        return beta, theta, phi
+
+    def __call__(self, x: F64) -> float:
+        m = self.m
+        beta, theta, phi = self.split(x)
+        state = m.struct.prepare(theta)
+        if self.joint:
+            pr = pirls(
+                m.struct, state, m.resp, m.X, self.beta, self.u, phi,
+                joint=True, tol=self.opts.pirls_tol, maxit=self.opts.pirls_maxit,
+            )
+            self.beta = pr.beta
+        else:
+            pr = pirls(
+                m.struct, state, m.resp, m.X, beta, self.u, phi,
+                joint=False, tol=self.opts.pirls_tol, maxit=self.opts.pirls_maxit,
+                eta_fixed=m.resp.offset + m.X @ beta,
+            )
+        self.u = pr.u
+        dev = deviance(m.struct, state, m.resp, pr, phi, max(self.nagq, 1))
+        self.last = (np.array(x), pr, state, phi)
+        return dev
+
+
+def _start(m: _Model) -> tuple[F64, float]:
+    resp = m.resp
+    eta0 = m.link.link(resp.mustart)
+    beta0, *_ = np.linalg.lstsq(m.X, eta0 - resp.offset, rcond=None)
+    if not m.free_phi:
+        return beta0, 1.0
+    mu = m.link.inverse(resp.offset + m.X @ beta0)
+    if not resp.valid(resp.offset + m.X @ beta0, mu):
+        mu = resp.mustart
+    pearson = float(np.mean(resp.wt * (resp.y - mu) ** 2 / m.family.variance(mu)))
+    return beta0, max(pearson, 1e-8)
+
+
+@dataclass
+class _FitOutput:
+    beta: F64
+    theta_abs: F64
+    phi: float
+    deviance: float
+    pr: PirlsResult
+    state: Any
+    hessian: F64 | None
+    gradient: F64
+    vcov: F64
+    nfev: int
+    messages: tuple[str, ...]
+    x: F64
+
+
+def _fit(m: _Model, opts: GLMMOptions) -> _FitOutput:
+    lower_theta = np.concatenate([theta_lower_bounds(p) for p in m.term_ps])
+    beta0, phi0 = _start(m)
+    scale0 = math.sqrt(phi0) if m.free_phi else 1.0
+    theta0 = np.concatenate([theta_start(p) for p in m.term_ps]) * scale0
+    extra = [math.log(phi0)] if m.free_phi else []
+    lower1 = np.concatenate([lower_theta, [-np.inf] * len(extra)])
+
+    # stage 1: β inside PIRLS
+    obj0 = _Objective(m, opts, joint=True, nagq=1)
+    obj0.beta = beta0
+    x1 = np.concatenate([theta0, extra])
+    try:
+        obj0(x1)
+    except ConvergenceError as exc:
+        raise ConvergenceError(f"cannot start the fit: {exc}") from None
+    st1 = _minimize(obj0, x1, lower1, opts)
+    if not math.isfinite(st1.fun):
+        raise ConvergenceError(
+            "the nAGQ=0 stage found no finite deviance; rescale the predictors, simplify the random effects, "
+            "or try another link"
+        )
+    dev1 = obj0(st1.x)
+    _, pr1, state1, phi1 = obj0.last  # type: ignore[misc]
+    messages = [f"stage 1 (nAGQ=0): {st1.message}"]
+    nfev = st1.nfev
+
+    if m.nagq == 0:
+        beta = pr1.beta
+        theta_abs = st1.x[: m.ntheta]
+        schur = pr1.schur
+        try:
+            vcov = np.linalg.inv(schur)
+        except np.linalg.LinAlgError:
+            vcov = np.full((m.nb, m.nb), np.nan)
+        # gradient of the stage-1 objective for the diagnostics
+        grad = _fd_grad(obj0, st1.x, dev1, lower1, opts.fd_step)
+        obj0(st1.x)
+        return _FitOutput(beta, theta_abs, phi1, dev1, pr1, state1, None, grad, vcov, nfev, tuple(messages), st1.x)
+
+    # stage 2: joint (β, θ[, log φ]) on the Laplace / AGQ deviance
+    obj = _Objective(m, opts, joint=False, nagq=m.nagq)
+    obj.u = pr1.u
+    x2 = np.concatenate([pr1.beta, st1.x])
+    lower2 = np.concatenate([np.full(m.nb, -np.inf), lower1])
+    st2 = _minimize(obj, x2, lower2, opts)
+    nfev += st2.nfev
+    messages.append(f"stage 2 (nAGQ={m.nagq}): {st2.message}")
+    if not math.isfinite(st2.fun):
+        raise ConvergenceError(
+            "the Laplace stage found no finite deviance; try nAGQ=0, rescale the predictors or simplify "
+            "the random effects"
+        )
+    x = st2.x
+    f0 = obj(x)
+    g, H = _fd_hessian(obj, x, f0, opts.hessian_step)
+    nfev += 1 + 2 * x.size + 2 * x.size * (x.size - 1)
+    for _ in range(opts.newton_polish):
+        try:
+            step = np.linalg.solve(H, g)
+        except np.linalg.LinAlgError:
+            break
+        if not np.all(np.isfinite(step)) or np.max(np.abs(step)) < 1e-10:
+            break
+        x_new = np.maximum(x - step, lower2)
+        try:
+            f_new = obj(x_new)
+        except ConvergenceError:
+            break
+        nfev += 1
+        if not f_new < f0:
+            break
+        x, f0 = x_new, f_new
+        g, H = _fd_hessian(obj, x, f0, opts.hessian_step)
+        nfev += 2 * x.size + 2 * x.size * (x.size - 1)
+    f0 = obj(x)
+    _, pr, state, phi = obj.last  # type: ignore[misc]
+    beta = x[: m.nb]
+    theta_abs = x[m.nb : m.nb + m.ntheta]
+    try:
+        cov_all = np.linalg.inv(0.5 * H)
+        vcov = cov_all[: m.nb, : m.nb]
+        if not np.all(np.isfinite(vcov)) or np.any(np.diag(vcov) <= 0):
+            raise np.linalg.LinAlgError
+    except np.linalg.LinAlgError:
+        warnings.warn(
+            "the Hessian of the deviance is not positive definite; standard errors come from the "
+            "fixed-effects block of the penalised system instead (check the model for a singular fit)",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+        pr0 = pirls(m.struct, state, m.resp, m.X, beta, pr.u, phi, joint=True,
+                    tol=opts.pirls_tol, maxit=opts.pirls_maxit)
+        vcov = np.linalg.inv(pr0.schur)
+    return _FitOutput(beta, theta_abs, phi, f0, pr, state, H, g, vcov, nfev, tuple(messages), x)
+
+
+# ----------------------------------------------------------------------------- result
+
+
+@dataclass(frozen=True)
+class RandomEffects:
+    """Conditional modes ``b = Λ u*`` (DataFrame: levels × columns) and their conditional
+    covariance matrices (array levels × p × p), per grouping factor."""
+
+    modes: pd.DataFrame
+    condvar: F64
+
+
+@dataclass(frozen=True, eq=False)
+class GLMMResult:
+    """An immutable fitted GLMM (see :func:`glmer`)."""
+
+    formula: str
+    family: Family
+    link: Link
+    nagq: int
+    fixef: pd.Series
+    se: pd.Series
+    vcov: pd.DataFrame
+    theta: pd.Series
+    sigma: float
+    varcorr: dict[str, pd.DataFrame]
+    re_sd: dict[str, pd.Series]
+    re_corr: dict[str, pd.DataFrame]
+    loglik: float
+    deviance: float
+    nobs: int
+    npar: int
+    ngroups: dict[str, int]
+    ranef: dict[str, RandomEffects]
+    optinfo: dict[str, Any]
+    _fitted: F64 = field(repr=False)
+    _eta: F64 = field(repr=False)
+    _y: F64 = field(repr=False)
+    _wt: F64 = field(repr=False)
+    _trials: F64 | None = field(repr=False)
+    _offset: F64 = field(repr=False)
+    _index: pd.Index = field(repr=False)
+    _design: GLMMDesign = field(repr=False)
+    _options: GLMMOptions = field(repr=False)
+
+    # -- information criteria
+    @property
+    def aic(self) -> float:
+        return -2.0 * self.loglik + 2.0 * self.npar
+
+    @property
+    def bic(self) -> float:
+        return -2.0 * self.loglik + math.log(self.nobs) * self.npar
+
+    @property
+    def df_resid(self) -> int:
+        return self.nobs - self.npar
+
+    # -- fitted values and residuals (rows of the data used, in data order)
+    def fitted(self) -> pd.Series:
+        """Conditional means ``g⁻¹(η̂)`` with the predicted random effects (lme4's ``fitted``)."""
+        return pd.Series(self._fitted, index=self._index, name="fitted")
+
+    def residuals(self, kind: str = "deviance") -> pd.Series:
+        """Residuals: ``deviance`` (lme4's default), ``pearson``, ``response`` or ``working``."""
+        y, mu, wt = self._y, self._fitted, self._wt
+        fam = self.family
+        if kind == "response":
+            r = y - mu
+        elif kind == "pearson":
+            r = (y - mu) * np.sqrt(wt / fam.variance(mu))
+        elif kind == "deviance":
+            d = np.maximum(fam.dev_resids(y, mu, wt), 0.0)
+            r = np.sign(y - mu) * np.sqrt(d)
+        elif kind == "working":
+            r = (y - mu) / self.link.mu_eta(self._eta)
+        else:
+            raise ModelInputError(f"unknown residual kind {kind!r}; use deviance, pearson, response or working")
+        return pd.Series(r, index=self._index, name=f"{kind} residuals")
+
+    # -- prediction
+    def predict(self, newdata: pd.DataFrame | None = None, re: bool = True, type: str = "link") -> pd.Series:
+        """Predictions on the ``link`` or ``response`` scale; ``re=False`` leaves out the random
+        effects; levels not seen in the fit get random effect 0 (lme4's ``allow.new.levels``)."""
+        if type not in ("link", "response"):
+            raise ModelInputError(f"type must be 'link' or 'response', got {type!r}")
+        if newdata is None:
+            eta = self._eta.copy()
+            if not re:
+                eta = self._design.X @ self.fixef.to_numpy() + self._offset
+            index = self._index
+        else:
+            X, off = self._design.fixed_spec.matrix(newdata)
+            eta = X @ self.fixef.to_numpy() + (0.0 if off is None else off)
+            if re:
+                eta = eta + self._re_part(newdata)
+            index = newdata.index
+        out = eta if type == "link" else self.link.inverse(eta)
+        return pd.Series(out, index=index, name=f"predicted ({type})")
+
+    def _re_part(self, frame: pd.DataFrame) -> F64:
+        total = np.zeros(len(frame))
+        for term, key in zip(self._design.terms, self.ranef, strict=True):
+            spec, idx = term.spec
+            Xr = np.asarray(spec.get_model_matrix(frame), dtype=np.float64)[:, list(idx)]
+            labels = group_labels(frame, tuple(p.strip() for p in term.group.split(":")))
+            modes = self.ranef[key].modes
+            lookup = modes.reindex(labels.to_numpy()).to_numpy()
+            lookup = np.nan_to_num(lookup, nan=0.0)
+            total += np.einsum("ij,ij->i", Xr, lookup)
+        return total
+
+    # -- simulation
+    def simulate(self, n: int = 1, seed: int | None = None) -> pd.DataFrame:
+        """``n`` new responses per row: new random effects ``u ~ N(0, I)``, then y | u from the
+        family (lme4's ``simulate`` with ``use.u = FALSE``). Binomial: successes out of the trials."""
+        from reference.simulate import draw_response
+
+        rng = np.random.default_rng(seed)
+        X = self._design.X
+        fixed = X @ self.fixef.to_numpy()
+        off = self._offset
+        cols = {}
+        for s in range(n):
+            eta = fixed + off
+            for term, key in zip(self._design.terms, self.ranef, strict=True):
+                cov = self.varcorr[key].to_numpy()
+                b = rng.multivariate_normal(np.zeros(term.p), cov, size=term.nlevels, method="cholesky")
+                eta = eta + np.einsum("ij,ij->i", term.Xr, b[term.codes])
+            mu = self.link.inverse(eta)
+            cols[f"sim_{s + 1}"] = draw_response(rng, self.family, mu, trials=self._trials, phi=self.sigma**2)
+        return pd.DataFrame(cols, index=self._index)
+
+    # -- display
+    def summary(self) -> str:
+        """A text summary laid out like lme4's ``summary(glmer(...))``."""
+        from reference.glmm_display import format_summary
+
+        return format_summary(self)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def _term_keys(design: GLMMDesign) -> list[str]:
+    keys: list[str] = []
+    for t in design.terms:
+        key = t.group
+        k = 1
+        while key in keys:
+            key = f"{t.group}.{k}"
+            k += 1
+        keys.append(key)
+    return keys
+
+
+def _build_result(formula: str, m: _Model, fit: _FitOutput, opts: GLMMOptions) -> GLMMResult:
+    design = m.design
+    inv = np.empty_like(m.order)
+    inv[m.order] = np.arange(m.order.size)
+    names = list(design.fixed_names)
+    fixef = pd.Series(fit.beta, index=names, name="Estimate")
+    se = pd.Series(np.sqrt(np.diag(fit.vcov)), index=names, name="Std. Error")
+    vcov = pd.DataFrame(fit.vcov, index=names, columns=names)
+    sigma = math.sqrt(fit.phi) if m.free_phi else 1.0
+    keys = _term_keys(design)
+    # θ per term, ranef
+    theta_names: list[str] = []
+    theta_vals: list[float] = []
+    varcorr: dict[str, pd.DataFrame] = {}
+    re_sd: dict[str, pd.Series] = {}
+    re_corr: dict[str, pd.DataFrame] = {}
+    ranef: dict[str, RandomEffects] = {}
+    pr = fit.pr
+    k = 0
+    uoff = 0
+    condvar_blocks = _condvar(m, fit)
+    for t_i, (t, key) in enumerate(zip(design.terms, keys, strict=True)):
+        nt = t.p * (t.p + 1) // 2
+        th = fit.theta_abs[k : k + nt]
+        k += nt
+        lam = theta_to_lambda(th, t.p)
+        rows, cols_ = np.tril_indices(t.p)
+        order = np.lexsort((rows, cols_))
+        for r_, c_ in zip(rows[order], cols_[order], strict=True):
+            theta_names.append(
+                f"{key}.{t.columns[r_]}" if r_ == c_ else f"{key}.{t.columns[r_]}.{t.columns[c_]}"
+            )
+        theta_vals.extend((th / sigma).tolist())
+        cov = lam @ lam.T
+        sd = np.sqrt(np.diag(cov))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            corr = cov / np.outer(sd, sd)
+        varcorr[key] = pd.DataFrame(cov, index=list(t.columns), columns=list(t.columns))
+        re_sd[key] = pd.Series(sd, index=list(t.columns), name="Std.Dev.")
+        re_corr[key] = pd.DataFrame(corr, index=list(t.columns), columns=list(t.columns))
+        u_t = pr.u[uoff : uoff + t.nlevels * t.p].reshape(t.nlevels, t.p)
+        uoff += t.nlevels * t.p
+        b = u_t @ lam.T
+        cv = lam[None, :, :] @ condvar_blocks[t_i] @ lam.T[None, :, :]
+        ranef[key] = RandomEffects(
+            pd.DataFrame(b, index=pd.Index(list(t.levels), name=t.group), columns=list(t.columns)), cv
+        )
+    npar = m.nb + m.ntheta + (1 if m.free_phi else 0)
+    dev = fit.deviance
+    grad = fit.gradient
+    optinfo: dict[str, Any] = {
+        "messages": fit.messages,
+        "nfev": fit.nfev,
+        "gradient": grad,
+        "x": fit.x,
+        "singular": False,
+        "warnings": [],
+    }
+    result = GLMMResult(
+        formula=formula,
+        family=m.family,
+        link=m.link,
+        nagq=m.nagq,
+        fixef=fixef,
+        se=se,
+        vcov=vcov,
+        theta=pd.Series(theta_vals, index=theta_names, name="theta"),
+        sigma=sigma,
+        varcorr=varcorr,
+        re_sd=re_sd,
+        re_corr=re_corr,
+        loglik=-0.5 * dev,
+        deviance=dev,
+        nobs=int(m.order.size),
+        npar=npar,
+        ngroups={key: t.nlevels for t, key in zip(design.terms, keys, strict=True)},
+        ranef=ranef,
+        optinfo=optinfo,
+        _fitted=pr.mu[inv],
+        _eta=pr.eta[inv],
+        _y=m.resp.y[inv],
+        _wt=m.resp.wt[inv],
+        _trials=None if m.trials is None else m.trials[inv],
+        _offset=m.resp.offset[inv],
+        _index=design.rows,
+        _design=design,
+        _options=opts,
+    )
+    _diagnose(result, m, fit, opts)
+    return result
+
+
+def _condvar(m: _Model, fit: _FitOutput) -> list[F64]:
+    """Per-term (levels, p, p) blocks of A⁻¹ = Var(u | y) (Laplace)."""
+    fac = fit.pr.factor
+    if isinstance(m.struct, BlockRE):
+        return [fac.diag_inverse_blocks()]
+    out = []
+    s = m.struct
+    for t, p in enumerate(s.ps):
+        nl = s.nlevs[t]
+        blocks = np.empty((nl, p, p))
+        start = int(s.offsets[t])
+        chunk = max(1, 512 // p)
+        for lo in range(0, nl, chunk):
+            hi = min(nl, lo + chunk)
+            cols = np.arange(start + lo * p, start + hi * p)
+            e = np.zeros((s.q, cols.size))
+            e[cols, np.arange(cols.size)] = 1.0
+            sol = fac.solve_mat(e)[cols, :]  # (cols, cols)
+            for j in range(hi - lo):
+                blocks[lo + j] = sol[j * p : (j + 1) * p, j * p : (j + 1) * p]
+        out.append(blocks)
+    return out
+
+
+def _diagnose(result: GLMMResult, m: _Model, fit: _FitOutput, opts: GLMMOptions) -> None:
+    msgs: list[str] = result.optinfo["warnings"]
+    k = 0
+    singular = False
+    for p in m.term_ps:
+        nt = p * (p + 1) // 2
+        th = fit.theta_abs[k : k + nt] / result.sigma
+        diag = theta_lower_bounds(p) == 0.0
+        if np.any(np.abs(th[diag]) < opts.singular_tol):
+            singular = True
+        k += nt
+    result.optinfo["singular"] = singular
+    if singular:
+        msgs.append(
+            "boundary (singular) fit: a random-effect variance is estimated as 0 (or a correlation as ±1); "
+            "simplify the random effects (drop the term, or the correlation with ||)"
+        )
+    if fit.hessian is not None:
+        free = np.ones(fit.x.size, dtype=bool)
+        nbt = m.nb + m.ntheta
+        lower = np.concatenate(
+            [np.full(m.nb, -np.inf), np.concatenate([theta_lower_bounds(p) for p in m.term_ps])]
+        )
+        free[:nbt] = ~(fit.x[:nbt] <= lower + opts.singular_tol)
+        g = fit.gradient[free]
+        H = fit.hessian[np.ix_(free, free)]
+        try:
+            scaled = np.linalg.solve(H, g)
+            worst = float(np.max(np.abs(scaled))) if scaled.size else 0.0
+        except np.linalg.LinAlgError:
+            worst = math.inf
+        result.optinfo["scaled_gradient_max"] = worst
+        if worst > opts.grad_check_tol:
+            msgs.append(
+                f"model failed to converge: max|H⁻¹ gradient| = {worst:.3g} > {opts.grad_check_tol}; "
+                "rescale (centre/standardise) the predictors, simplify the random effects, or tighten options"
+            )
+    for msg in msgs:
+        warnings.warn(msg, ConvergenceWarning, stacklevel=4)
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def glmer(
+    formula: str,
+    data: pd.DataFrame,
+    family: str | Family,
+    link: str | Link | None = None,
+    trials: str | ArrayLike | None = None,
+    weights: str | ArrayLike | None = None,
+    offset: str | ArrayLike | None = None,
+    nAGQ: int = 1,
+    *,
+    options: GLMMOptions | None = None,
+    **option_overrides: Any,
+) -> GLMMResult:
+    """Fit a generalized linear mixed model like ``lme4::glmer``.
+
+    Args:
+        formula: lme4-style formula, e.g. ``"y ~ x + (1 | g)"``, ``"y ~ x + (1 + x | g)"``,
+            ``"y ~ (1 | a/b)"``, ``"y ~ x + (1 | g) + (1 | h)"``.
+        data: a DataFrame; rows with a missing value in a model column are dropped.
+        family: ``"binomial"``, ``"poisson"``, ``"gaussian"``, ``"Gamma"``, … or a Family.
+        link: any link the family allows (default: canonical).
+        trials: binomial only — column name or array of numbers of trials; ``y`` then counts
+            successes. Without it a binomial ``y`` is 0/1 (or use ``cbind(s, f)``).
+        weights: prior weights (column name or array).
+        offset: offset added to the linear predictor (column name or array).
+        nAGQ: 0 (β inside PIRLS, fastest), 1 (Laplace, default) or up to 25 adaptive
+            Gauss–Hermite nodes (one scalar random-effects term only).
+        options: a :class:`GLMMOptions`; keyword overrides of its fields are accepted too.
+
+    Returns:
+        A :class:`GLMMResult`. Convergence problems that still give a fit are reported as
+        :class:`~reference.errors.ConvergenceWarning`.
+
+    Raises:
+        FormulaError, GroupingFactorError, InvalidResponseError, NAGQError: bad input.
+        ConvergenceError: the fit could not be completed.
+    """
+    opts = options or GLMMOptions()
+    if option_overrides:
+        unknown = sorted(set(option_overrides) - set(GLMMOptions.__dataclass_fields__))
+        if unknown:
+            raise ModelInputError(
+                f"unknown option(s) {', '.join(unknown)}; valid: {', '.join(GLMMOptions.__dataclass_fields__)}"
+            )
+        opts = replace(opts, **option_overrides)
+    m = _prepare(formula, data, family, link, trials, weights, offset, nAGQ, opts)
+    fit = _fit(m, opts)
+    return _build_result(formula, m, fit, opts)
