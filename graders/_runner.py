@@ -1,0 +1,585 @@
+"""Standalone child runner of the grading sandbox (stdlib at start-up, numpy after set-up).
+
+This file is executed as a script (``python -I -S -B _runner.py REQ_FD REP_FD``) in a separate
+process started by :mod:`graders.sandbox`; it is never imported by the grader and imports nothing
+from this project.  It runs the untrusted submission, so everything it sends back is treated as
+hostile by the parent, which re-validates every message.
+
+Protocol (JSON lines)
+---------------------
+The parent writes one JSON object per line to file descriptor ``REQ_FD``; the runner answers
+each request with exactly one JSON object per line on ``REP_FD``.  Standard output and standard
+error are *not* part of the protocol (whatever the student prints cannot forge a reply); stdout
+and stderr writes made through ``sys.stdout``/``sys.stderr`` are captured in memory (capped) and
+returned inside the reply, raw writes to fd 1/2 go to a pipe the parent drains and caps.
+
+1. ``{"op": "setup", ...}`` -> ``{"op": "ready", "pid": int, "uid": int, "isolation": [str]}``
+   or ``{"op": "setup_failed", "message": str}``.  Keys of the set-up message:
+   ``workdir`` (cwd of the student, already holding a copy of the submission), ``uid``/``gid``
+   (drop to this user when started as root, else null), ``site_dirs`` (directories in which the
+   ``allowed`` top-level packages live; they are reachable only through an allow-list finder,
+   never through ``sys.path``), ``allowed`` (top-level names, e.g. numpy), ``forbidden``
+   (module names blocked by an import hook), ``rlimits`` (``{"RLIMIT_AS": n, ...}``),
+   ``private_tmp`` (mount a private tmpfs on /tmp, root inside a mount namespace only), ``hide``
+   (directories covered by an empty read-only tmpfs, same condition), ``stdout_bytes``.
+2. ``{"op": "load", "name": "sub.py", "cells": [[label, source], ...]}`` ->
+   ``{"op": "loaded", "status", "message", "traceback", "functions", "warnings", "stdout"}``.
+   Every cell is compiled with ``label`` as its file name and run in one module namespace
+   (``__name__`` is the submission's stem, so ``if __name__ == "__main__"`` blocks do not run).
+3. ``{"op": "call", "id": int, "function": str, "args": [...], "kwargs": {...}}`` ->
+   ``{"op": "result", "id": int, "status", "value", "message", "traceback", "stdout"}``.
+4. ``{"op": "exit"}`` -> the runner exits without replying.
+
+Values are JSON with tagged objects (every JSON object is tagged, so a dict can never be
+mistaken for an array): ``{"t": "dict", "v": {str: value}}``,
+``{"t": "nd", "dtype": "<f8", "shape": [..], "b64": base64 of the C-ordered raw bytes}``,
+``{"t": "frame", "columns": [str], "data": [nd]}``, ``{"t": "float", "v": "nan"|"inf"|"-inf"}``
+and, from parent to child only, ``{"t": "rng", "seed": int}`` (becomes
+``numpy.random.default_rng(seed)``).  Serialisation uses exact type checks (``type(x) is
+float``), so subclasses, rigged ``__eq__`` objects and object arrays are refused here; the parent
+checks again anyway because this process runs student code.
+"""
+
+import base64
+import builtins
+import io
+import json
+import os
+import sys
+import time
+import traceback
+
+# Captured at start-up, before any student code runs (the student may patch builtins later;
+# the parent re-validates everything, so this is only defence in depth).
+_type = builtins.type
+_isinstance = builtins.isinstance
+_len = builtins.len
+_str = builtins.str
+_MY_PID = os.getpid()
+_MAX_DEPTH = 64
+_MAX_TEXT = 2000
+
+
+class ForbiddenImport(ImportError):
+    """Raised by the import hook for a module the exercise forbids."""
+
+
+class _Blocker:
+    """Meta-path finder refusing the forbidden modules and their submodules."""
+
+    def __init__(self, names):
+        self.names = tuple(names)
+
+    def find_spec(self, fullname, path=None, target=None):
+        for name in self.names:
+            if fullname == name or fullname.startswith(name + "."):
+                raise ForbiddenImport(f"import of {name!r} is not allowed in this exercise",
+                                      name=fullname)
+        return None
+
+
+class _AllowList:
+    """Meta-path finder exposing only the allowed top-level packages of site-packages."""
+
+    def __init__(self, site_dirs, allowed):
+        self.site_dirs = list(site_dirs)
+        self.allowed = frozenset(allowed)
+
+    def find_spec(self, fullname, path=None, target=None):
+        if path is not None or fullname not in self.allowed:
+            return None
+        from importlib.machinery import PathFinder
+        return PathFinder.find_spec(fullname, self.site_dirs)
+
+
+class _Capture(io.TextIOBase):
+    """A text sink keeping the first ``cap`` characters and counting the rest."""
+
+    def __init__(self, cap):
+        self.cap = cap
+        self.parts = []
+        self.kept = 0
+        self.dropped = 0
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        if _type(text) is not _str:
+            raise TypeError("write() argument must be str")
+        room = self.cap - self.kept
+        if room > 0:
+            piece = text[:room]
+            self.parts.append(piece)
+            self.kept += _len(piece)
+        self.dropped += max(0, _len(text) - max(room, 0))
+        return _len(text)
+
+    def take(self):
+        text = "".join(self.parts)
+        if self.dropped:
+            text += f"\n[... {self.dropped} more characters of output dropped]"
+        self.parts, self.kept, self.dropped = [], 0, 0
+        return text
+
+
+class _Unserialisable(Exception):
+    pass
+
+
+# ----------------------------------------------------------------------------- encoding
+
+def _encode(x, np, pd, depth=0):
+    if depth > _MAX_DEPTH:
+        raise _Unserialisable("the value is nested too deeply")
+    t = _type(x)
+    if x is None or t is bool or t is int or t is _str:
+        return x
+    if t is float:
+        return _encode_float(x)
+    if t is list or t is tuple:
+        return [_encode(v, np, pd, depth + 1) for v in x]
+    if t is dict:
+        out = {}
+        for k, v in x.items():
+            if _type(k) is not _str:
+                raise _Unserialisable(f"a dict key has type {_type(k).__name__}; use str keys")
+            out[k] = _encode(v, np, pd, depth + 1)
+        return {"t": "dict", "v": out}
+    if np is not None:
+        if t is np.ndarray:
+            return _encode_array(x, np)
+        if t in _numpy_scalar_types(np):
+            return _encode(x.item(), np, pd, depth + 1)
+    if pd is not None:
+        if t is pd.DataFrame:
+            cols = list(x.columns)
+            if any(_type(c) is not _str for c in cols):
+                raise _Unserialisable("DataFrame column names must be str")
+            data = [_encode_array(np.asarray(x[c].to_numpy()), np) for c in cols]
+            return {"t": "frame", "columns": cols, "data": data}
+        if t is pd.Series:
+            return _encode_array(np.asarray(x.to_numpy()), np)
+    raise _Unserialisable(f"returned an object of type {t.__name__!r}, which is not plain data; "
+                          "return a float, int, bool, str, list, dict or numpy array")
+
+
+def _encode_float(x):
+    if x != x:
+        return {"t": "float", "v": "nan"}
+    if x in (float("inf"), float("-inf")):
+        return {"t": "float", "v": "inf" if x > 0 else "-inf"}
+    return x
+
+
+_SCALARS = None
+
+
+def _numpy_scalar_types(np):
+    global _SCALARS
+    if _SCALARS is None:
+        _SCALARS = frozenset(t for t in set(np.sctypeDict.values())
+                             if t.__module__ == "numpy" and np.dtype(t).kind in "biufc")
+    return _SCALARS
+
+
+def _encode_array(a, np):
+    if _type(a) is not np.ndarray:
+        raise _Unserialisable(f"returned an array of type {_type(a).__name__!r}; "
+                              "return a plain numpy.ndarray")
+    if a.dtype.kind not in "biuf" or a.dtype.fields is not None:
+        raise _Unserialisable(f"returned an array of dtype {a.dtype}; return numbers or booleans")
+    if a.ndim == 0:
+        return _encode(a.item(), np, None)
+    a = np.ascontiguousarray(a)
+    return {"t": "nd", "dtype": a.dtype.str, "shape": list(a.shape),
+            "b64": base64.b64encode(a.tobytes()).decode("ascii")}
+
+
+def _decode(x, np):
+    """Decode an argument sent by the (trusted) parent."""
+    if _type(x) is list:
+        return [_decode(v, np) for v in x]
+    if _type(x) is not dict:
+        return x
+    tag = x.get("t")
+    if tag == "dict":
+        return {k: _decode(v, np) for k, v in x["v"].items()}
+    if tag == "float":
+        return float(x["v"])
+    if tag == "nd":
+        raw = base64.b64decode(x["b64"])
+        return np.frombuffer(raw, dtype=np.dtype(x["dtype"])).reshape(x["shape"]).copy()
+    if tag == "rng":
+        return np.random.default_rng(x["seed"])
+    if tag == "frame":
+        import pandas as pd
+        return pd.DataFrame({c: _decode(d, np) for c, d in zip(x["columns"], x["data"], strict=True)})
+    raise ValueError(f"unknown tag {tag!r}")
+
+
+# ----------------------------------------------------------------------------- set-up
+
+def _setup(cfg):
+    notes = []
+    is_root = os.geteuid() == 0
+    if is_root and (cfg.get("private_tmp") or cfg.get("hide")):
+        _mounts(cfg, notes)
+    _set_rlimits(cfg.get("rlimits") or {})
+    if is_root and cfg.get("uid") is not None:
+        _drop_privileges(cfg["uid"], cfg["gid"])
+        notes.append(f"uid {os.getuid()}")
+    os.chdir(cfg["workdir"])
+    os.environ["HOME"] = cfg["workdir"]
+    os.environ["TMPDIR"] = cfg["workdir"]
+    path_map = cfg.get("path_map")
+    if path_map:
+        old, new = path_map
+        sys.path[:] = [new + p[len(old):] if p == old or p.startswith(old + "/") else p
+                       for p in sys.path]
+    sys.path[:] = [p for p in sys.path if p and os.path.exists(p)]
+    sys.meta_path.insert(0, _Blocker(cfg.get("forbidden") or ()))
+    sys.meta_path.append(_AllowList(cfg.get("site_dirs") or (), cfg.get("allowed") or ()))
+    sys.dont_write_bytecode = True
+    import numpy  # noqa: F401  (fail early, before the student runs, if numpy is unreachable)
+    return notes
+
+
+def _libc():
+    import ctypes
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _mount(libc, source, target, fstype, flags, data):
+    import ctypes
+    rc = libc.mount(source.encode() if source else None, target.encode(),
+                    fstype.encode() if fstype else None, ctypes.c_ulong(flags),
+                    data.encode() if data else None)
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {source} on {target} failed: {os.strerror(err)}")
+
+
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = (
+    1, 2, 4, 32, 4096, 16384, 1 << 18)
+
+
+def _mounts(cfg, notes):
+    """Inside a private mount namespace: private /tmp, hidden project directories."""
+    libc = _libc()
+    _mount(libc, None, "/", None, _MS_REC | _MS_PRIVATE, None)
+    workdir = cfg["workdir"]
+    keep = {"workdir": workdir}
+    for i, d in enumerate(cfg.get("site_dirs") or ()):
+        keep[f"site{i}"] = d
+    fds = {k: os.open(p, os.O_PATH | os.O_DIRECTORY) for k, p in keep.items()}
+    flags = _MS_NOSUID | _MS_NODEV
+    if cfg.get("private_tmp"):
+        _mount(libc, "tmpfs", "/tmp", "tmpfs", flags, "size=256m,mode=1777")
+        notes.append("private /tmp")
+    new_site = []
+    for k, fd in fds.items():
+        if k == "workdir":
+            target = workdir if workdir.startswith("/tmp/") else None
+        else:
+            target = f"/tmp/.site/{k}"
+        if target is None:
+            continue
+        os.makedirs(target, exist_ok=True)
+        _mount(libc, f"/proc/self/fd/{fd}", target, None, _MS_BIND, None)
+        if k != "workdir":
+            _mount(libc, None, target, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | flags, None)
+            new_site.append(target)
+    if cfg.get("private_tmp"):
+        cfg["site_dirs"] = new_site
+        # The interpreter's own tree may be unreadable for the unprivileged user (e.g. under
+        # /root): expose it read-only under /tmp, without its site-packages.
+        prefix = os.path.realpath(sys.base_prefix)
+        target = "/tmp/.python"
+        os.makedirs(target, exist_ok=True)
+        _mount(libc, prefix, target, None, _MS_BIND | _MS_REC, None)
+        _mount(libc, None, target, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | flags, None)
+        ver = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+        for sub in ("lib/" + ver + "/site-packages", "lib64/" + ver + "/site-packages"):
+            if os.path.isdir(os.path.join(target, sub)):
+                _mount(libc, "tmpfs", os.path.join(target, sub), "tmpfs",
+                       flags | _MS_RDONLY, "size=4k,mode=755")
+        cfg["path_map"] = [prefix, target]
+    hidden = 0
+    keep_paths = [workdir, "/tmp/.site", "/tmp/.python"]
+    for d in cfg.get("hide") or ():
+        if any(k == d or k.startswith(d.rstrip("/") + "/") for k in keep_paths):
+            continue
+        if os.path.isdir(d):
+            _mount(libc, "tmpfs", d, "tmpfs", flags | _MS_RDONLY, "size=4k,mode=755")
+            hidden += 1
+    if hidden:
+        notes.append(f"{hidden} grader directories hidden")
+    for fd in fds.values():
+        os.close(fd)
+
+
+def _set_rlimits(limits):
+    import resource
+    for name, value in limits.items():
+        which = getattr(resource, name)
+        soft = hard = int(value)
+        if name == "RLIMIT_CPU":
+            hard = soft + 1
+        _, cur_hard = resource.getrlimit(which)
+        if cur_hard != resource.RLIM_INFINITY and hard > cur_hard:
+            hard = cur_hard
+            soft = min(soft, hard)
+        resource.setrlimit(which, (soft, hard))
+
+
+def _drop_privileges(uid, gid):
+    import ctypes
+    libc = _libc()
+    pr_set_no_new_privs, pr_set_pdeathsig = 38, 1
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    libc.prctl(pr_set_no_new_privs, ctypes.c_ulong(1), ctypes.c_ulong(0),
+               ctypes.c_ulong(0), ctypes.c_ulong(0))
+    libc.prctl(pr_set_pdeathsig, ctypes.c_ulong(9), ctypes.c_ulong(0),
+               ctypes.c_ulong(0), ctypes.c_ulong(0))
+    if os.getuid() != uid or os.geteuid() != uid:
+        raise OSError("could not drop privileges")
+
+
+# ----------------------------------------------------------------------------- student code
+
+def _one_line(exc):
+    name = _type(exc).__name__
+    try:
+        detail = _str(exc)
+        text = f"{name}: {detail}" if detail else name
+    except BaseException:  # a hostile __str__
+        text = name
+    text = " ".join(text.split())
+    return text[:_MAX_TEXT]
+
+
+def _student_tb(exc, labels):
+    """Traceback text with only the frames from the submission's own cells."""
+    try:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename in labels]
+        text = "".join(traceback.format_list(frames))
+        text += "".join(traceback.format_exception_only(_type(exc), exc))
+    except BaseException:  # a hostile exception object
+        text = _one_line(exc) + "\n"
+    return text[-8 * _MAX_TEXT:]
+
+
+def _find_forbidden(exc):
+    seen = 0
+    while exc is not None and seen < 20:
+        if _isinstance(exc, ForbiddenImport):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
+
+
+def _classify(exc, labels, what):
+    """(status, message, traceback) for an exception escaping student code."""
+    tb = _student_tb(exc, labels)
+    forbidden = _find_forbidden(exc)
+    if forbidden is not None:
+        return "forbidden_import", f"{what}: {_one_line(forbidden)}", tb
+    if _isinstance(exc, SystemExit):
+        return "crashed", f"{what} called sys.exit({exc.code!r}); never exit from a function", tb
+    if not _isinstance(exc, Exception):
+        return "crashed", f"{what} raised {_one_line(exc)} (a BaseException, not an Exception)", tb
+    if _isinstance(exc, NotImplementedError):
+        return "not_implemented", f"{what} is not implemented yet ({_one_line(exc)})", tb
+    if _isinstance(exc, MemoryError):
+        return "error", f"{what} ran out of memory (MemoryError: memory limit reached)", tb
+    return "error", f"{what} raised {_one_line(exc)}", tb
+
+
+class _State:
+    def __init__(self):
+        self.namespace = None
+        self.labels = set()
+        self.name = "submission"
+        self.capture = None
+
+
+def _is_empty(cells):
+    """True when no cell holds a statement other than a docstring (comments do not count)."""
+    import ast
+    for _, src in cells:
+        try:
+            body = ast.parse(src).body
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return False
+        for node in body:
+            docstring = (_isinstance(node, ast.Expr) and _isinstance(node.value, ast.Constant)
+                         and _type(node.value.value) is _str)
+            if not docstring:
+                return False
+    return True
+
+
+_BUILTINS = dict(builtins.__dict__)
+
+
+def _restore_builtins():
+    """Undo the student's patches of builtins, which would break this runner."""
+    current = builtins.__dict__
+    for key, value in _BUILTINS.items():
+        if current.get(key) is not value:
+            current[key] = value
+
+
+def _load(state, msg):
+    name = msg["name"]
+    stem = name.rsplit(".", 1)[0] or "submission"
+    import types
+    module = types.ModuleType(stem)
+    module.__file__ = os.path.join(os.getcwd(), name)
+    sys.modules[stem] = module
+    state.namespace = module.__dict__
+    state.name = name
+    cells = msg["cells"]
+    state.labels = {label for label, _ in cells}
+    warnings = []
+    reply = {"op": "loaded", "status": "ok", "message": "", "traceback": "", "warnings": warnings}
+    if _is_empty(cells):
+        reply.update(status="empty", message=f"{name} contains no code; submit the file with "
+                     "your functions")
+        reply["functions"] = []
+        return reply
+    notebook = _len(cells) > 1 or name.endswith(".ipynb")
+    for label, src in cells:
+        try:
+            code = compile(src, label, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError) as exc:
+            line = getattr(exc, "lineno", None)
+            where = f"{label}, line {line}" if line else label
+            text = f"syntax error in {where}: {getattr(exc, 'msg', None) or _one_line(exc)}"
+            if notebook:
+                warnings.append(text)
+                continue
+            reply.update(status="syntax_error", message=text,
+                         traceback="".join(traceback.format_exception_only(_type(exc), exc)))
+            break
+        try:
+            exec(code, state.namespace)
+        except BaseException as exc:  # student code: anything may come out
+            _restore_builtins()
+            status, text, tb = _classify(exc, state.labels, f"running {label}")
+            if notebook and status in ("error", "not_implemented"):
+                warnings.append(text)
+                continue
+            if status in ("error", "not_implemented"):
+                status = "import_error"
+            reply.update(status=status, message=text, traceback=tb)
+            break
+        finally:
+            _restore_builtins()
+    reply["functions"] = sorted(
+        k for k, v in list(state.namespace.items())
+        if not k.startswith("_") and callable(v) and getattr(v, "__module__", None) == stem
+    ) if reply["status"] == "ok" else []
+    return reply
+
+
+def _call(state, msg, np, pd):
+    reply = {"op": "result", "id": msg["id"], "status": "ok", "value": None, "message": "",
+             "traceback": ""}
+    fname = msg["function"]
+    fn = state.namespace.get(fname) if state.namespace is not None else None
+    if fn is None or not callable(fn):
+        defined = sorted(k for k, v in (state.namespace or {}).items()
+                         if callable(v) and not k.startswith("_"))
+        reply.update(status="missing", message=(
+            f"{state.name} does not define a function {fname!r}"
+            + (f" (it defines: {', '.join(defined[:10])})" if defined else "")))
+        return reply
+    try:
+        args = [_decode(a, np) for a in msg["args"]]
+        kwargs = {k: _decode(v, np) for k, v in msg["kwargs"].items()}
+    except Exception as exc:
+        reply.update(status="crashed", message=f"the runner could not decode the arguments: {exc}")
+        return reply
+    try:
+        value = fn(*args, **kwargs)
+    except BaseException as exc:  # student code: anything may come out
+        _restore_builtins()
+        status, text, tb = _classify(exc, state.labels, f"{fname}()")
+        reply.update(status=status, message=text, traceback=tb)
+        return reply
+    finally:
+        _restore_builtins()
+    try:
+        reply["value"] = _encode(value, np, pd if "pandas" in sys.modules else None)
+    except _Unserialisable as exc:
+        reply.update(status="invalid_output", message=f"{fname}() {exc}")
+    except BaseException as exc:  # hostile __len__, __iter__, ...
+        reply.update(status="invalid_output",
+                     message=f"{fname}() returned a value that could not be read ({_one_line(exc)})")
+    return reply
+
+
+# ----------------------------------------------------------------------------- main loop
+
+def _send(out, obj):
+    if os.getpid() != _MY_PID:  # a fork of the student's must never answer
+        os._exit(0)
+    line = json.dumps(obj, allow_nan=False, separators=(",", ":")) + "\n"
+    out.write(line.encode("utf-8"))
+    out.flush()
+
+
+def main(argv):
+    req = os.fdopen(int(argv[1]), "rb", buffering=0)
+    out = os.fdopen(int(argv[2]), "wb", buffering=1 << 16)
+    req_lines = io.BufferedReader(req, 1 << 16)
+    state = _State()
+    np = pd = None
+    while True:
+        line = req_lines.readline()
+        if not line:
+            return 0
+        msg = json.loads(line)
+        op = msg.get("op")
+        if op == "exit":
+            return 0
+        if op == "setup":
+            try:
+                notes = _setup(msg)
+                import numpy as np
+            except BaseException as exc:
+                _send(out, {"op": "setup_failed", "message": _one_line(exc)})
+                return 3
+            cap = int(msg.get("stdout_bytes") or 65536)
+            state.capture = _Capture(cap)
+            sys.stdout = sys.stderr = state.capture
+            _send(out, {"op": "ready", "pid": os.getpid(), "uid": os.getuid(),
+                        "isolation": notes})
+            continue
+        started = time.perf_counter()
+        if op == "load":
+            reply = _load(state, msg)
+        elif op == "call":
+            if pd is None and "pandas" in sys.modules:
+                pd = sys.modules["pandas"]
+            reply = _call(state, msg, np, pd)
+        else:
+            reply = {"op": "error", "message": f"unknown op {op!r}"}
+        _restore_builtins()
+        sys.stdout = sys.stderr = state.capture  # in case the student replaced them
+        reply["stdout"] = state.capture.take()
+        reply["child_seconds"] = time.perf_counter() - started
+        try:
+            _send(out, reply)
+        except (TypeError, ValueError) as exc:
+            _send(out, {"op": reply.get("op"), "id": reply.get("id"), "status": "crashed",
+                        "message": f"the runner could not send its reply: {exc}"})
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

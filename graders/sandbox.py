@@ -1,0 +1,906 @@
+"""Run an untrusted student submission in a separate, restricted process.
+
+The submission (a ``.py`` file or a Jupyter notebook) is never imported into the grading
+process.  A :class:`Sandbox` starts a worker process running the standalone script
+``graders/_runner.py`` (its module docstring documents the JSON-lines protocol) and talks to it
+over two dedicated pipes; the student's stdout/stderr are separate pipes, so printing cannot
+forge a reply.  Only plain data crosses back, and every reply is re-validated here: JSON yields
+exact builtin types, tagged arrays are rebuilt with ``numpy.frombuffer`` from raw bytes after the
+dtype, shape and size have been checked, so float/ndarray subclasses, objects with a rigged
+``__eq__`` or pickles can never reach a check.
+
+Isolation (probed once per grading process, see :func:`probe_isolation`):
+
+* as root with ``unshare(1)`` available: new PID, network, mount, IPC and UTS namespaces; inside
+  them the runner mounts a private ``/tmp``, covers the project directories and the directory of
+  the submission with empty read-only tmpfs, and drops to uid/gid 65534 (``nobody``) with
+  ``no_new_privs`` before any student code runs;
+* as an unprivileged user with user namespaces: the same namespaces, without the uid change;
+* otherwise the runner drops to 65534 if root, or only applies the limits.
+
+In every mode the worker gets resource limits (CPU, address space, processes, open files, file
+size), its own session/process group, a minimal environment (``PATH``, ``LANG``, ``HOME``/
+``TMPDIR`` = its working directory, single-threaded BLAS), ``python -I -S -B`` and a fresh working
+directory holding only a copy of the submission.  ``sys.path`` of the worker is the standard
+library only; numpy, scipy, pandas (and their dependencies) are reached through an allow-list
+finder that looks only for those top-level names in their site-packages directory, so our
+editable-installed packages (``reference``, ``graders``, ``glmm_exercises``), whose finder is
+installed by a ``.pth`` file that ``-S`` never processes, are not importable; an import hook also
+blocks them (and anything the exercise forbids) by name and reports ``forbidden_import``.
+
+A crash, timeout, ``SystemExit`` or killed worker fails only the call that was running; the next
+call starts a new worker, which reloads the submission.  The sandbox is not thread-safe.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import functools
+import importlib.util
+import json
+import math
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "CallOutcome",
+    "Limits",
+    "LoadOutcome",
+    "RngSeed",
+    "Sandbox",
+    "SandboxError",
+    "probe_isolation",
+]
+
+RUNNER = Path(__file__).with_name("_runner.py")
+SANDBOX_UID = 65534
+SANDBOX_GID = 65534
+#: Top-level packages the worker may import from site-packages (everything else is the stdlib).
+ALLOWED_PACKAGES = ("numpy", "scipy", "pandas", "dateutil", "tzdata", "pytz", "six")
+#: Always blocked: our own packages hold the reference implementation and the graders.
+ALWAYS_FORBIDDEN = ("reference", "graders", "glmm_exercises")
+MAX_RESTARTS = 20
+STARTUP_SECONDS = 60.0
+_RAW_OUTPUT_KEPT = 64 * 1024
+_MAX_DEPTH = 64
+_DTYPE_RE = re.compile(r"^[<>|=]?(b1|[iu][1248]|f[248])$")
+
+
+class SandboxError(ValueError):
+    """The sandbox cannot be used as asked (missing submission, unsupported argument, ...)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one submission's worker (defaults overridable per exercise)."""
+
+    call_seconds: float = 10.0  # wall time per call (also the limit for loading the submission)
+    total_seconds: float = 300.0  # wall time for the whole submission, restarts included
+    cpu_seconds: int = 60  # RLIMIT_CPU of a worker
+    memory_bytes: int = 2 << 30  # RLIMIT_AS
+    output_bytes: int = 8 << 20  # max bytes of one returned value (stdout kept: 1/8 of this)
+    max_processes: int = 64  # RLIMIT_NPROC (when running as an unprivileged user)
+    max_open_files: int = 64  # RLIMIT_NOFILE
+    file_bytes: int = 64 << 20  # RLIMIT_FSIZE: largest file the submission may write
+
+
+@dataclass(frozen=True)
+class RngSeed:
+    """An argument that becomes ``numpy.random.default_rng(seed)`` inside the worker."""
+
+    seed: int
+
+
+@dataclass(frozen=True)
+class LoadOutcome:
+    """Result of loading a submission (running its top level / its notebook cells)."""
+
+    status: str  # ok | syntax_error | import_error | forbidden_import | crashed | timeout | empty
+    message: str
+    functions: tuple[str, ...] = ()
+    traceback: str = ""
+    stdout: str = ""
+    warnings: tuple[str, ...] = ()  # e.g. notebook cells that raised (the others still ran)
+    runtime: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    """Result of one call of a student function; ``value`` is validated plain data."""
+
+    status: str  # ok | error | timeout | crashed | missing | not_implemented | invalid_output
+    #              | forbidden_import | output_too_large
+    value: Any = None
+    message: str = ""
+    traceback: str = ""
+    stdout: str = ""
+    runtime: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+# ============================================================================ isolation probe
+
+@dataclass(frozen=True)
+class _Mode:
+    name: str  # "namespaces" | "userns" | "setuid" | "plain"
+    prefix: tuple[str, ...]  # command put before the interpreter
+    uid: int | None  # uid the runner drops to (root only)
+    mounts: bool  # runner may mount (private /tmp, hidden directories)
+
+
+def _candidate_modes() -> list[_Mode]:
+    unshare = shutil.which("unshare")
+    ns = ("--pid", "--net", "--ipc", "--uts", "--mount", "--fork", "--mount-proc", "--kill-child")
+    modes = []
+    if os.geteuid() == 0:
+        if unshare:
+            modes.append(_Mode("namespaces", (unshare, *ns, "--"), SANDBOX_UID, True))
+        modes.append(_Mode("setuid", (), SANDBOX_UID, False))
+    elif unshare:
+        modes.append(_Mode("userns", (unshare, "--user", "--map-root-user", *ns, "--"), None, True))
+    modes.append(_Mode("plain", (), None, False))
+    return modes
+
+
+@functools.cache
+def _probe() -> tuple[_Mode, tuple[str, ...]]:
+    failures = []
+    for mode in _candidate_modes():
+        root = _make_root(None, mode)
+        try:
+            worker = _Worker(mode, root, Limits(), (), stdout_cap=1024)
+            worker.start(STARTUP_SECONDS)
+            worker.stop()
+            return mode, tuple(failures)
+        except _WorkerFailed as exc:
+            failures.append(f"{mode.name}: {exc}")
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+    raise SandboxError("no sandbox mode works on this machine: " + "; ".join(failures))
+
+
+def probe_isolation() -> str:
+    """Find (once per process) the strongest isolation that works here and describe it."""
+    mode, _ = _probe()
+    return _describe(mode, Limits())
+
+
+def _describe(mode: _Mode, limits: Limits) -> str:
+    lim = (f"rlimits: CPU {limits.cpu_seconds} s, memory {limits.memory_bytes / 2**30:.1f} GiB, "
+           f"{limits.max_processes} processes, {limits.max_open_files} open files, "
+           f"files up to {limits.file_bytes >> 20} MiB; wall time {limits.call_seconds:g} s per "
+           f"call, {limits.total_seconds:g} s per submission")
+    if mode.name == "namespaces":
+        return ("separate process as user nobody (uid 65534) in new PID, network, mount and IPC "
+                "namespaces, private /tmp, project directories hidden; " + lim)
+    if mode.name == "userns":
+        return ("separate process in a user namespace with new PID, network, mount and IPC "
+                "namespaces, private /tmp, project directories hidden; " + lim)
+    if mode.name == "setuid":
+        return ("separate process as user nobody (uid 65534) in its own process group "
+                "(no namespaces available); " + lim)
+    return ("separate process in its own process group, same user as the grader "
+            "(no namespaces, not root); " + lim)
+
+
+# ============================================================================ worker process
+
+class _WorkerFailed(Exception):
+    pass
+
+
+def _site_dirs() -> tuple[list[str], list[str]]:
+    """(directories holding the allowed packages, allowed names that are installed)."""
+    dirs: list[str] = []
+    names: list[str] = []
+    for name in ALLOWED_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            continue
+        origin = Path(spec.origin)
+        parent = origin.parent.parent if origin.name == "__init__.py" else origin.parent
+        names.append(name)
+        if str(parent) not in dirs:
+            dirs.append(str(parent))
+    return dirs, names
+
+
+def _interpreter() -> str:
+    return os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
+
+
+def _make_root(submission: Path | None, mode: _Mode) -> Path:
+    """A fresh directory tree: ``root/`` (0711) holding ``work/`` (the student's cwd)."""
+    root = Path(tempfile.mkdtemp(prefix="glmm-sandbox-"))
+    root.chmod(0o711)
+    work = root / "work"
+    work.mkdir(mode=0o700)
+    if submission is not None:
+        shutil.copyfile(submission, work / submission.name)
+    if mode.uid is not None:
+        for p in (work, *work.iterdir()):
+            os.chown(p, mode.uid, SANDBOX_GID)
+    return root
+
+
+class _Worker:
+    """One worker process and its pipes."""
+
+    def __init__(self, mode: _Mode, root: Path, limits: Limits, forbidden: Sequence[str],
+                 *, stdout_cap: int, hide: Sequence[str] = ()) -> None:
+        self.mode = mode
+        self.root = root
+        self.limits = limits
+        self.forbidden = tuple(forbidden)
+        self.stdout_cap = stdout_cap
+        self.hide = tuple(hide)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.req_w = self.rep_r = -1
+        self.buffer = b""
+        self.raw = bytearray()
+        self.raw_dropped = 0
+        self.raw_lock = threading.Lock()
+        self.drain: threading.Thread | None = None
+        self.max_line = 2 * limits.output_bytes + 8 * stdout_cap + (1 << 20)
+
+    # -- start / stop
+    def start(self, timeout: float) -> float:
+        req_r, req_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        out_r, out_w = os.pipe()
+        work = str(self.root / "work")
+        env = {
+            "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+            "HOME": work, "TMPDIR": work, "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+        }
+        cmd = [*self.mode.prefix, _interpreter(), "-I", "-S", "-B", str(RUNNER),
+               str(req_r), str(rep_w)]
+        started = time.monotonic()
+        try:
+            self.proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w, env=env, cwd=work,
+                pass_fds=(req_r, rep_w), close_fds=True, start_new_session=True)
+        except OSError as exc:
+            for fd in (req_r, req_w, rep_r, rep_w, out_r, out_w):
+                os.close(fd)
+            raise _WorkerFailed(f"could not start the worker: {exc}") from exc
+        for fd in (req_r, rep_w, out_w):
+            os.close(fd)
+        self.req_w, self.rep_r = req_w, rep_r
+        self.drain = threading.Thread(target=self._drain, args=(out_r,), daemon=True)
+        self.drain.start()
+        site_dirs, allowed = _site_dirs()
+        L = self.limits
+        rlimits = {"RLIMIT_CPU": L.cpu_seconds, "RLIMIT_AS": L.memory_bytes,
+                   "RLIMIT_NOFILE": L.max_open_files, "RLIMIT_FSIZE": L.file_bytes,
+                   "RLIMIT_CORE": 0}
+        if self.mode.uid is not None or self.mode.name == "userns":
+            rlimits["RLIMIT_NPROC"] = L.max_processes
+        setup = {"op": "setup", "workdir": work, "uid": self.mode.uid, "gid": SANDBOX_GID,
+                 "site_dirs": site_dirs, "allowed": allowed,
+                 "forbidden": sorted(set(ALWAYS_FORBIDDEN) | set(self.forbidden)),
+                 "rlimits": rlimits, "private_tmp": self.mode.mounts,
+                 "hide": list(self.hide) if self.mode.mounts else [],
+                 "stdout_bytes": self.stdout_cap}
+        try:
+            self.send(setup)
+            reply = self.receive(time.monotonic() + timeout)
+        except _WorkerFailed:
+            self.stop()
+            raise
+        if not isinstance(reply, dict) or reply.get("op") != "ready":
+            detail = reply.get("message") if isinstance(reply, dict) else reply
+            self.stop()
+            raise _WorkerFailed(f"the worker did not start: {detail}")
+        expected_uid = self.mode.uid if self.mode.uid is not None else (
+            0 if self.mode.name == "userns" else os.getuid())
+        if reply.get("uid") != expected_uid:
+            self.stop()
+            raise _WorkerFailed(f"the worker runs as uid {reply.get('uid')}, "
+                                f"expected {expected_uid}")
+        return time.monotonic() - started
+
+    def _drain(self, fd: int) -> None:
+        try:
+            while True:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    break
+                with self.raw_lock:
+                    room = _RAW_OUTPUT_KEPT - len(self.raw)
+                    if room > 0:
+                        self.raw += chunk[:room]
+                    self.raw_dropped += max(0, len(chunk) - max(room, 0))
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+    def take_raw(self) -> str:
+        with self.raw_lock:
+            text = bytes(self.raw).decode("utf-8", "replace")
+            if self.raw_dropped:
+                text += f"\n[... {self.raw_dropped} more bytes of output dropped]"
+            self.raw.clear()
+            self.raw_dropped = 0
+        return text
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """Kill the worker, its process group and (in namespace modes) its whole PID namespace."""
+        proc = self.proc
+        if proc is None:
+            return
+        pids = [proc.pid]
+        with contextlib.suppress(OSError):
+            children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+            pids.extend(int(c) for c in children)
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+    def stop(self, graceful: bool = False) -> None:
+        proc = self.proc
+        if proc is None:
+            return
+        if graceful and proc.poll() is None:
+            with contextlib.suppress(_WorkerFailed):
+                self.send({"op": "exit"})
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(0.5)
+        self.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(5)
+        for fd in (self.req_w, self.rep_r):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.req_w = self.rep_r = -1
+        if self.drain is not None:
+            self.drain.join(2)
+
+    def returncode(self, wait: float = 1.0) -> int | None:
+        if self.proc is None:
+            return None
+        try:
+            return self.proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            return None
+
+    # -- messages
+    def send(self, msg: dict[str, Any]) -> None:
+        data = (json.dumps(msg, allow_nan=False, separators=(",", ":")) + "\n").encode()
+        try:
+            view = memoryview(data)
+            while view:
+                n = os.write(self.req_w, view)
+                view = view[n:]
+        except OSError as exc:
+            raise _WorkerFailed("the worker is gone (its request pipe is closed)") from exc
+
+    def receive(self, deadline: float) -> Any:
+        """Read one reply line before ``deadline``; raise on EOF, timeout or an oversized line."""
+        while b"\n" not in self.buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _Timeout()
+            ready, _, _ = select.select([self.rep_r], [], [], remaining)
+            if not ready:
+                continue
+            chunk = os.read(self.rep_r, 1 << 20)
+            if not chunk:
+                raise _WorkerFailed("eof")
+            self.buffer += chunk
+            if len(self.buffer) > self.max_line and b"\n" not in self.buffer:
+                raise _TooLarge()
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        if len(line) > self.max_line:
+            raise _TooLarge()
+        try:
+            return json.loads(line, parse_constant=_reject_constant)
+        except (ValueError, RecursionError) as exc:
+            raise _WorkerFailed(f"unreadable reply ({type(exc).__name__})") from exc
+
+
+class _Timeout(Exception):
+    pass
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"bare {name} is not allowed in the protocol")
+
+
+# ============================================================================ values
+
+class _Invalid(Exception):
+    pass
+
+
+def _encode_arg(x: Any, depth: int = 0) -> Any:
+    """Encode a (trusted) argument for the worker."""
+    if depth > _MAX_DEPTH:
+        raise SandboxError("argument nested too deeply")
+    t = type(x)
+    if x is None or t in (bool, int, str):
+        return x
+    if t is float:
+        return x if math.isfinite(x) else {"t": "float", "v": repr(x)}
+    if isinstance(x, np.generic) and x.dtype.kind in "biuf":
+        return _encode_arg(x.item(), depth + 1)
+    if t in (list, tuple):
+        return [_encode_arg(v, depth + 1) for v in x]
+    if t is dict:
+        if not all(type(k) is str for k in x):
+            raise SandboxError("dict arguments need str keys")
+        return {"t": "dict", "v": {k: _encode_arg(v, depth + 1) for k, v in x.items()}}
+    if t is RngSeed:
+        return {"t": "rng", "seed": int(x.seed)}
+    if isinstance(x, np.ndarray):
+        a = np.ascontiguousarray(x)
+        if a.dtype.kind not in "biuf":
+            raise SandboxError(f"array arguments must be numeric or boolean, not {a.dtype}")
+        return {"t": "nd", "dtype": a.dtype.str, "shape": list(a.shape),
+                "b64": base64.b64encode(a.tobytes()).decode("ascii")}
+    pd = sys.modules.get("pandas")
+    if pd is not None and isinstance(x, pd.DataFrame):
+        return {"t": "frame", "columns": [str(c) for c in x.columns],
+                "data": [_encode_arg(np.asarray(x[c].to_numpy()), depth + 1) for c in x.columns]}
+    raise SandboxError(f"cannot send an argument of type {t.__name__} to a submission; "
+                       "use plain data, numpy arrays, DataFrames or RngSeed")
+
+
+def _decode_value(x: Any, budget: list[int], depth: int = 0) -> Any:
+    """Validate and rebuild a value sent by the (untrusted) worker."""
+    if depth > _MAX_DEPTH:
+        raise _Invalid("the value is nested too deeply")
+    t = type(x)
+    if x is None or t is bool or t is int or t is str:
+        if t is str:
+            budget[0] -= len(x)
+        return x
+    if t is float:
+        return x
+    if t is list:
+        budget[0] -= 8 * len(x)
+        if budget[0] < 0:
+            raise _TooLarge()
+        return [_decode_value(v, budget, depth + 1) for v in x]
+    if t is not dict:
+        raise _Invalid(f"unexpected JSON value of type {t.__name__}")
+    tag = x.get("t")
+    if tag == "float" and set(x) == {"t", "v"} and x["v"] in ("nan", "inf", "-inf"):
+        return float(x["v"])
+    if tag == "dict" and set(x) == {"t", "v"} and type(x["v"]) is dict:
+        return {k: _decode_value(v, budget, depth + 1) for k, v in x["v"].items()}
+    if tag == "nd" and set(x) == {"t", "dtype", "shape", "b64"}:
+        return _decode_array(x, budget)
+    if tag == "frame" and set(x) == {"t", "columns", "data"}:
+        return _decode_frame(x, budget)
+    raise _Invalid("the value contains an unknown object")
+
+
+def _decode_array(x: dict[str, Any], budget: list[int]) -> Any:
+    dtype_s, shape, b64 = x["dtype"], x["shape"], x["b64"]
+    if type(dtype_s) is not str or not _DTYPE_RE.match(dtype_s):
+        raise _Invalid(f"an array has an unsupported dtype {str(dtype_s)[:20]!r}")
+    if (type(shape) is not list or len(shape) > 32
+            or not all(type(n) is int and 0 <= n for n in shape)):
+        raise _Invalid("an array has an invalid shape")
+    if type(b64) is not str:
+        raise _Invalid("an array has no data")
+    dtype = np.dtype(dtype_s)
+    nbytes = math.prod(shape) * dtype.itemsize
+    budget[0] -= nbytes
+    if budget[0] < 0:
+        raise _TooLarge()
+    try:
+        raw = base64.b64decode(b64, validate=True)
+    except ValueError as exc:
+        raise _Invalid("an array's data is not valid base64") from exc
+    if len(raw) != nbytes:
+        raise _Invalid("an array's data does not match its shape and dtype")
+    arr = np.frombuffer(raw, dtype=dtype).reshape(shape)
+    arr = arr.astype(dtype.newbyteorder("="), copy=True)
+    if arr.ndim == 0:
+        return arr.item()
+    assert type(arr) is np.ndarray
+    return arr
+
+
+def _decode_frame(x: dict[str, Any], budget: list[int]) -> Any:
+    import pandas as pd
+
+    columns, data = x["columns"], x["data"]
+    if (type(columns) is not list or type(data) is not list or len(columns) != len(data)
+            or not all(type(c) is str for c in columns) or len(set(columns)) != len(columns)):
+        raise _Invalid("a DataFrame has invalid columns")
+    arrays = []
+    for d in data:
+        if type(d) is not dict or d.get("t") != "nd" or set(d) != {"t", "dtype", "shape", "b64"}:
+            raise _Invalid("a DataFrame column is not an array")
+        a = _decode_array(d, budget)
+        if not isinstance(a, np.ndarray) or a.ndim != 1:
+            raise _Invalid("a DataFrame column is not one-dimensional")
+        arrays.append(a)
+    if len({len(a) for a in arrays}) > 1:
+        raise _Invalid("DataFrame columns have different lengths")
+    return pd.DataFrame(dict(zip(columns, arrays, strict=True)))
+
+
+def _text(x: Any, limit: int) -> str:
+    if type(x) is not str:
+        return ""
+    return x if len(x) <= limit else x[:limit] + f"\n[... truncated to {limit} characters]"
+
+
+def _line(x: Any, limit: int = 500) -> str:
+    return " ".join(_text(x, limit).split())
+
+
+# ============================================================================ submissions
+
+def read_cells(submission: Path) -> list[tuple[str, str]]:
+    """Code cells of a submission as ``(label, source)``: one cell for ``.py``, the code cells
+    of an ``.ipynb`` (IPython magics and shell lines dropped)."""
+    suffix = submission.suffix.lower()
+    if suffix == ".py":
+        data = submission.read_bytes()
+        return [(submission.name, data.decode("utf-8", "replace"))]
+    if suffix == ".ipynb":
+        return _notebook_cells(submission)
+    raise SandboxError(f"unsupported submission type {submission.name!r}; "
+                       "submit a .py file or a .ipynb notebook")
+
+
+class _UnreadableNotebook(SandboxError):
+    pass
+
+
+def _notebook_cells(path: Path) -> list[tuple[str, str]]:
+    try:
+        import nbformat
+    except ImportError:
+        nbformat = None
+    try:
+        if nbformat is not None:
+            nb = nbformat.read(str(path), as_version=4)
+            raw_cells = [(c.get("cell_type"), c.get("source", "")) for c in nb.cells]
+        else:
+            nb = json.loads(path.read_text(encoding="utf-8"))
+            raw_cells = [(c.get("cell_type"), c.get("source", "")) for c in nb["cells"]]
+    except Exception as exc:
+        detail = " ".join(str(exc).split())[:200]
+        raise _UnreadableNotebook(f"{path.name} is not a readable Jupyter notebook ({detail}); "
+                                  "save it again from Jupyter or submit a .py file") from exc
+    cells = []
+    for number, (kind, source) in enumerate(raw_cells, start=1):
+        if kind != "code":
+            continue
+        if isinstance(source, list):
+            source = "".join(source)
+        lines = [("" if line.lstrip().startswith(("%", "!")) else line)
+                 for line in str(source).splitlines()]
+        cells.append((f"{path.name} [cell {number}]", "\n".join(lines) + "\n"))
+    return cells
+
+
+def _default_hide(submission: Path) -> list[str]:
+    """Directories the worker must not see: our project and the submission's own directory."""
+    project = Path(__file__).resolve().parent.parent
+    dirs = {str(project), str(submission.resolve().parent)}
+    for name in ALWAYS_FORBIDDEN:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin:
+            dirs.add(str(Path(spec.origin).resolve().parent))
+    keep = [_interpreter(), sys.base_prefix, tempfile.gettempdir()]
+    return sorted(d for d in dirs
+                  if d != "/" and not any(k == d or k.startswith(d + "/") for k in keep))
+
+
+# ============================================================================ sandbox
+
+_SIGNALS = {
+    signal.SIGSEGV: "segmentation fault",
+    signal.SIGKILL: "killed (memory or process limit, or stopped by the sandbox)",
+    signal.SIGXCPU: "CPU time limit exceeded",
+    signal.SIGABRT: "aborted",
+    signal.SIGBUS: "bus error",
+    signal.SIGFPE: "floating-point exception",
+    signal.SIGXFSZ: "file size limit exceeded",
+}
+
+
+class Sandbox:
+    """Load a submission in a restricted worker process and call its functions.
+
+    Use as a context manager (or call :meth:`close`).  Every outcome is data; the only
+    exception raised is :class:`SandboxError` for misuse (missing file, unsupported argument).
+    """
+
+    def __init__(self, submission: Path | str, *, forbidden_imports: Sequence[str] = (),
+                 limits: Limits = Limits(), hide: Sequence[Path | str] = ()) -> None:
+        self.submission = Path(submission)
+        if not self.submission.is_file():
+            raise SandboxError(f"submission {str(self.submission)!r} does not exist; "
+                               "check the path")
+        self._read_error = ""
+        try:
+            self.cells = read_cells(self.submission)
+        except _UnreadableNotebook as exc:
+            self.cells, self._read_error = [], str(exc)
+        self.forbidden = tuple(forbidden_imports)
+        self.limits = limits
+        self.mode, _ = _probe()
+        self.isolation: str = _describe(self.mode, limits)
+        self.hide = sorted({*_default_hide(self.submission), *(str(Path(h)) for h in hide)})
+        self._worker: _Worker | None = None
+        self._root: Path | None = None
+        self._load: LoadOutcome | None = None
+        self._used = 0.0
+        self._next_id = 0
+        self.restarts = 0
+        self.worker_start_seconds: list[float] = []
+
+    # -- context manager
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the worker and delete its directory."""
+        self._stop_worker(graceful=True)
+
+    def _stop_worker(self, graceful: bool = False) -> None:
+        if self._worker is not None:
+            self._worker.stop(graceful=graceful)
+            self._worker = None
+        if self._root is not None:
+            shutil.rmtree(self._root, ignore_errors=True)
+            self._root = None
+
+    @property
+    def remaining_seconds(self) -> float:
+        return max(0.0, self.limits.total_seconds - self._used)
+
+    # -- load
+    def load(self) -> LoadOutcome:
+        """Start a worker and run the submission's top level; cached after the first time."""
+        if self._load is None:
+            self._load = self._start_and_load()
+        return self._load
+
+    def _start_and_load(self) -> LoadOutcome:
+        self._stop_worker()
+        t0 = time.monotonic()
+        try:
+            return self._start_and_load_inner()
+        finally:
+            self._used += time.monotonic() - t0
+
+    def _start_and_load_inner(self) -> LoadOutcome:
+        if self._read_error:
+            return LoadOutcome("syntax_error", self._read_error)
+        if self.remaining_seconds <= 0:
+            return LoadOutcome("timeout", self._budget_message())
+        self._root = _make_root(self.submission, self.mode)
+        stdout_cap = max(1024, min(self.limits.output_bytes // 8, 1 << 20))
+        worker = _Worker(self.mode, self._root, self.limits, self.forbidden,
+                         stdout_cap=stdout_cap, hide=self.hide)
+        try:
+            self.worker_start_seconds.append(worker.start(STARTUP_SECONDS))
+        except (_WorkerFailed, _Timeout, _TooLarge) as exc:
+            return LoadOutcome("crashed", f"the sandbox worker could not start ({exc}); "
+                               "this is a grader problem, please report it")
+        self._worker = worker
+        started = time.monotonic()
+        timeout = min(self.limits.call_seconds, self.remaining_seconds)
+        try:
+            worker.send({"op": "load", "name": self.submission.name, "cells": self.cells})
+            reply = worker.receive(started + timeout)
+        except _Timeout:
+            self._stop_worker()
+            return LoadOutcome("timeout", f"loading {self.submission.name} took longer than "
+                               f"{timeout:g} s; remove slow or endless code from the top level",
+                               runtime=time.monotonic() - started)
+        except _TooLarge:
+            self._stop_worker()
+            return LoadOutcome("crashed", f"loading {self.submission.name} produced too much "
+                               "output", runtime=time.monotonic() - started)
+        except _WorkerFailed:
+            message, tail = self._death_message(worker, f"loading {self.submission.name}")
+            self._stop_worker()
+            return LoadOutcome("crashed", message, traceback=tail,
+                               runtime=time.monotonic() - started)
+        runtime = time.monotonic() - started
+        return self._parse_load(reply, runtime)
+
+    def _parse_load(self, reply: Any, runtime: float) -> LoadOutcome:
+        statuses = {"ok", "syntax_error", "import_error", "forbidden_import", "crashed", "empty"}
+        if type(reply) is not dict or reply.get("op") != "loaded" \
+                or reply.get("status") not in statuses:
+            self._stop_worker()
+            return LoadOutcome("crashed", "the worker sent an invalid reply while loading the "
+                               "submission", runtime=runtime)
+        functions = reply.get("functions")
+        if type(functions) is not list or not all(type(f) is str for f in functions):
+            functions = []
+        warnings = reply.get("warnings")
+        if type(warnings) is not list:
+            warnings = []
+        status = reply["status"]
+        outcome = LoadOutcome(
+            status=status,
+            message=_line(reply.get("message")) or ("loaded" if status == "ok" else status),
+            functions=tuple(f[:200] for f in functions[:500]),
+            traceback=_text(reply.get("traceback"), 20000),
+            stdout=self._stdout(reply),
+            warnings=tuple(_line(w) for w in warnings[:50] if type(w) is str),
+            runtime=runtime,
+        )
+        if status != "ok":
+            self._stop_worker()
+        return outcome
+
+    def _stdout(self, reply: Any) -> str:
+        cap = max(1024, min(self.limits.output_bytes // 8, 1 << 20))
+        text = _text(reply.get("stdout") if type(reply) is dict else None, cap)
+        raw = self._worker.take_raw() if self._worker is not None else ""
+        return text + raw
+
+    # -- calls
+    def call(self, function: str, *args: Any, **kwargs: Any) -> CallOutcome:
+        """Call ``function(*args, **kwargs)`` in the worker; never raises for student behaviour."""
+        try:
+            payload_args = [_encode_arg(a) for a in args]
+            payload_kwargs = {k: _encode_arg(v) for k, v in kwargs.items()}
+        except RecursionError as exc:
+            raise SandboxError("argument nested too deeply") from exc
+        loaded = self.load()
+        if loaded.status != "ok":
+            return self._not_loaded(loaded)
+        if self._worker is None or not self._worker.alive():
+            if self.restarts >= MAX_RESTARTS:
+                return CallOutcome("crashed", message=f"the submission crashed the sandbox worker "
+                                   f"{self.restarts} times; no further calls are made")
+            self.restarts += 1
+            reloaded = self._start_and_load()
+            if reloaded.status != "ok":
+                return self._not_loaded(reloaded, restarted=True)
+        if self.remaining_seconds <= 0:
+            self._stop_worker()
+            return CallOutcome("timeout", message=self._budget_message())
+        t0 = time.monotonic()
+        try:
+            return self._call(function, payload_args, payload_kwargs)
+        finally:
+            self._used += time.monotonic() - t0
+
+    def _call(self, function: str, args: list[Any], kwargs: dict[str, Any]) -> CallOutcome:
+        worker = self._worker
+        assert worker is not None
+        self._next_id += 1
+        call_id = self._next_id
+        timeout = min(self.limits.call_seconds, self.remaining_seconds)
+        started = time.monotonic()
+        what = f"{function}()"
+        try:
+            worker.send({"op": "call", "id": call_id, "function": function, "args": args,
+                         "kwargs": kwargs})
+            reply = worker.receive(started + timeout)
+        except _Timeout:
+            runtime = time.monotonic() - started
+            self._stop_worker()
+            limit = ("call time limit" if timeout == self.limits.call_seconds
+                     else "remaining time of the submission")
+            return CallOutcome("timeout", message=f"{what} did not return within {timeout:g} s "
+                               f"({limit}); look for an endless loop or very slow code",
+                               runtime=runtime)
+        except _TooLarge:
+            self._stop_worker()
+            return CallOutcome("output_too_large", message=f"{what} returned more than "
+                               f"{self.limits.output_bytes} bytes of data",
+                               runtime=time.monotonic() - started)
+        except _WorkerFailed:
+            runtime = time.monotonic() - started
+            message, tail = self._death_message(worker, what)
+            stdout = worker.take_raw()
+            self._stop_worker()
+            return CallOutcome("crashed", message=message, traceback=tail, stdout=stdout, runtime=runtime)
+        runtime = time.monotonic() - started
+        return self._parse_call(reply, call_id, what, runtime)
+
+    def _parse_call(self, reply: Any, call_id: int, what: str, runtime: float) -> CallOutcome:
+        statuses = {"ok", "error", "crashed", "missing", "not_implemented", "invalid_output",
+                    "forbidden_import"}
+        if (type(reply) is not dict or reply.get("op") != "result"
+                or reply.get("id") != call_id or reply.get("status") not in statuses):
+            self._stop_worker()
+            return CallOutcome("crashed", message=f"the worker sent an invalid reply to {what}; the "
+                               "submission must not write to the sandbox's pipes",
+                               runtime=runtime)
+        status = reply["status"]
+        stdout = self._stdout(reply)
+        message = _line(reply.get("message"))
+        tb = _text(reply.get("traceback"), 20000)
+        if status != "ok":
+            if status == "crashed" or "MemoryError" in message or "out of memory" in message:
+                self._stop_worker()  # a fresh worker for the next call
+            return CallOutcome(status, message=message or status, traceback=tb, stdout=stdout,
+                               runtime=runtime)
+        budget = [self.limits.output_bytes]
+        try:
+            value = _decode_value(reply.get("value"), budget)
+        except _TooLarge:
+            return CallOutcome("output_too_large", message=f"{what} returned more than "
+                               f"{self.limits.output_bytes} bytes of data", stdout=stdout,
+                               runtime=runtime)
+        except (_Invalid, KeyError, ValueError, TypeError, RecursionError) as exc:
+            detail = str(exc) if isinstance(exc, _Invalid) else type(exc).__name__
+            self._stop_worker()
+            return CallOutcome("invalid_output", message=f"{what} returned a value the grader cannot "
+                               f"accept ({detail})", stdout=stdout, runtime=runtime)
+        return CallOutcome("ok", value, message="", stdout=stdout, runtime=runtime)
+
+    def _not_loaded(self, loaded: LoadOutcome, restarted: bool = False) -> CallOutcome:
+        status = loaded.status if loaded.status in ("timeout", "crashed", "forbidden_import") \
+            else "error"
+        prefix = ("after a crash the submission could not be loaded again: " if restarted
+                  else "the submission did not load: ")
+        return CallOutcome(status, message=prefix + loaded.message, traceback=loaded.traceback,
+                           stdout=loaded.stdout)
+
+    def _budget_message(self) -> str:
+        return (f"the submission used up its total time budget of "
+                f"{self.limits.total_seconds:g} s; no further calls are made")
+
+    def _death_message(self, worker: _Worker, what: str) -> tuple[str, str]:
+        code = worker.returncode(2.0)
+        if code is None:
+            worker.kill()
+            code = worker.returncode(2.0)
+        tail = worker.take_raw()
+        tail = "\n".join(tail.strip().splitlines()[-20:])
+        if code is not None and code < 0:
+            try:
+                sig = signal.Signals(-code)
+                name = f"{sig.name}, {_SIGNALS.get(sig, 'signal')}"
+            except ValueError:
+                name = f"signal {-code}"
+            return f"the worker process died while running {what} ({name})", tail
+        if code is not None:
+            return (f"the worker process exited with status {code} while running {what} "
+                    "(os._exit or a C-level exit); functions must return, not exit"), tail
+        return f"the worker process stopped answering while running {what}", tail
