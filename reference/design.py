@@ -1,0 +1,465 @@
+"""From an R-style model formula and a data frame to a design matrix, with R's conventions.
+
+The formula language is that of R's ``glm`` as implemented by the maintained ``formulaic``
+library, with a thin layer on top that makes the result look like R's ``model.matrix``:
+
+* the response may be ``y``, an expression (``log(y)``, ``I(y / n)``) or, for binomial data,
+  ``cbind(successes, failures)``;
+* categorical predictors (object, string, category columns and ``C(x)``) get treatment contrasts
+  by default (first level dropped), exactly as R; sum contrasts on request, either with
+  ``contrasts={"Beach": "sum"}`` or in the formula as ``C(Beach, contr.sum)`` (R's spelling,
+  also accepted: ``C(Beach, sum)``, ``C(Beach, "sum")``). An integer column named in
+  ``contrasts=`` is treated as a factor;
+* ``offset(expr)`` terms are taken out of the design matrix and summed into the offset;
+* R-style functions ``log``, ``exp``, ``sqrt``, ``abs``, ``log2``, ``log10``, ``log1p``,
+  ``expm1`` are available inside the formula besides numpy as ``np``.
+
+Column names follow R's ``model.matrix`` except that ``C(...)`` wrappers are dropped:
+``(Intercept)``, ``NAP``, ``Beach2`` (treatment: variable name + level), ``Beach1`` (sum
+contrasts: variable name + contrast number 1..k-1, as R numbers them), ``NAP:Beach2``
+(interactions joined by ``:``). Coefficient order is R's: terms by degree, then in formula
+order; within an interaction the first factor varies fastest.
+
+Known differences from R (all rare): factor levels of string columns are sorted by code point
+(R sorts by locale, so ``"B" < "a"`` here but not in R); logical columns enter as a 0/1
+numeric column named ``x`` (R: factor, ``xTRUE``; same numbers); an interaction whose
+marginal terms are all absent (``y ~ a:b``) is coded full rank by formulaic where R codes it
+with an aliased column; helmert/poly contrast columns keep formulaic's labels.
+
+Missing values are not silently dropped (R's ``na.omit`` default): a NaN/inf in any variable the
+formula uses is an error naming the column, so the number of fitted values always equals the
+number of rows.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from reference.errors import DesignMatrixError, FormulaError, InvalidResponseError
+
+__all__ = ["Design", "DesignSpec", "build_design", "check_finite_columns"]
+
+Array = NDArray[np.float64]
+
+_CONTRAST_SPELLINGS = {
+    "treatment": "treatment",
+    "contr.treatment": "treatment",
+    "sum": "sum",
+    "contr.sum": "sum",
+    "helmert": "helmert",
+    "contr.helmert": "helmert",
+    "poly": "poly",
+    "contr.poly": "poly",
+    "sas": "SAS",
+    "contr.sas": "SAS",
+}
+
+
+def _offset_marker(x: Any) -> Array:
+    """``offset(expr)`` inside a formula: the values of ``expr`` as floats (moved to the offset)."""
+    return np.asarray(x, dtype=np.float64)
+
+
+def _identity(x: Any) -> Any:
+    return x
+
+
+_CONTEXT: dict[str, Any] = {
+    "np": np,
+    "log": np.log,
+    "exp": np.exp,
+    "sqrt": np.sqrt,
+    "abs": np.abs,
+    "log2": np.log2,
+    "log10": np.log10,
+    "log1p": np.log1p,
+    "expm1": np.expm1,
+    "offset": _offset_marker,
+}
+# names that may appear in a formula without being data columns
+_KNOWN_NAMES = frozenset({*_CONTEXT, "I", "C", "contr", "poly", "center", "scale", "lag", "cbind"})
+
+
+def _canonical_contrast(spec: object) -> str:
+    key = str(spec).strip().strip("'\"")
+    found = _CONTRAST_SPELLINGS.get(key.lower())
+    if found is None:
+        raise FormulaError(
+            f"unknown contrasts {spec!r}: use one of 'treatment', 'sum', 'helmert', 'poly'"
+            " (R's contr.treatment / contr.sum / ... are accepted too)"
+        )
+    return found
+
+
+def _parse_expr(expr: str) -> ast.expr | None:
+    try:
+        return ast.parse(expr.strip(), mode="eval").body
+    except SyntaxError:
+        return None
+
+
+def _used_names(node: ast.AST) -> set[str]:
+    """Variable names in an expression, excluding called functions and attribute bases."""
+    skip: set[int] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name):
+            skip.add(id(sub.func))
+        if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name):
+            skip.add(id(sub.value))
+    return {
+        sub.id
+        for sub in ast.walk(node)
+        if isinstance(sub, ast.Name) and id(sub) not in skip and sub.id not in _KNOWN_NAMES
+    }
+
+
+def _check_columns(names: set[str], data: pd.DataFrame, source: str) -> None:
+    columns = [str(c) for c in data.columns]
+    for name in sorted(names):
+        if name not in data.columns:
+            close = difflib.get_close_matches(name, columns, n=3, cutoff=0.6)
+            hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
+            raise FormulaError(
+                f"{source} names column {name!r}, which is not in the data; "
+                f"{hint}available columns: {', '.join(columns)}"
+            )
+
+
+def _rewrite_factor(expr: str, contrasts: Mapping[str, str]) -> str:
+    """Apply ``contrasts=`` and R's contrast spellings to one factor of a term."""
+    node = _parse_expr(expr)
+    if node is None:
+        return expr
+    if isinstance(node, ast.Name) and node.id in contrasts:
+        return f"C({node.id}, contr.{contrasts[node.id]})"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "C":
+        if not node.args:
+            raise FormulaError(f"C() needs a variable: write C(x) or C(x, contr.sum) in {expr!r}")
+        var = node.args[0]
+        var_name = var.id if isinstance(var, ast.Name) else None
+        if len(node.args) >= 2:
+            spec = node.args[1]
+            label: str | None = None
+            if isinstance(spec, ast.Constant) and isinstance(spec.value, str):
+                label = spec.value
+            elif isinstance(spec, ast.Name):
+                label = spec.id
+            elif isinstance(spec, ast.Attribute) and isinstance(spec.value, ast.Name):
+                label = f"{spec.value.id}.{spec.attr}"
+            if label is not None and label.lower() in _CONTRAST_SPELLINGS:
+                node.args[1] = ast.parse(f"contr.{_canonical_contrast(label)}", mode="eval").body
+                return ast.unparse(node)
+            return expr
+        if var_name is not None and var_name in contrasts:
+            node.args.append(ast.parse(f"contr.{contrasts[var_name]}", mode="eval").body)
+            return ast.unparse(node)
+    return expr
+
+
+def _display_name(expr: str) -> str:
+    """``C(Beach, contr.sum)`` -> ``Beach``; any other factor expression unchanged."""
+    node = _parse_expr(expr)
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "C"
+        and node.args
+    ):
+        return ast.unparse(node.args[0])
+    return expr
+
+
+def _factor_labels(expr: str, reduced: bool, encoder_state: Mapping[str, Any]) -> list[str] | None:
+    """R-style column labels contributed by one factor, or None when unknown."""
+    kind, state = encoder_state.get(expr, (None, {}))
+    name = _display_name(expr)
+    if kind is None or getattr(kind, "value", kind) != "categorical":
+        return [name]
+    cstate = state.get("contrasts")
+    if cstate is None:
+        return None
+    coding = cstate.get_coding_matrix(reduced_rank=reduced)
+    kind_name = type(cstate.contrasts).__name__
+    if not reduced:
+        return [f"{name}{level}" for level in cstate.levels]
+    if kind_name == "TreatmentContrasts":
+        return [f"{name}{label}" for label in coding.columns]
+    if kind_name == "SumContrasts":
+        return [f"{name}{j + 1}" for j in range(coding.shape[1])]
+    return [f"{name}{label}" for label in coding.columns]
+
+
+def _r_column_names(model_spec: Any) -> list[str]:
+    names: list[str] = []
+    encoder_state = model_spec.encoder_state
+    for structure in model_spec.structure:
+        term_names: list[str] = []
+        for scoped in structure.scoped_terms:
+            if not scoped.factors:
+                term_names.append("(Intercept)")
+                continue
+            combos: list[str] = [""]
+            ok = True
+            for scoped_factor in scoped.factors:
+                labels = _factor_labels(scoped_factor.factor.expr, scoped_factor.reduced, encoder_state)
+                if labels is None:
+                    ok = False
+                    break
+                # first factor varies fastest, as in R and formulaic
+                combos = [f"{c}:{lab}" if c else lab for lab in labels for c in combos]
+            if not ok:
+                term_names = []
+                break
+            term_names.extend(combos)
+        if len(term_names) != len(structure.columns):
+            term_names = ["(Intercept)" if c == "Intercept" else c for c in structure.columns]
+        names.extend(term_names)
+    return names
+
+
+def check_finite_columns(X: Array, names: Sequence[str], what: str = "design matrix") -> None:
+    """Raise DesignMatrixError naming the first column of ``X`` holding NaN or inf."""
+    if np.isfinite(X).all():
+        return
+    bad = ~np.isfinite(X)
+    col = int(np.flatnonzero(bad.any(axis=0))[0])
+    rows = np.flatnonzero(bad[:, col])
+    kind = "NaN" if np.isnan(X[rows[0], col]) else "inf"
+    raise DesignMatrixError(
+        f"{what} column {names[col]!r} holds {kind} in {rows.size} row(s) (first: row {int(rows[0])});"
+        " drop or impute those rows before fitting"
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class DesignSpec:
+    """What is needed to rebuild the same design for new data (levels, contrasts, offsets)."""
+
+    formula: str
+    rhs: str
+    model_spec: Any  # formulaic ModelSpec of the right-hand side
+    keep: tuple[int, ...]  # columns of the formulaic matrix that are coefficients
+    offset_columns: tuple[int, ...]  # columns that come from offset(...) terms
+    names: tuple[str, ...]
+    has_intercept: bool
+
+    def matrix(self, data: pd.DataFrame) -> tuple[Array, Array | None]:
+        """Design matrix and formula offset (None if the formula has none) for new data."""
+        if not isinstance(data, pd.DataFrame):
+            data = pd.DataFrame(data)
+        try:
+            mm = self.model_spec.get_model_matrix(data, context=_CONTEXT, na_action="ignore")
+        except Exception as exc:
+            raise FormulaError(
+                f"cannot build the design of {self.rhs!r} for the new data: {exc}".splitlines()[0]
+            ) from exc
+        full = np.asarray(mm, dtype=np.float64)
+        X = np.ascontiguousarray(full[:, list(self.keep)])
+        check_finite_columns(X, self.names, "new-data design matrix")
+        offset = full[:, list(self.offset_columns)].sum(axis=1) if self.offset_columns else None
+        return X, offset
+
+
+@dataclass(frozen=True, eq=False)
+class Design:
+    """A materialised design: response (and binomial trials), X, formula offset, names."""
+
+    y: Array
+    trials: Array | None  # from cbind(successes, failures) on the left-hand side
+    X: Array
+    offset: Array | None
+    names: tuple[str, ...]
+    response: str
+    spec: DesignSpec
+
+
+def _split_formula(formula: str) -> tuple[str, str]:
+    if not isinstance(formula, str):
+        raise FormulaError(f"formula must be a string like 'y ~ x', got {type(formula).__name__}")
+    depth = 0
+    for i, ch in enumerate(formula):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "~" and depth == 0:
+            lhs, rhs = formula[:i].strip(), formula[i + 1 :].strip()
+            if not lhs:
+                break
+            if not rhs:
+                raise FormulaError(f"formula {formula!r} has no right-hand side; write 'y ~ 1' for intercept only")
+            return lhs, rhs
+    raise FormulaError(f"formula {formula!r} needs a response on the left: write it as 'y ~ x1 + x2'")
+
+
+def _numeric(values: Any, what: str) -> Array:
+    arr = np.asarray(values)
+    if arr.dtype == bool:
+        return arr.astype(np.float64)
+    if not np.issubdtype(arr.dtype, np.number):
+        raise InvalidResponseError(
+            f"{what} must be numeric (got dtype {arr.dtype}); recode it as numbers (e.g. 0/1)"
+        )
+    out = arr.astype(np.float64).reshape(-1)
+    return out
+
+
+def _eval_lhs(node: ast.expr, data: pd.DataFrame, source: str) -> Array:
+    names = _used_names(node)
+    _check_columns(names, data, f"formula {source!r}")
+    namespace: dict[str, Any] = dict(_CONTEXT)
+    namespace["I"] = _identity
+    for name in names:
+        column = data[name]
+        if not (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)):
+            raise InvalidResponseError(
+                f"response column {name!r} is not numeric (dtype {column.dtype}); recode it as numbers"
+                " (0/1 for binomial, counts for poisson)"
+            )
+        namespace[name] = column.to_numpy(dtype=np.float64)
+    try:
+        with np.errstate(all="ignore"):
+            value = eval(compile(ast.Expression(node), "<formula>", "eval"), {"__builtins__": {}}, namespace)
+    except Exception as exc:
+        raise FormulaError(f"cannot evaluate the response {ast.unparse(node)!r}: {exc}") from exc
+    out = _numeric(value, f"response {ast.unparse(node)!r}")
+    if out.shape[0] != len(data):
+        raise FormulaError(f"response {ast.unparse(node)!r} has {out.shape[0]} values for {len(data)} rows")
+    return out
+
+
+def build_design(
+    formula: str,
+    data: pd.DataFrame | Mapping[str, Any],
+    contrasts: Mapping[str, str] | None = None,
+) -> Design:
+    """Evaluate ``formula`` on ``data``: response, design matrix with R's columns, offset terms."""
+    if not isinstance(data, pd.DataFrame):
+        try:
+            data = pd.DataFrame(data)
+        except Exception as exc:
+            raise FormulaError(f"data must be a pandas DataFrame (or a dict of columns): {exc}") from exc
+    lhs, rhs = _split_formula(formula)
+    wanted = {str(k): _canonical_contrast(v) for k, v in (contrasts or {}).items()}
+    for name in wanted:
+        if name not in data.columns:
+            _check_columns({name}, data, "contrasts=")
+
+    # left-hand side: y, an expression, or cbind(successes, failures)
+    lhs_node = _parse_expr(lhs)
+    if lhs_node is None:
+        raise FormulaError(f"cannot parse the response {lhs!r} of formula {formula!r}")
+    trials: Array | None = None
+    if isinstance(lhs_node, ast.Call) and isinstance(lhs_node.func, ast.Name) and lhs_node.func.id == "cbind":
+        if len(lhs_node.args) != 2:
+            raise FormulaError("cbind() on the left needs exactly two columns: cbind(successes, failures)")
+        successes = _eval_lhs(lhs_node.args[0], data, formula)
+        failures = _eval_lhs(lhs_node.args[1], data, formula)
+        if np.any(failures < 0) or np.any(successes < 0):
+            raise InvalidResponseError("cbind(successes, failures) holds negative counts; counts must be >= 0")
+        trials = successes + failures
+        y = successes
+    else:
+        y = _eval_lhs(lhs_node, data, formula)
+    if not np.isfinite(y).all() or (trials is not None and not np.isfinite(trials).all()):
+        bad = int(np.flatnonzero(~np.isfinite(y if trials is None else y + trials))[0])
+        raise InvalidResponseError(
+            f"response {lhs!r} holds NaN or inf (first at row {bad}); drop or impute those rows before fitting"
+        )
+
+    # right-hand side: parse with formulaic, rewrite contrasts, rebuild, materialise
+    try:
+        from formulaic import Formula, model_matrix
+    except ImportError as exc:  # pragma: no cover - dependency of the package
+        raise FormulaError("formula fits need the 'formulaic' package: pip install formulaic") from exc
+    try:
+        terms = list(Formula(rhs))
+    except Exception as exc:
+        raise FormulaError(f"cannot parse formula {formula!r}: {exc}".splitlines()[0]) from exc
+    used: set[str] = set()
+    pieces: list[str] = []
+    has_intercept = False
+    for term in terms:
+        exprs = [_factor_source(f) for f in term.factors]
+        if exprs == ["1"]:
+            has_intercept = True
+            pieces.append("1")
+            continue
+        if len(exprs) > 1 and any(_is_offset_call(e) for e in exprs):
+            raise FormulaError(
+                "offset() cannot be part of an interaction; add it as its own term: + offset(log(t))"
+            )
+        rewritten = [_rewrite_factor(e, wanted) for e in exprs]
+        for e in rewritten:
+            node = _parse_expr(e)
+            if node is not None:
+                used |= _used_names(node)
+        pieces.append(":".join(rewritten))
+    _check_columns(used, data, f"formula {formula!r}")
+    if not has_intercept:
+        pieces.insert(0, "0")
+    rebuilt = " + ".join(pieces) if pieces else "0"
+    try:
+        mm = model_matrix(rebuilt, data, context=_CONTEXT, na_action="ignore", output="numpy")
+    except Exception as exc:
+        raise FormulaError(f"cannot build the design matrix of {formula!r}: {exc}".splitlines()[0]) from exc
+    model_spec = mm.model_spec
+    full = np.asarray(mm, dtype=np.float64)
+    names_all = _r_column_names(model_spec)
+
+    keep: list[int] = []
+    offsets: list[int] = []
+    col = 0
+    for structure in model_spec.structure:
+        factors = list(structure.term.factors)
+        is_offset = len(factors) == 1 and _is_offset_call(factors[0].expr)
+        for _ in structure.columns:
+            (offsets if is_offset else keep).append(col)
+            col += 1
+    if not keep:
+        raise FormulaError(f"formula {formula!r} has no coefficients to estimate; add an intercept or a predictor")
+    names = tuple(names_all[i] for i in keep)
+    X = np.ascontiguousarray(full[:, keep])
+    check_finite_columns(X, names)
+    offset = full[:, offsets].sum(axis=1) if offsets else None
+    if offset is not None and not np.isfinite(offset).all():
+        raise DesignMatrixError(
+            "the offset() term holds NaN or inf (e.g. log of 0); drop those rows or fix the exposure"
+        )
+    spec = DesignSpec(
+        formula=formula,
+        rhs=rhs,
+        model_spec=model_spec,
+        keep=tuple(keep),
+        offset_columns=tuple(offsets),
+        names=names,
+        has_intercept=has_intercept,
+    )
+    return Design(y=y, trials=trials, X=X, offset=offset, names=names, response=lhs, spec=spec)
+
+
+def _factor_source(factor: Any) -> str:
+    """Formula text of one formulaic factor, quoted so that re-parsing gives the same factor."""
+    expr = str(factor.expr)
+    method = getattr(getattr(factor, "eval_method", None), "value", "python")
+    if method == "lookup":
+        return expr if expr.isidentifier() else f"`{expr}`"
+    if method == "literal" or expr == "1":
+        return expr
+    node = _parse_expr(expr)
+    if isinstance(node, ast.Name | ast.Call):
+        return expr
+    return "{" + expr + "}"
+
+
+def _is_offset_call(expr: str) -> bool:
+    node = _parse_expr(expr)
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "offset"
