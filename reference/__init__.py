@@ -8,6 +8,10 @@ from reference.families import NegativeBinomial as NegativeBinomial
 from reference.families import Poisson as Poisson
 from reference.families import get_family as get_family
 from reference.families import resolve as resolve
+from reference.glm import GLMControl as GLMControl
+from reference.glm import GLMResult as GLMResult
+from reference.glm import glm as glm
+from reference.glm import glm_fit as glm_fit
 from reference.links import LINKS as LINKS
 from reference.links import Link as Link
 from reference.links import get_link as get_link
