@@ -1,0 +1,74 @@
+"""The exercise catalogue: every gradable exercise, its answer key and its mutants.
+
+Each exercise lives in a sub-package ``glmm_exercises.catalogue.<module>`` that defines
+
+* ``EXERCISE`` -- the :class:`graders.checks.Exercise` (functions, checks, public seed);
+* ``MUTANTS`` -- ``{mutant name: frozenset of check names it must fail}``;
+
+and ships, as student-style source files next to it, ``key.py`` (the answer key, written the
+way a student would) and ``mutants/<name>.py`` (plausible wrong solutions). The answer keys and
+mutants are what the test-suite grades to show every check can pass and can fail.
+
+Use :func:`get_exercise`, :func:`exercise_ids`, :func:`key_path`, :func:`mutant_paths`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.resources import as_file, files
+from pathlib import Path
+from types import ModuleType
+
+from graders.checks import Exercise
+from graders.grading_errors import UnknownExerciseError
+
+__all__ = ["exercise_ids", "expected_failures", "get_exercise", "key_path", "mutant_paths"]
+
+#: exercise id -> sub-package name (one line per exercise).
+_REGISTRY: dict[str, str] = {
+    "poisson-marginal": "poisson_marginal",
+}
+
+
+def exercise_ids() -> tuple[str, ...]:
+    """Ids of all exercises in the catalogue, sorted."""
+    return tuple(sorted(_REGISTRY))
+
+
+def _module(exercise_id: str) -> ModuleType:
+    try:
+        name = _REGISTRY[exercise_id]
+    except KeyError:
+        raise UnknownExerciseError(
+            f"unknown exercise {exercise_id!r}; choose one of: {', '.join(exercise_ids())}"
+        ) from None
+    return importlib.import_module(f"{__name__}.{name}")
+
+
+def get_exercise(exercise_id: str) -> Exercise:
+    """The :class:`~graders.checks.Exercise` with id ``exercise_id`` (``UnknownExerciseError`` if none)."""
+    exercise = _module(exercise_id).EXERCISE
+    assert isinstance(exercise, Exercise)
+    return exercise
+
+
+def _resource_dir(exercise_id: str) -> Path:
+    module = _module(exercise_id)
+    with as_file(files(module.__name__)) as path:
+        return Path(path)
+
+
+def key_path(exercise_id: str) -> Path:
+    """Path of the exercise's answer key (a student-style ``.py`` file)."""
+    return _resource_dir(exercise_id) / "key.py"
+
+
+def mutant_paths(exercise_id: str) -> dict[str, Path]:
+    """``{mutant name: path}`` of the exercise's mutants (wrong solutions), sorted by name."""
+    folder = _resource_dir(exercise_id) / "mutants"
+    return {p.stem: p for p in sorted(folder.glob("*.py"))}
+
+
+def expected_failures(exercise_id: str) -> dict[str, frozenset[str]]:
+    """``{mutant name: check names that mutant must fail}`` as declared by the exercise."""
+    return dict(_module(exercise_id).MUTANTS)

@@ -1,0 +1,15 @@
+"""Mutant: correct values, but array results are flattened to 1-D (shape not preserved)."""
+
+import numpy as np
+
+
+def marginal_mean(x, beta0, beta1, tau2):
+    mean = np.exp(beta0 + beta1 * np.asarray(x, dtype=float) + tau2 / 2)
+    if isinstance(x, np.ndarray):
+        return mean.ravel()
+    return float(mean)
+
+
+def marginal_variance(x, beta0, beta1, tau2):
+    mean = marginal_mean(x, beta0, beta1, tau2)
+    return mean + mean**2 * (np.exp(tau2) - 1)

@@ -1,0 +1,11 @@
+"""Mutant: the variance is the Poisson variance E(Y), ignoring the random intercept."""
+
+import numpy as np
+
+
+def marginal_mean(x, beta0, beta1, tau2):
+    return np.exp(beta0 + beta1 * np.asarray(x, dtype=float) + tau2 / 2)
+
+
+def marginal_variance(x, beta0, beta1, tau2):
+    return marginal_mean(x, beta0, beta1, tau2)

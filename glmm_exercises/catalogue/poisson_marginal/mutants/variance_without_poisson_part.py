@@ -1,0 +1,12 @@
+"""Mutant: the variance keeps only Var[E(Y | gamma)] and forgets the Poisson part E(Y)."""
+
+import numpy as np
+
+
+def marginal_mean(x, beta0, beta1, tau2):
+    return np.exp(beta0 + beta1 * np.asarray(x, dtype=float) + tau2 / 2)
+
+
+def marginal_variance(x, beta0, beta1, tau2):
+    mean = marginal_mean(x, beta0, beta1, tau2)
+    return mean**2 * (np.exp(tau2) - 1)

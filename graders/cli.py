@@ -1,0 +1,170 @@
+"""``glmm-grade``: grade one submission against one exercise and write a report.
+
+Usage::
+
+    glmm-grade SUBMISSION --exercise ID [--student ID] [--seed N] [--public | --all]
+               [--format text|md|html|json|gradescope|junit] [-o PATH]
+               [--fail-under PCT] [--examples N] [--no-timings]
+
+``--public`` (default) runs the public checks with the exercise's public seed (or ``--seed``);
+``--all`` runs every check, public and hidden, with the instructor's seed from ``--seed`` or the
+environment variable ``GLMM_GRADING_SEED``. Exit codes: 0 graded; 1 graded but the score is
+below ``--fail-under``; 2 bad usage or unreadable input (one line on stderr says what to do).
+
+All typed exceptions become messages and exit codes in :func:`main` and nowhere else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from graders.grading_errors import GradingError, MissingSeedError
+from graders.render import FORMATS, render
+from graders.runner import DEFAULT_EXAMPLES, SandboxFactory, grade
+
+__all__ = ["SEED_ENV", "main"]
+
+#: Environment variable holding the instructor's grading seed for ``--all``.
+SEED_ENV = "GLMM_GRADING_SEED"
+PROG = "glmm-grade"
+
+
+class UsageError(GradingError):
+    """The command line cannot be used as given."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {PROG} --help)")
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seed must be a whole number, not {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"seed must be >= 0, not {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, not {value}")
+    return value
+
+
+def _percent(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a percentage 0-100, not {text!r}") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"expected a percentage 0-100, not {value:g}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``glmm-grade``."""
+    p = _Parser(
+        prog=PROG,
+        description="Grade a submission (.py or .ipynb) against an exercise of the GLMM catalogue.",
+        epilog=f"--all needs the instructor seed: --seed N or the environment variable {SEED_ENV}. "
+        "Exit codes: 0 graded, 1 below --fail-under, 2 bad usage or unreadable input.",
+    )
+    p.add_argument("submission", type=Path, help="the student's .py file or .ipynb notebook")
+    p.add_argument("--exercise", "-e", required=True, metavar="ID", help="exercise id, e.g. poisson-marginal")
+    p.add_argument("--student", metavar="ID", help="student id written into the report")
+    p.add_argument("--seed", type=_seed, metavar="N", help="grading seed (public seed by default; instructor seed with --all)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--public", dest="mode", action="store_const", const="public", help="public checks only (default)")
+    which.add_argument("--all", dest="mode", action="store_const", const="all", help="all checks, hidden included (official grading)")
+    p.set_defaults(mode="public")
+    p.add_argument("--format", "-f", choices=tuple(FORMATS), default="text", help="report format (default text)")
+    p.add_argument("-o", "--output", type=Path, metavar="PATH", help="write the report here instead of stdout")
+    p.add_argument("--fail-under", type=_percent, metavar="PCT", help="exit 1 when the score is below PCT percent")
+    p.add_argument(
+        "--examples", type=_positive_int, default=DEFAULT_EXAMPLES, metavar="N",
+        help=f"hypothesis examples per property check (default {DEFAULT_EXAMPLES})",
+    )
+    p.add_argument("--no-timings", action="store_true", help="leave wall-clock times out (reproducible output)")
+    return p
+
+
+def _instructor_seed(cli_seed: int | None) -> int:
+    if cli_seed is not None:
+        return cli_seed
+    text = os.environ.get(SEED_ENV)
+    if text is None or not text.strip():
+        raise MissingSeedError(
+            f"--all grades the hidden checks and needs the instructor seed; pass --seed N or set {SEED_ENV}"
+        )
+    try:
+        return _seed(text.strip())
+    except argparse.ArgumentTypeError as exc:
+        raise UsageError(f"{SEED_ENV}: {exc}; set it to the instructor's whole-number seed") from None
+
+
+def _run(argv: Sequence[str] | None, sandbox_factory: SandboxFactory | None) -> int:
+    from glmm_exercises.catalogue import get_exercise
+
+    args = build_parser().parse_args(argv)
+    exercise = get_exercise(args.exercise)
+    seed = _instructor_seed(args.seed) if args.mode == "all" else args.seed
+    if args.mode == "all" and seed < 2**32:
+        print(
+            f"{PROG}: warning: the instructor seed is small and could be guessed from the seed "
+            "reference in reports; use a random 64-bit number",
+            file=sys.stderr,
+        )
+    result = grade(
+        args.submission,
+        exercise,
+        mode=args.mode,
+        seed=seed,
+        max_examples=args.examples,
+        student=args.student,
+        sandbox_factory=sandbox_factory,
+    )
+    to_terminal = args.output is None
+    colour = (
+        args.format == "text" and to_terminal and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    )
+    text = render(result, args.format, timings=not args.no_timings, colour=colour)
+    if to_terminal:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        try:
+            args.output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(
+                f"cannot write the report to {str(args.output)!r} ({exc.strerror}); choose a writable path"
+            ) from None
+    if args.fail_under is not None and result.percent < args.fail_under:
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None, *, sandbox_factory: SandboxFactory | None = None) -> int:
+    """Entry point of ``glmm-grade``; returns the exit code (0, 1 or 2)."""
+    try:
+        return _run(argv, sandbox_factory)
+    except GradingError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # --help / --version from argparse
+        return int(exc.code or 0) if isinstance(exc.code, int | None) else 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

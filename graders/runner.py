@@ -1,0 +1,501 @@
+"""Grading a submission: load it in the sandbox, run every selected check, collect results.
+
+Everything here runs in the trusted grading process. The student's code only ever runs inside
+the sandbox (``graders.sandbox``), which receives plain argument values -- never the seed,
+the oracle, or the expected values.
+
+Property checks run through hypothesis with explicit settings: no example database, no deadline,
+a fixed number of examples, the too-slow health check suppressed, and a seed derived with
+SHA-256 from (grading seed, exercise id, check name) so that grading is reproducible and every
+check sees different inputs. The smallest failing input found by hypothesis' shrinking is
+recorded by the property itself (the last failing call is the final replay of the minimal
+example), together with the expected and the student's value.
+
+Seeds: ``mode="public"`` runs the public checks with ``seed`` or, when it is ``None``, the
+exercise's public seed; ``mode="all"`` runs every check with the instructor's seed, which is
+required.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import platform
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import seed as hypothesis_seed
+
+from graders.checks import Check, Exercise, PropertyCheck, StatisticalCheck
+from graders.compare import OracleValueError, compare
+from graders.grading_errors import MissingSeedError, SubmissionNotFoundError
+from graders.results import CheckResult, SubmissionResult, seed_reference, to_plain
+
+__all__ = [
+    "DEFAULT_EXAMPLES",
+    "SUBMISSION_SUFFIXES",
+    "SandboxFactory",
+    "SandboxLike",
+    "derive_seed",
+    "grade",
+]
+
+#: Official default number of hypothesis examples per property check.
+DEFAULT_EXAMPLES = 200
+SUBMISSION_SUFFIXES = (".py", ".ipynb")
+
+
+class CallOutcomeLike(Protocol):
+    """What the checking layer reads from ``graders.sandbox.CallOutcome``."""
+
+    status: str
+    value: object
+    message: str
+    runtime: float
+
+
+class LoadOutcomeLike(Protocol):
+    """What the checking layer reads from ``graders.sandbox.LoadOutcome``."""
+
+    status: str
+    message: str
+    functions: tuple[str, ...]
+
+
+class SandboxLike(Protocol):
+    """The part of ``graders.sandbox.Sandbox`` the checking layer uses."""
+
+    isolation: str
+
+    def load(self) -> LoadOutcomeLike: ...
+
+    def call(self, function: str, *args: object, **kwargs: object) -> CallOutcomeLike: ...
+
+    def close(self) -> None: ...
+
+
+#: ``factory(submission, forbidden_imports, call_seconds)`` returns an unloaded sandbox.
+SandboxFactory = Callable[[Path, Sequence[str], float], SandboxLike]
+
+
+def _default_sandbox(submission: Path, forbidden: Sequence[str], call_seconds: float) -> SandboxLike:
+    from graders.sandbox import Limits, Sandbox
+
+    return Sandbox(submission, forbidden_imports=tuple(forbidden), limits=Limits(call_seconds=call_seconds))
+
+
+def _rng_argument(seed: int) -> object:
+    from graders.sandbox import RngSeed
+
+    return RngSeed(seed)
+
+
+def derive_seed(seed: int, exercise_id: str, check_name: str, *extra: object) -> int:
+    """A 64-bit seed for one check (and optionally one case) from the grading seed."""
+    text = "|".join(str(p) for p in (seed, exercise_id, check_name, *extra))
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+
+
+# Sandbox statuses that stop a check at once (no shrinking: each further call would cost as
+# much again, or would fail the same way for every input).
+_ABORTING = {
+    "timeout": ("timeout", "timeout"),
+    "crashed": ("error", "crashed"),
+    "missing": ("failed", "missing"),
+    "not_implemented": ("failed", "not_implemented"),
+    "forbidden_import": ("error", "forbidden_import"),
+    "output_too_large": ("failed", "output_too_large"),
+}
+_LOAD_STATUS_RESULT = {"timeout": "timeout"}
+_DEFAULT_MESSAGES = {
+    "timeout": "did not return within the time limit; look for an endless loop or very slow code",
+    "crashed": "the process running your function crashed (segfault, os._exit or killed); "
+    "look for code that exits or corrupts memory",
+    "forbidden_import": "imported a module this exercise does not allow",
+    "output_too_large": "returned a value larger than the output limit",
+    "invalid_output": "returned a value that is not plain data (numbers, lists, numpy arrays)",
+}
+
+
+@dataclass
+class _Failure:
+    status: str
+    reason: str
+    message: str
+    case: Mapping[str, Any] | None
+    expected: Any = None
+    got: Any = None
+    hint: str | None = None
+
+
+class _Stop(BaseException):
+    """Raised inside the hypothesis property to end a check without shrinking.
+
+    A BaseException (not Exception) so hypothesis propagates it instead of shrinking.
+    """
+
+
+class _Fail(AssertionError):
+    """Raised inside the property for a failing example (hypothesis shrinks it)."""
+
+
+class _GraderBug(BaseException):
+    """The oracle or the comparison failed: the grader, not the student, is at fault."""
+
+
+def _call_text(function: str, params: Sequence[str], case: Mapping[str, Any]) -> str:
+    def short(v: object) -> str:
+        text = repr(to_plain(v))
+        if isinstance(v, np.ndarray):
+            text = f"array({text})"
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    return f"{function}(" + ", ".join(f"{p}={short(case[p])}" for p in params) + ")"
+
+
+def _not_implemented_message(function: str) -> str:
+    return f"not yet implemented: {function} still raises NotImplementedError"
+
+
+class _CheckRun:
+    """State of one check: calls the sandbox and records failures."""
+
+    def __init__(self, exercise: Exercise, check: Check, sandbox: SandboxLike) -> None:
+        self.exercise = exercise
+        self.check = check
+        self.sandbox = sandbox
+        self.params = exercise.function(check.function).parameters
+        self.examples = 0
+        self.failure: _Failure | None = None
+
+    def _outcome_failure(self, outcome: CallOutcomeLike, case: Mapping[str, Any]) -> _Failure:
+        call = _call_text(self.check.function, self.params, case)
+        if outcome.status == "not_implemented":
+            return _Failure(
+                "failed",
+                "not_implemented",
+                _not_implemented_message(self.check.function),
+                case,
+                hint=f"Replace the `raise NotImplementedError` in {self.check.function} with your code.",
+            )
+        status, reason = _ABORTING.get(outcome.status, ("error", outcome.status))
+        if outcome.status == "error":
+            status, reason = "error", "exception"
+        elif outcome.status == "invalid_output":
+            status, reason = "failed", "invalid_output"
+        hint = self.check.hint if reason in ("exception", "invalid_output") else None
+        detail = outcome.message.strip() or _DEFAULT_MESSAGES.get(
+            outcome.status, f"the call ended with status {outcome.status}"
+        )
+        return _Failure(status, reason, f"{call}: {detail}", case, hint=hint)
+
+    def call(self, case: Mapping[str, Any], extra: Mapping[str, object] | None = None) -> Any:
+        """Call the student's function with ``case`` (plus ``extra`` arguments); raise on failure."""
+        args = [(extra or {}).get(p, case.get(p)) for p in self.params]
+        outcome = self.sandbox.call(self.check.function, *args)
+        self.examples += 1
+        if outcome.status == "ok":
+            return outcome.value
+        self.failure = self._outcome_failure(outcome, case)
+        if outcome.status in ("error", "invalid_output"):
+            raise _Fail(self.failure.message)
+        raise _Stop
+
+    # -- property checks ------------------------------------------------------------------
+
+    def property_example(self, case: dict[str, Any]) -> None:
+        check = self.check
+        assert isinstance(check, PropertyCheck)
+        got = self.call(case)
+        try:
+            expected = check.oracle(**case)
+            mismatch = compare(expected, got, check.comparison)
+        except (OracleValueError, ArithmeticError, ValueError, TypeError) as exc:
+            self.failure = _Failure(
+                "error",
+                "grader_error",
+                f"internal grader error in check {check.name} "
+                f"({type(exc).__name__}: {exc}); report this to the instructor",
+                case,
+            )
+            raise _GraderBug from exc
+        if mismatch is None:
+            return
+        call = _call_text(check.function, self.params, case)
+        self.failure = _Failure(
+            "failed",
+            "mismatch",
+            f"{call}: {mismatch.message}",
+            case,
+            expected=expected,
+            got=got,
+            hint=self._diagnose(case, got),
+        )
+        raise _Fail(self.failure.message)
+
+    def _diagnose(self, case: Mapping[str, Any], got: object) -> str:
+        check = self.check
+        assert isinstance(check, PropertyCheck)
+        for diagnosis in check.diagnoses:
+            try:
+                wrong = diagnosis.wrong(**case)
+                if compare(wrong, got, check.comparison) is None:
+                    return diagnosis.hint
+            except (OracleValueError, ArithmeticError, ValueError, TypeError):
+                continue
+        return check.hint
+
+    def run_property(self, seed: int, max_examples: int) -> None:
+        check = self.check
+        assert isinstance(check, PropertyCheck)
+        n = check.max_examples or max_examples
+
+        @settings(
+            database=None,
+            deadline=None,
+            max_examples=n,
+            derandomize=False,
+            phases=(Phase.generate, Phase.shrink),
+            suppress_health_check=(
+                HealthCheck.too_slow,
+                HealthCheck.filter_too_much,
+                HealthCheck.data_too_large,
+            ),
+            verbosity=Verbosity.quiet,
+            print_blob=False,
+            report_multiple_bugs=False,
+        )
+        @hypothesis_seed(seed)
+        @given(check.cases)
+        def prop(case: dict[str, Any]) -> None:
+            self.property_example(case)
+
+        try:
+            prop()
+        except _Fail:
+            pass
+        except Exception as exc:  # hypothesis' own errors (Flaky, Unsatisfiable, ...)
+            if self.failure is None:
+                self.failure = _Failure(
+                    "error",
+                    "grader_error",
+                    f"internal grader error in check {check.name} ({type(exc).__name__}); "
+                    "report this to the instructor",
+                    None,
+                )
+            elif type(exc).__name__.startswith("Flaky"):
+                self.failure.message += (
+                    " (this input failed only sometimes: does your function depend on randomness or state?)"
+                )
+
+    # -- statistical checks ---------------------------------------------------------------
+
+    def run_statistical(self, seed: int) -> None:
+        check = self.check
+        assert isinstance(check, StatisticalCheck)
+        level = check.level
+        for i, case in enumerate(check.cases):
+            rng_seed = derive_seed(seed, self.exercise.id, check.name, i)
+            try:
+                draws = self.call(case, {check.rng_parameter: _rng_argument(rng_seed)})
+            except _Fail:
+                return
+            problem = check.validate(draws, case)
+            call = _call_text(check.function, [p for p in self.params if p != check.rng_parameter], case)
+            if problem is not None:
+                self.failure = _Failure("failed", "invalid_output", f"{call}: {problem}", case, hint=check.hint)
+                return
+            for sub in check.subtests:
+                try:
+                    p = float(sub.p_value(draws, case))
+                except (ArithmeticError, ValueError, TypeError) as exc:
+                    self.failure = _Failure(
+                        "error",
+                        "grader_error",
+                        f"internal grader error in sub-test {sub.name} of {check.name} "
+                        f"({type(exc).__name__}: {exc}); report this to the instructor",
+                        case,
+                    )
+                    return
+                if not p >= level:
+                    self.failure = _Failure(
+                        "failed",
+                        "statistical",
+                        f"{call}: the draws fail the {sub.name} test (p = {p:.3g} < {level:.3g}, "
+                        f"overall false-alarm rate {check.alpha:g})",
+                        case,
+                        hint=sub.hint,
+                    )
+                    return
+
+
+def _package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("glmm-exercises", "numpy", "scipy", "hypothesis"):
+        try:
+            out[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def _result(check: Check, run: _CheckRun | None, failure: _Failure | None, runtime: float) -> CheckResult:
+    examples = run.examples if run is not None else 0
+    if failure is None:
+        return CheckResult(
+            name=check.name,
+            function=check.function,
+            description=check.description,
+            visibility=check.visibility,
+            status="passed",
+            reason="ok",
+            score=float(check.points),
+            max_score=float(check.points),
+            message=f"passed ({examples} calls)",
+            examples=examples,
+            runtime=runtime,
+        )
+    return CheckResult(
+        name=check.name,
+        function=check.function,
+        description=check.description,
+        visibility=check.visibility,
+        status=failure.status,  # type: ignore[arg-type]
+        reason=failure.reason,
+        score=0.0,
+        max_score=float(check.points),
+        message=failure.message,
+        hint=failure.hint,
+        counterexample=to_plain(dict(failure.case)) if failure.case is not None else None,
+        expected=to_plain(failure.expected),
+        got=to_plain(failure.got),
+        examples=examples,
+        runtime=runtime,
+    )
+
+
+def check_submission_path(submission: str | Path) -> Path:
+    """The submission as a Path, or :class:`SubmissionNotFoundError` naming what is wrong."""
+    path = Path(submission)
+    if not path.exists():
+        raise SubmissionNotFoundError(f"submission {str(path)!r} does not exist; pass the path of your .py or .ipynb file")
+    if not path.is_file():
+        raise SubmissionNotFoundError(f"submission {str(path)!r} is not a file; pass a .py or .ipynb file")
+    if path.suffix not in SUBMISSION_SUFFIXES:
+        raise SubmissionNotFoundError(
+            f"submission {str(path)!r} is not a .py or .ipynb file; save your work as one"
+        )
+    try:
+        with path.open("rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        raise SubmissionNotFoundError(f"cannot read submission {str(path)!r} ({exc.strerror}); check its permissions") from exc
+    return path
+
+
+def grade(
+    submission: str | Path,
+    exercise: Exercise,
+    *,
+    mode: Literal["public", "all"] = "public",
+    seed: int | None = None,
+    max_examples: int = DEFAULT_EXAMPLES,
+    student: str | None = None,
+    sandbox_factory: SandboxFactory | None = None,
+) -> SubmissionResult:
+    """Grade ``submission`` against ``exercise`` and return the results (never raises for student faults).
+
+    Raises:
+        SubmissionNotFoundError: the file is missing, unreadable, or not .py/.ipynb.
+        MissingSeedError: ``mode="all"`` without the instructor's ``seed``.
+        ValueError: ``mode`` or ``max_examples`` invalid.
+    """
+    if mode not in ("public", "all"):
+        raise ValueError(f"mode must be 'public' or 'all', not {mode!r}")
+    if max_examples < 1:
+        raise ValueError(f"max_examples must be at least 1, got {max_examples}")
+    path = check_submission_path(submission)
+    if mode == "all":
+        if seed is None:
+            raise MissingSeedError(
+                "grading hidden checks needs the instructor's seed; pass --seed N or set GLMM_GRADING_SEED"
+            )
+        grading_seed = seed
+        checks = exercise.checks
+    else:
+        grading_seed = exercise.public_seed if seed is None else seed
+        checks = exercise.select(("public",))
+
+    factory = sandbox_factory or _default_sandbox
+    call_seconds = max([exercise.call_seconds, *(c.time_limit for c in checks)])
+    started = time.perf_counter()
+    results: list[CheckResult] = []
+    sandbox = factory(path, exercise.forbidden_imports, call_seconds)
+    try:
+        load = sandbox.load()
+        isolation = str(sandbox.isolation)
+        if load.status != "ok":
+            status = _LOAD_STATUS_RESULT.get(load.status, "error")
+            hint = None
+            if load.status == "empty":
+                hint = "Define the functions " + ", ".join(f.name for f in exercise.functions) + " in your file."
+            for check in checks:
+                failure = _Failure(status, "load_failed", f"submission did not load ({load.status}): {load.message}", None, hint=hint)
+                results.append(_result(check, None, failure, 0.0))
+        else:
+            timed_out: dict[str, str] = {}  # function -> first check in which it timed out
+            for check in checks:
+                t0 = time.perf_counter()
+                run = _CheckRun(exercise, check, sandbox)
+                if check.function in timed_out:
+                    run.failure = _Failure(
+                        "timeout",
+                        "timeout",
+                        f"not run: {check.function} already exceeded the time limit in check "
+                        f"{timed_out[check.function]}; make it finish within {call_seconds:g} s per call",
+                        None,
+                    )
+                elif check.function not in load.functions:
+                    run.failure = _Failure(
+                        "failed",
+                        "missing",
+                        f"your submission does not define {check.function}; "
+                        f"define it with the signature {check.function}{exercise.function(check.function).signature}",
+                        None,
+                    )
+                else:
+                    check_seed = derive_seed(grading_seed, exercise.id, check.name)
+                    try:
+                        if isinstance(check, PropertyCheck):
+                            run.run_property(check_seed, max_examples)
+                        else:
+                            run.run_statistical(check_seed)
+                    except (_Stop, _GraderBug):
+                        pass
+                    if run.failure is not None and run.failure.reason == "timeout":
+                        timed_out[check.function] = check.name
+                results.append(_result(check, run, run.failure, time.perf_counter() - t0))
+    finally:
+        sandbox.close()
+
+    return SubmissionResult(
+        exercise_id=exercise.id,
+        exercise_version=exercise.version,
+        exercise_title=exercise.title,
+        submission=path.name,
+        student=student,
+        mode=mode,
+        seed_ref=seed_reference(grading_seed, exercise.id),
+        load_status=load.status,
+        load_message=load.message,
+        isolation=isolation,
+        package_versions=_package_versions(),
+        checks=tuple(results),
+        examples_per_check=max_examples,
+        execution_time=time.perf_counter() - started,
+    )
