@@ -41,6 +41,7 @@ __all__ = [
     "ExerciseDefinitionError",
     "FunctionSpec",
     "PropertyCheck",
+    "Rejection",
     "StatisticalCheck",
     "SubTest",
     "Visibility",
@@ -197,6 +198,35 @@ class StatisticalCheck:
     def level(self) -> float:
         """Per-sub-test significance level after the Bonferroni correction."""
         return self.alpha / (len(self.subtests) * len(self.cases))
+
+    def verdict(self, draws: object, case: Mapping[str, Any]) -> Rejection | None:
+        """Judge the draws of one case: ``None`` if they pass, else the first :class:`Rejection`.
+
+        Exceptions raised by a sub-test propagate (they are grader bugs, not student errors).
+        """
+        problem = self.validate(draws, case)
+        if problem is not None:
+            return Rejection("structure", problem, self.hint)
+        arr = np.asarray(draws, dtype=np.float64)
+        for sub in self.subtests:
+            p = float(sub.p_value(arr, case))
+            if not p >= self.level:  # NaN p-values reject too
+                return Rejection(
+                    sub.name,
+                    f"the draws fail the {sub.name} test (p = {p:.3g} < {self.level:.3g}; "
+                    f"a correct solution fails this check with probability at most {self.alpha:g})",
+                    sub.hint,
+                )
+        return None
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a statistical check rejected one case's draws (``test`` is ``"structure"`` or a sub-test)."""
+
+    test: str
+    message: str
+    hint: str
 
 
 Check = PropertyCheck | StatisticalCheck

@@ -298,40 +298,28 @@ class _CheckRun:
     def run_statistical(self, seed: int) -> None:
         check = self.check
         assert isinstance(check, StatisticalCheck)
-        level = check.level
         for i, case in enumerate(check.cases):
             rng_seed = derive_seed(seed, self.exercise.id, check.name, i)
             try:
                 draws = self.call(case, {check.rng_parameter: _rng_argument(rng_seed)})
             except _Fail:
                 return
-            problem = check.validate(draws, case)
             call = _call_text(check.function, [p for p in self.params if p != check.rng_parameter], case)
-            if problem is not None:
-                self.failure = _Failure("failed", "invalid_output", f"{call}: {problem}", case, hint=check.hint)
+            try:
+                rejection = check.verdict(draws, case)
+            except (ArithmeticError, ValueError, TypeError) as exc:
+                self.failure = _Failure(
+                    "error",
+                    "grader_error",
+                    f"internal grader error in check {check.name} "
+                    f"({type(exc).__name__}: {exc}); report this to the instructor",
+                    case,
+                )
                 return
-            for sub in check.subtests:
-                try:
-                    p = float(sub.p_value(draws, case))
-                except (ArithmeticError, ValueError, TypeError) as exc:
-                    self.failure = _Failure(
-                        "error",
-                        "grader_error",
-                        f"internal grader error in sub-test {sub.name} of {check.name} "
-                        f"({type(exc).__name__}: {exc}); report this to the instructor",
-                        case,
-                    )
-                    return
-                if not p >= level:
-                    self.failure = _Failure(
-                        "failed",
-                        "statistical",
-                        f"{call}: the draws fail the {sub.name} test (p = {p:.3g} < {level:.3g}, "
-                        f"overall false-alarm rate {check.alpha:g})",
-                        case,
-                        hint=sub.hint,
-                    )
-                    return
+            if rejection is not None:
+                reason = "invalid_output" if rejection.test == "structure" else "statistical"
+                self.failure = _Failure("failed", reason, f"{call}: {rejection.message}", case, hint=rejection.hint)
+                return
 
 
 def _package_versions() -> dict[str, str]:
