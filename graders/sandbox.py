@@ -42,6 +42,7 @@ import json
 import math
 import os
 import re
+import secrets
 import select
 import shutil
 import signal
@@ -211,6 +212,7 @@ class _WorkerFailed(Exception):
     pass
 
 
+@functools.cache
 def _site_dirs() -> tuple[list[str], list[str]]:
     """(directories holding the allowed packages, allowed names that are installed)."""
     dirs: list[str] = []
@@ -411,8 +413,9 @@ class _Worker:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise _Timeout()
-            ready, _, _ = select.select([self.rep_r], [], [], remaining)
-            if not ready:
+            poller = select.poll()
+            poller.register(self.rep_r, select.POLLIN | select.POLLHUP | select.POLLERR)
+            if not poller.poll(max(1, math.ceil(remaining * 1000))):
                 continue
             chunk = os.read(self.rep_r, 1 << 20)
             if not chunk:
@@ -668,7 +671,6 @@ class Sandbox:
         self._root: Path | None = None
         self._load: LoadOutcome | None = None
         self._used = 0.0
-        self._next_id = 0
         self.restarts = 0
         self.worker_start_seconds: list[float] = []
 
@@ -776,7 +778,7 @@ class Sandbox:
 
     def _stdout(self, reply: Any) -> str:
         cap = max(1024, min(self.limits.output_bytes // 8, 1 << 20))
-        text = _text(reply.get("stdout") if type(reply) is dict else None, cap)
+        text = _text(reply.get("stdout") if type(reply) is dict else None, cap + 200)
         raw = self._worker.take_raw() if self._worker is not None else ""
         return text + raw
 
@@ -811,8 +813,7 @@ class Sandbox:
     def _call(self, function: str, args: list[Any], kwargs: dict[str, Any]) -> CallOutcome:
         worker = self._worker
         assert worker is not None
-        self._next_id += 1
-        call_id = self._next_id
+        call_id = secrets.randbits(52)  # unguessable: a forged reply cannot match it
         timeout = min(self.limits.call_seconds, self.remaining_seconds)
         started = time.monotonic()
         what = f"{function}()"
