@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from reference.errors import ModelInputError, UnknownLinkError
 from reference.links import LINKS, R_EPS, ROUND_TRIP_ETA, Link, get_link
 
-SETTINGS = settings(max_examples=150, deadline=None, derandomize=True, database=None)
+SETTINGS = settings(max_examples=100, deadline=None, derandomize=True, database=None)
 R_REFERENCE = Path(__file__).parent / "r" / "links_families_reference.json"
 R_LINK_NAMES = {"1/mu^2": "inverse_squared"}
 
