@@ -59,6 +59,7 @@ __all__ = ["GLMControl", "GLMResult", "glm", "glm_fit"]
 
 Array = NDArray[np.float64]
 R_EPS = float(np.finfo(np.float64).eps)
+_SEPARATION_TOL = 1e-7  # fitted probability this close to an observed 0/1 signals separation
 ResidualKind = Literal["response", "working", "pearson", "deviance"]
 
 
@@ -94,50 +95,61 @@ class _QR:
     coef: Array  # (p,) in the original column order; aliased columns 0
     rank: int
     pivot: NDArray[np.intp]  # kept columns first (original order), then aliased ones
-    r: Array  # (rank, rank) upper triangular factor of the kept columns
+    qr: Array  # LAPACK's compact QR of the kept columns (R factor in the upper triangle)
+
+    @property
+    def r(self) -> Array:
+        """The (rank, rank) upper triangular factor of the kept columns."""
+        return np.triu(self.qr[: self.rank, : self.rank])
 
 
-def _wls_qr(A: Array, b: Array, tol: float) -> _QR:
-    """Least squares ``A beta = b`` by Householder QR with R's ``dqrdc2`` column pivoting.
+def _wls_qr(X: Array, w: Array, b: Array, tol: float) -> _QR:
+    """Least squares ``diag(w) X beta = b`` by Householder QR with R's ``dqrdc2`` pivoting.
 
-    ``A`` must be Fortran-ordered float64 (it is overwritten).
+    A column is aliased when its norm after projecting out the earlier kept columns (the
+    ``|R_jj|`` of the QR) falls below ``tol`` times its own norm; it is then moved to the end
+    and the decomposition is redone without it. The common full-rank case costs one LAPACK
+    QR; the column norms are read off the R factor (``||a_j|| = ||R[:, j]||``).
     """
-    n, p = A.shape
-    norms = np.sqrt(np.einsum("ij,ij->j", A, A))
-    norms = np.where(norms == 0.0, 1.0, norms)  # dqrdc2: a zero column keeps norm 1
+    n, p = X.shape
     cols = np.arange(p)
     aliased: list[int] = []
+    own_norms: Array | None = None
+    A = np.multiply(X, w[:, None], order="F")
     while True:
-        work = A if len(cols) == p else np.asfortranarray(A[:, cols])
-        qr, tau, _, info = lapack.dgeqrf(work, overwrite_a=work is not A)
+        qr, tau, _, info = lapack.dgeqrf(A, overwrite_a=1)
         if info != 0:  # pragma: no cover - LAPACK argument error
             raise ConvergenceError(f"QR decomposition failed (LAPACK info {info})")
-        k = min(n, len(cols))
-        diag = np.abs(qr.diagonal()[:k])
-        bad = np.flatnonzero(diag < tol * norms[cols[:k]])
-        if len(cols) > n and bad.size == 0:
-            bad = np.array([n])  # more columns than rows: the rest are aliased
-        if bad.size == 0:
+        k = min(n, cols.size)
+        upper = np.triu(qr[:k, :])
+        if own_norms is None:
+            own_norms = np.sqrt(np.einsum("ij,ij->j", upper, upper))
+            own_norms[own_norms == 0.0] = 1.0  # dqrdc2: a zero column keeps norm 1
+        small = np.abs(upper.diagonal()) < tol * own_norms[cols[:k]]
+        if small.any():
+            j = int(np.argmax(small))
+        elif cols.size > n:
+            j = n  # more columns than rows: the rest are aliased
+        else:
             break
-        j = int(bad[0])
         aliased.append(int(cols[j]))
         cols = np.delete(cols, j)
         if cols.size == 0:
             break
-    rank = len(cols)
+        A = np.multiply(X[:, cols], w[:, None], order="F")
+    rank = cols.size
     coef = np.zeros(p)
     if rank == 0:
         return _QR(coef, 0, np.arange(p), np.zeros((0, 0)))
-    qtb, _, info = lapack.dormqr("L", "T", qr, tau, b.reshape(-1, 1), max(1, 64))
+    qtb, _, info = lapack.dormqr("L", "T", qr, tau, b.reshape(-1, 1), 64)
     if info != 0:  # pragma: no cover
         raise ConvergenceError(f"QR solve failed (LAPACK info {info})")
-    r = np.triu(qr[:rank, :rank])
-    sol, info = lapack.dtrtrs(r, qtb[:rank, 0])
+    sol, info = lapack.dtrtrs(qr[:rank, :rank], qtb[:rank, 0])
     if info != 0:  # pragma: no cover - excluded by the pivoting
         raise ConvergenceError("singular triangular factor in the least-squares step")
     coef[cols] = sol
-    pivot = np.concatenate([cols, np.asarray(aliased, dtype=np.intp)]).astype(np.intp)
-    return _QR(coef, rank, pivot, r)
+    pivot = cols if not aliased else np.concatenate([cols, np.asarray(aliased, dtype=np.intp)])
+    return _QR(coef, rank, pivot.astype(np.intp, copy=False), qr)
 
 
 def _r_inverse_crossprod(r: Array) -> Array:
@@ -209,41 +221,47 @@ def _irls(
         )
     devold = _dev(family, y, mu, prior)
     positive = prior > 0
+    all_positive = bool(positive.all())
     boundary = converged = False
     coef = coefold if coefold is not None else np.zeros(p)
     qr: _QR | None = None
-    ww = np.zeros(n)
+    last_w, last_good = np.zeros(0), np.zeros(n, dtype=bool)
     iteration = 0
     for iteration in range(1, maxit + 1):
         varmu = family.variance(mu)
-        if np.isnan(varmu[positive]).any():
-            raise ConvergenceError("NaN in V(mu) during the iterations; check the data and the link")
-        if (varmu[positive] == 0).any():
-            raise ConvergenceError(
-                "V(mu) is 0 for some observations (fitted mean on the boundary); check for separation"
-            )
         me = link.mu_eta(eta)
-        if np.isnan(me[positive]).any():
-            raise ConvergenceError("NaN in d mu / d eta during the iterations; check the data and the link")
-        good = positive & (me != 0)
-        all_good = bool(good.all())
-        if not good.any():
-            converged = False
-            warnings.warn(
-                f"no observation is informative at iteration {iteration}; the fit stopped",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-            break
+        nonzero = me != 0
+        all_good = all_positive and bool(nonzero.all())
+        good = positive if all_good else positive & nonzero
+        # R's checks, done only when something is off (cheap in the common case)
+        if not all_good or not (np.isfinite(varmu).all() and np.isfinite(me).all() and varmu.all()):
+            vpos, mpos = varmu[positive], me[positive]
+            if np.isnan(vpos).any():
+                raise ConvergenceError("NaN in V(mu) during the iterations; check the data and the link")
+            if (vpos == 0).any():
+                raise ConvergenceError(
+                    "V(mu) is 0 for some observations (fitted mean on the boundary); check for separation"
+                )
+            if np.isnan(mpos).any():
+                raise ConvergenceError(
+                    "NaN in d mu / d eta during the iterations; check the data and the link"
+                )
+            if not good.any():
+                converged = False
+                warnings.warn(
+                    f"no observation is informative at iteration {iteration}; the fit stopped",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
+                break
         if all_good:
             z = eta - offset + (y - mu) / me
             w = np.sqrt(prior * me * me / varmu)
-            A = np.multiply(X, w[:, None], order="F")
+            qr = _wls_qr(X, w, z * w, tol)
         else:
             z = (eta - offset)[good] + (y - mu)[good] / me[good]
             w = np.sqrt(prior[good] * me[good] ** 2 / varmu[good])
-            A = np.multiply(X[good], w[:, None], order="F")
-        qr = _wls_qr(A, z * w, tol)
+            qr = _wls_qr(X[good], w, z * w, tol)
         if not np.isfinite(qr.coef).all():
             converged = False
             warnings.warn(
@@ -252,8 +270,7 @@ def _irls(
                 stacklevel=3,
             )
             break
-        ww = np.zeros(n)
-        ww[good] = w * w
+        last_w, last_good = w, good
         new = qr.coef
         eta = X @ new + offset
         mu = link.inverse(eta)
@@ -301,6 +318,8 @@ def _irls(
         coefold = new
     if qr is None:  # pragma: no cover - the loop ran at least once or raised
         raise ConvergenceError("the iterations did not start")
+    ww = np.zeros(n)
+    ww[last_good] = last_w * last_w
     return _Fit(
         coef=coef,
         qr=qr,
@@ -535,7 +554,9 @@ def _matrix(X: Any, names: Sequence[str] | None) -> tuple[Array, tuple[str, ...]
             arr = arr.reshape(-1, 1)
         if arr.ndim != 2:
             raise DesignMatrixError(f"design matrix must be 2-dimensional, got shape {arr.shape}")
-        auto = tuple(f"x{j}" for j in range(arr.shape[1]))
+        auto = tuple(
+            "(Intercept)" if bool(np.all(arr[:, j] == 1.0)) else f"x{j}" for j in range(arr.shape[1])
+        )
     if names is not None:
         names = tuple(str(n) for n in names)
         if len(names) != arr.shape[1]:
@@ -612,7 +633,7 @@ def _finish(
     aliased[qr_cols] = False
     coef = np.where(aliased, np.nan, fit.coef)
 
-    _warn_diagnostics(fit, family, link, control, names, aliased)
+    _warn_diagnostics(fit, y, prior, family, link, control, names, aliased)
 
     n_ok = int(np.sum(prior != 0))
     df_resid = n_ok - rank
@@ -721,6 +742,8 @@ def _null_deviance(
 
 def _warn_diagnostics(
     fit: _Fit,
+    y: Array,
+    prior: Array,
     family: Family,
     link: Link,
     control: GLMControl,
@@ -744,7 +767,11 @@ def _warn_diagnostics(
         )
     eps = 10.0 * R_EPS
     if family.name == "binomial":
+        # R's test (within 10 eps of 0 or 1) misses most quasi-complete separations, where
+        # IRLS stops at probabilities ~1e-9 from the bound; also flag those (y at that bound).
         extreme = (fit.mu > 1.0 - eps) | (fit.mu < eps)
+        extreme |= ((fit.mu > 1.0 - _SEPARATION_TOL) & (y == 1.0)) | ((fit.mu < _SEPARATION_TOL) & (y == 0.0))
+        extreme &= prior > 0
         if extreme.any():
             warnings.warn(
                 f"fitted probabilities numerically 0 or 1 occurred ({int(extreme.sum())} observation(s)): "
