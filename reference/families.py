@@ -81,14 +81,17 @@ def _f64(x: ArrayLike) -> Array:
 
 def _counts_or_nan(k: Array) -> Array:
     """``k`` rounded to the nearest integer where it is one (R's tolerance), ``nan`` elsewhere."""
-    r = np.round(k)
-    ok = np.abs(k - r) <= _NONINT_RTOL * np.maximum(1.0, np.abs(k))
-    return np.where(ok, r, np.nan)
+    r = np.rint(k)
+    off = np.abs(k - r)
+    if not off.any():  # the common case: exact integers
+        return r
+    return np.where(off <= _NONINT_RTOL * np.maximum(1.0, np.abs(k)), r, np.nan)
 
 
 def _log_or_neg_inf(value: Array) -> Array:
     """Replace the ``nan`` that marks a non-integer count by ``-inf`` (probability zero)."""
-    return np.where(np.isnan(value), -np.inf, value)
+    nan = np.isnan(value)
+    return np.where(nan, -np.inf, value) if nan.any() else value
 
 
 def _y_log_y_over_mu(y: Array, mu: Array) -> Array:
@@ -169,7 +172,7 @@ class Family(ABC):
         self, y: ArrayLike, mu: ArrayLike, phi: ArrayLike = 1.0, w: ArrayLike = 1.0
     ) -> Array:
         """``log f(y | mu) = (y theta(mu) - b(theta(mu))) w / phi + c(y, phi, w)`` per observation."""
-        y_, mu_, phi_, w_ = np.broadcast_arrays(_f64(y), _f64(mu), _f64(phi), _f64(w))
+        y_, mu_, phi_, w_ = _f64(y), _f64(mu), _f64(phi), _f64(w)
         with np.errstate(all="ignore"):
             th = self.theta(mu_)
             y_theta = np.where(y_ == 0, 0.0, y_ * th)  # 0 * (-inf) is 0 at mu = 0
