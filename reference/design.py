@@ -384,11 +384,23 @@ def build_design(
         terms = list(Formula(rhs))
     except Exception as exc:
         raise FormulaError(f"cannot parse formula {formula!r}: {exc}".splitlines()[0]) from exc
+    # R orders the variables of an interaction by their first appearance in the formula
+    # ("y ~ h + g:h" has the term h:g, whose columns vary h fastest); formulaic keeps them as
+    # written, so sort them here
+    try:
+        written = list(Formula(rhs, _ordering="none"))
+    except Exception:  # pragma: no cover - the ordered parse above succeeded
+        written = terms
+    appearance: dict[str, int] = {}
+    for term in written:
+        for factor in term.factors:
+            appearance.setdefault(str(factor.expr), len(appearance))
     used: set[str] = set()
     pieces: list[str] = []
     has_intercept = False
     for term in terms:
-        exprs = [_factor_source(f) for f in term.factors]
+        factors = sorted(term.factors, key=lambda f: appearance.get(str(f.expr), len(appearance)))
+        exprs = [_factor_source(f) for f in factors]
         if exprs == ["1"]:
             has_intercept = True
             pieces.append("1")
