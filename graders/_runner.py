@@ -16,12 +16,14 @@ returned inside the reply, raw writes to fd 1/2 go to a pipe the parent drains a
 1. ``{"op": "setup", ...}`` -> ``{"op": "ready", "pid": int, "uid": int, "isolation": [str]}``
    or ``{"op": "setup_failed", "message": str}``.  Keys of the set-up message:
    ``workdir`` (cwd of the student, already holding a copy of the submission), ``uid``/``gid``
-   (drop to this user when started as root, else null), ``site_dirs`` (directories in which the
-   ``allowed`` top-level packages live; they are reachable only through an allow-list finder,
-   never through ``sys.path``), ``allowed`` (top-level names, e.g. numpy), ``forbidden``
-   (module names blocked by an import hook), ``rlimits`` (``{"RLIMIT_AS": n, ...}``),
-   ``private_tmp`` (mount a private tmpfs on /tmp, root inside a mount namespace only), ``hide``
-   (directories covered by an empty read-only tmpfs, same condition), ``stdout_bytes``.
+   (drop to this user when started as root, else null), ``allowed`` (top-level package names,
+   e.g. numpy) and ``site_dirs`` (where they live; they are reachable only through an allow-list
+   finder, never through ``sys.path``), ``forbidden`` (module names blocked by an import hook),
+   ``rlimits`` (``{"RLIMIT_AS": n, ...}``), ``stdout_bytes``, and for the namespace modes
+   ``mounts`` (build a private file-system view, see ``_mounts``), ``chroot``, ``packages``
+   (``[[name, path], ...]``: the allowed package directories/files, bound one by one) and
+   ``hide`` (directories covered with an empty tmpfs).  Everything privileged happens here,
+   before the runner drops to ``uid`` and before any student code runs.
 2. ``{"op": "load", "name": "sub.py", "cells": [[label, source], ...]}`` ->
    ``{"op": "loaded", "status", "message", "traceback", "functions", "warnings", "stdout"}``.
    Every cell is compiled with ``label`` as its file name and run in one module namespace
@@ -45,6 +47,7 @@ import builtins
 import io
 import json
 import os
+import resource
 import sys
 import time
 import traceback
@@ -214,7 +217,8 @@ def _decode(x, np):
         return np.random.default_rng(x["seed"])
     if tag == "frame":
         import pandas as pd
-        return pd.DataFrame({c: _decode(d, np) for c, d in zip(x["columns"], x["data"], strict=True)})
+        pairs = zip(x["columns"], x["data"], strict=True)
+        return pd.DataFrame({c: _decode(d, np) for c, d in pairs})
     raise ValueError(f"unknown tag {tag!r}")
 
 
@@ -223,8 +227,9 @@ def _decode(x, np):
 def _setup(cfg):
     notes = []
     is_root = os.geteuid() == 0
-    if is_root and (cfg.get("private_tmp") or cfg.get("hide")):
+    if is_root and cfg.get("mounts"):
         _mounts(cfg, notes)
+        _remap_paths(*cfg["path_map"])
     _set_rlimits(cfg.get("rlimits") or {})
     if is_root and cfg.get("uid") is not None:
         _drop_privileges(cfg["uid"], cfg["gid"])
@@ -232,17 +237,27 @@ def _setup(cfg):
     os.chdir(cfg["workdir"])
     os.environ["HOME"] = cfg["workdir"]
     os.environ["TMPDIR"] = cfg["workdir"]
-    path_map = cfg.get("path_map")
-    if path_map:
-        old, new = path_map
-        sys.path[:] = [new + p[len(old):] if p == old or p.startswith(old + "/") else p
-                       for p in sys.path]
     sys.path[:] = [p for p in sys.path if p and os.path.exists(p)]
     sys.meta_path.insert(0, _Blocker(cfg.get("forbidden") or ()))
     sys.meta_path.append(_AllowList(cfg.get("site_dirs") or (), cfg.get("allowed") or ()))
     sys.dont_write_bytecode = True
     import numpy  # noqa: F401  (fail early, before the student runs, if numpy is unreachable)
     return notes
+
+
+def _remap_paths(old, new):
+    """After the interpreter's tree moved to ``new``: fix sys.path and the search paths of the
+    packages imported so far (``encodings`` and friends import submodules lazily)."""
+    def fix(p):
+        moved = _type(p) is _str and (p == old or p.startswith(old + "/"))
+        return new + p[_len(old):] if moved else p
+
+    sys.path[:] = [fix(p) for p in sys.path]
+    for module in list(sys.modules.values()):
+        search = getattr(module, "__path__", None)
+        if _type(search) is list:
+            search[:] = [fix(p) for p in search]
+    sys.path_importer_cache.clear()
 
 
 def _libc():
@@ -264,63 +279,119 @@ _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE =
     1, 2, 4, 32, 4096, 16384, 1 << 18)
 
 
+def _bind(libc, source, target, readonly=True, recursive=False):
+    """Bind ``source`` (a path or /proc/self/fd/N) on ``target``, creating the mount point."""
+    if os.path.isdir(source):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if not os.path.exists(target):
+            with open(target, "wb"):
+                pass
+    _mount(libc, source, target, None, _MS_BIND | (_MS_REC if recursive else 0), None)
+    if readonly:
+        _mount(libc, None, target, None,
+               _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID | _MS_NODEV, None)
+
+
+def _cover(libc, target):
+    """Cover a directory with an empty read-only tmpfs."""
+    _mount(libc, "tmpfs", target, "tmpfs", _MS_NOSUID | _MS_NODEV | _MS_RDONLY,
+           "size=4k,mode=755")
+
+
+_SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
+_ETC_FILES = ("ld.so.cache", "localtime", "passwd", "group", "nsswitch.conf")
+_DEVICES = ("null", "zero", "full", "random", "urandom")
+_SITE_GLOBS = ("/usr/lib/python3*/site-packages", "/usr/lib/python3*/dist-packages",
+               "/usr/local/lib/python3*/site-packages", "/usr/local/lib/python3*/dist-packages",
+               "/usr/lib/python3/dist-packages", "/usr/local/lib/python3/dist-packages")
+
+
 def _mounts(cfg, notes):
-    """Inside a private mount namespace: private /tmp, hidden project directories."""
+    """Inside a private mount namespace (as root there): build the worker's file system view.
+
+    A private tmpfs on /tmp; the allowed packages bound read-only one by one under
+    /tmp/.site; the interpreter's tree read-only under /tmp/.python (its site-packages
+    covered); the work directory at its own path.  With ``chroot`` everything is assembled in a
+    new root that holds only the system directories (/usr, /lib..., a few /etc files and device
+    nodes, a fresh /proc) and the process chroots into it; otherwise the ``hide`` directories are
+    covered with empty tmpfs.
+    """
+    import glob
+
     libc = _libc()
     _mount(libc, None, "/", None, _MS_REC | _MS_PRIVATE, None)
     workdir = cfg["workdir"]
-    keep = {"workdir": workdir}
-    for i, d in enumerate(cfg.get("site_dirs") or ()):
-        keep[f"site{i}"] = d
-    fds = {k: os.open(p, os.O_PATH | os.O_DIRECTORY) for k, p in keep.items()}
-    flags = _MS_NOSUID | _MS_NODEV
-    if cfg.get("private_tmp"):
-        _mount(libc, "tmpfs", "/tmp", "tmpfs", flags, "size=256m,mode=1777")
-        notes.append("private /tmp")
-    new_site = []
-    for k, fd in fds.items():
-        if k == "workdir":
-            target = workdir if workdir.startswith("/tmp/") else None
-        else:
-            target = f"/tmp/.site/{k}"
-        if target is None:
-            continue
-        os.makedirs(target, exist_ok=True)
-        _mount(libc, f"/proc/self/fd/{fd}", target, None, _MS_BIND, None)
-        if k != "workdir":
-            _mount(libc, None, target, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | flags, None)
-            new_site.append(target)
-    if cfg.get("private_tmp"):
-        cfg["site_dirs"] = new_site
-        # The interpreter's own tree may be unreadable for the unprivileged user (e.g. under
-        # /root): expose it read-only under /tmp, without its site-packages.
-        prefix = os.path.realpath(sys.base_prefix)
-        target = "/tmp/.python"
-        os.makedirs(target, exist_ok=True)
-        _mount(libc, prefix, target, None, _MS_BIND | _MS_REC, None)
-        _mount(libc, None, target, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | flags, None)
-        ver = f"python{sys.version_info[0]}.{sys.version_info[1]}"
-        for sub in ("lib/" + ver + "/site-packages", "lib64/" + ver + "/site-packages"):
-            if os.path.isdir(os.path.join(target, sub)):
-                _mount(libc, "tmpfs", os.path.join(target, sub), "tmpfs",
-                       flags | _MS_RDONLY, "size=4k,mode=755")
-        cfg["path_map"] = [prefix, target]
+    prefix = os.path.realpath(sys.base_prefix)
+    sources = {"workdir": workdir, "prefix": prefix}
+    for name, path in cfg.get("packages") or ():
+        sources["pkg:" + name] = path
+    fds = {k: os.open(p, os.O_PATH) for k, p in sources.items()}
+    fd_path = {k: f"/proc/self/fd/{fd}" for k, fd in fds.items()}
+    chroot = bool(cfg.get("chroot"))
+    _mount(libc, "tmpfs", "/tmp", "tmpfs", _MS_NOSUID | _MS_NODEV, "size=256m,mode=1777")
+    base = ""
+    if chroot:
+        base = "/tmp/.root"
+        os.mkdir(base, 0o755)
+        _mount(libc, "tmpfs", base, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=1m,mode=755")
+        for d in _SYSTEM_DIRS:
+            src = "/" + d
+            if os.path.islink(src):
+                os.symlink(os.readlink(src), base + src)
+            elif os.path.isdir(src):
+                _bind(libc, src, base + src, recursive=True)
+        os.makedirs(base + "/etc")
+        for f in _ETC_FILES:
+            src = "/etc/" + f
+            if os.path.islink(src):
+                os.symlink(os.readlink(src), base + src)
+            elif os.path.isfile(src):
+                _bind(libc, src, base + src)
+        for d in _DEVICES:
+            if os.path.exists("/dev/" + d):
+                _bind(libc, "/dev/" + d, base + "/dev/" + d, readonly=False)
+        os.makedirs(base + "/proc")
+        _mount(libc, "proc", base + "/proc", "proc", _MS_NOSUID | _MS_NODEV | 8, None)
+        os.makedirs(base + "/tmp")
+        _mount(libc, "tmpfs", base + "/tmp", "tmpfs", _MS_NOSUID | _MS_NODEV,
+               "size=256m,mode=1777")
+        for pattern in _SITE_GLOBS:
+            for d in glob.glob(base + pattern):
+                _cover(libc, d)
+    _bind(libc, fd_path["workdir"], base + workdir, readonly=False)
+    _bind(libc, fd_path["prefix"], base + "/tmp/.python", recursive=True)
+    ver = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    for sub in ("lib/" + ver + "/site-packages", "lib64/" + ver + "/site-packages",
+                "lib/" + ver + "/dist-packages", "local/lib/" + ver + "/dist-packages"):
+        if os.path.isdir(os.path.join(base + "/tmp/.python", sub)):
+            _cover(libc, os.path.join(base + "/tmp/.python", sub))
+    cfg["path_map"] = [prefix, "/tmp/.python"]
+    for key, path in fd_path.items():
+        if key.startswith("pkg:"):
+            _bind(libc, path, base + "/tmp/.site/" + key[4:])
+    cfg["site_dirs"] = ["/tmp/.site"]
     hidden = 0
     keep_paths = [workdir, "/tmp/.site", "/tmp/.python"]
     for d in cfg.get("hide") or ():
         if any(k == d or k.startswith(d.rstrip("/") + "/") for k in keep_paths):
             continue
-        if os.path.isdir(d):
-            _mount(libc, "tmpfs", d, "tmpfs", flags | _MS_RDONLY, "size=4k,mode=755")
+        if os.path.isdir(base + d):
+            _cover(libc, base + d)
             hidden += 1
-    if hidden:
-        notes.append(f"{hidden} grader directories hidden")
     for fd in fds.values():
         os.close(fd)
+    if chroot:
+        os.chroot(base)
+        os.chdir("/")
+        notes.append("chroot holding only system directories")
+    notes.append("private /tmp")
+    if hidden:
+        notes.append(f"{hidden} grader directories hidden")
 
 
 def _set_rlimits(limits):
-    import resource
     for name, value in limits.items():
         which = getattr(resource, name)
         soft = hard = int(value)
@@ -519,8 +590,8 @@ def _call(state, msg, np, pd):
     except _Unserialisable as exc:
         reply.update(status="invalid_output", message=f"{fname}() {exc}")
     except BaseException as exc:  # hostile __len__, __iter__, ...
-        reply.update(status="invalid_output",
-                     message=f"{fname}() returned a value that could not be read ({_one_line(exc)})")
+        reply.update(status="invalid_output", message=(
+            f"{fname}() returned a value that could not be read ({_one_line(exc)})"))
     return reply
 
 

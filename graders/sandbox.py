@@ -12,11 +12,18 @@ dtype, shape and size have been checked, so float/ndarray subclasses, objects wi
 Isolation (probed once per grading process, see :func:`probe_isolation`):
 
 * as root with ``unshare(1)`` available: new PID, network, mount, IPC and UTS namespaces; inside
-  them the runner mounts a private ``/tmp``, covers the project directories and the directory of
-  the submission with empty read-only tmpfs, and drops to uid/gid 65534 (``nobody``) with
-  ``no_new_privs`` before any student code runs;
-* as an unprivileged user with user namespaces: the same namespaces, without the uid change;
-* otherwise the runner drops to 65534 if root, or only applies the limits.
+  them the runner (still root there) assembles a new root holding only the system directories
+  (``/usr``, ``/lib*``, ``/bin``, a few ``/etc`` files, ``/dev/null`` & co., a fresh ``/proc``,
+  system site-/dist-packages covered), a private ``/tmp`` with the work directory, the
+  interpreter's tree (read-only, its site-packages covered) and the allowed packages bound
+  read-only one by one; it chroots there and drops to uid/gid 65534 (``nobody``) with
+  ``no_new_privs`` before any student code runs.  If the chroot cannot be built, the same
+  without chroot: private ``/tmp`` and the project / submission directories covered with empty
+  read-only tmpfs;
+* as an unprivileged user with user namespaces: the same, without the uid change;
+* otherwise the runner drops to 65534 if root (needs a world-readable interpreter), or only
+  applies the limits (the worker then runs as the grader's user: it can read the grader's files
+  and signal its processes, so use this mode only for trusted or self-checking runs).
 
 In every mode the worker gets resource limits (CPU, address space, processes, open files, file
 size), its own session/process group, a minimal environment (``PATH``, ``LANG``, ``HOME``/
@@ -148,7 +155,8 @@ class _Mode:
     name: str  # "namespaces" | "userns" | "setuid" | "plain"
     prefix: tuple[str, ...]  # command put before the interpreter
     uid: int | None  # uid the runner drops to (root only)
-    mounts: bool  # runner may mount (private /tmp, hidden directories)
+    mounts: bool  # runner builds a private file-system view (private /tmp, hidden directories)
+    chroot: bool = False  # ... and chroots into a root holding only the system directories
 
 
 def _candidate_modes() -> list[_Mode]:
@@ -157,10 +165,14 @@ def _candidate_modes() -> list[_Mode]:
     modes = []
     if os.geteuid() == 0:
         if unshare:
-            modes.append(_Mode("namespaces", (unshare, *ns, "--"), SANDBOX_UID, True))
+            prefix = (unshare, *ns, "--")
+            modes.append(_Mode("namespaces", prefix, SANDBOX_UID, True, True))
+            modes.append(_Mode("namespaces", prefix, SANDBOX_UID, True, False))
         modes.append(_Mode("setuid", (), SANDBOX_UID, False))
     elif unshare:
-        modes.append(_Mode("userns", (unshare, "--user", "--map-root-user", *ns, "--"), None, True))
+        prefix = (unshare, "--user", "--map-root-user", *ns, "--")
+        modes.append(_Mode("userns", prefix, None, True, True))
+        modes.append(_Mode("userns", prefix, None, True, False))
     modes.append(_Mode("plain", (), None, False))
     return modes
 
@@ -193,12 +205,14 @@ def _describe(mode: _Mode, limits: Limits) -> str:
            f"{limits.max_processes} processes, {limits.max_open_files} open files, "
            f"files up to {limits.file_bytes >> 20} MiB; wall time {limits.call_seconds:g} s per "
            f"call, {limits.total_seconds:g} s per submission")
+    view = ("chroot holding only the system directories, private /tmp" if mode.chroot
+            else "private /tmp, project directories hidden")
     if mode.name == "namespaces":
         return ("separate process as user nobody (uid 65534) in new PID, network, mount and IPC "
-                "namespaces, private /tmp, project directories hidden; " + lim)
+                f"namespaces, {view}; " + lim)
     if mode.name == "userns":
         return ("separate process in a user namespace with new PID, network, mount and IPC "
-                "namespaces, private /tmp, project directories hidden; " + lim)
+                f"namespaces, {view}; " + lim)
     if mode.name == "setuid":
         return ("separate process as user nobody (uid 65534) in its own process group "
                 "(no namespaces available); " + lim)
@@ -213,20 +227,25 @@ class _WorkerFailed(Exception):
 
 
 @functools.cache
-def _site_dirs() -> tuple[list[str], list[str]]:
-    """(directories holding the allowed packages, allowed names that are installed)."""
+def _site_dirs() -> tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """(directories holding the allowed packages, allowed names that are installed,
+    ``(name, path)`` of every package directory/module file and its ``.libs`` siblings)."""
     dirs: list[str] = []
     names: list[str] = []
+    entries: list[tuple[str, str]] = []
     for name in ALLOWED_PACKAGES:
         spec = importlib.util.find_spec(name)
         if spec is None or spec.origin is None:
             continue
         origin = Path(spec.origin)
-        parent = origin.parent.parent if origin.name == "__init__.py" else origin.parent
+        item = origin.parent if origin.name == "__init__.py" else origin
+        parent = item.parent
         names.append(name)
+        entries.append((item.name, str(item)))
+        entries.extend((p.name, str(p)) for p in sorted(parent.glob(f"{name}*.libs")))
         if str(parent) not in dirs:
             dirs.append(str(parent))
-    return dirs, names
+    return tuple(dirs), tuple(names), tuple(entries)
 
 
 def _interpreter() -> str:
@@ -294,7 +313,7 @@ class _Worker:
         self.req_w, self.rep_r = req_w, rep_r
         self.drain = threading.Thread(target=self._drain, args=(out_r,), daemon=True)
         self.drain.start()
-        site_dirs, allowed = _site_dirs()
+        site_dirs, allowed, packages = _site_dirs()
         L = self.limits
         rlimits = {"RLIMIT_CPU": L.cpu_seconds, "RLIMIT_AS": L.memory_bytes,
                    "RLIMIT_NOFILE": L.max_open_files, "RLIMIT_FSIZE": L.file_bytes,
@@ -304,7 +323,8 @@ class _Worker:
         setup = {"op": "setup", "workdir": work, "uid": self.mode.uid, "gid": SANDBOX_GID,
                  "site_dirs": site_dirs, "allowed": allowed,
                  "forbidden": sorted(set(ALWAYS_FORBIDDEN) | set(self.forbidden)),
-                 "rlimits": rlimits, "private_tmp": self.mode.mounts,
+                 "rlimits": rlimits, "mounts": self.mode.mounts, "chroot": self.mode.chroot,
+                 "packages": packages if self.mode.mounts else [],
                  "hide": list(self.hide) if self.mode.mounts else [],
                  "stdout_bytes": self.stdout_cap}
         try:

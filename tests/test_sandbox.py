@@ -359,6 +359,27 @@ def test_monkeypatching_and_signals_do_not_reach_the_grader():
     assert isinstance(1.0, float) and np.allclose(1.0, 2.0) is False
 
 
+@pytest.mark.skipif(not sbx._probe()[0].chroot, reason="the worker is not chrooted here")
+def test_chroot_shows_only_system_directories_and_allowed_packages(tmp_path):
+    path = write_submission(tmp_path, """
+        import os
+
+        def look():
+            return {"root": sorted(os.listdir("/")), "tmp": sorted(os.listdir("/tmp")),
+                    "site": sorted(os.listdir("/tmp/.site")), "cwd": os.getcwd(),
+                    "here": sorted(os.listdir("."))}
+    """)
+    with Sandbox(path, limits=FAST) as sb:
+        seen = sb.call("look").value
+    system = {"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "dev", "proc", "tmp"}
+    assert set(seen["root"]) <= system
+    assert seen["here"] == ["sub.py"]
+    assert [n for n in seen["tmp"] if not n.startswith(".")] == [seen["cwd"].split("/")[2]]
+    assert set(seen["site"]) <= {"numpy", "numpy.libs", "scipy", "scipy.libs", "pandas",
+                                 "pandas.libs", "dateutil", "tzdata", "pytz", "six.py"}
+    assert "numpy" in seen["site"]
+
+
 def test_own_packages_are_physically_unreachable(tmp_path):
     path = write_submission(tmp_path, """
         import sys
