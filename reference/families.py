@@ -152,8 +152,14 @@ class Family(ABC):
         """R's ``family$dev.resids``: weighted unit deviances, summing to the deviance."""
 
     @abstractmethod
-    def aic(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike, dev: float) -> float:
-        """R's ``family$aic(y, n, mu, wt, dev)`` (``-2 loglik``, plus 2 for a scale parameter)."""
+    def aic(
+        self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike, dev: float, n: ArrayLike | None = None
+    ) -> float:
+        """R's ``family$aic(y, n, mu, wt, dev)`` (``-2 loglik``, plus 2 for a scale parameter).
+
+        ``n`` matters only for the binomial: R's trials vector when the response was
+        ``cbind(successes, failures)`` and ``wt`` = prior weights * trials.
+        """
 
     @abstractmethod
     def valid_mu(self, mu: ArrayLike) -> NDArray[np.bool_]:
@@ -317,7 +323,9 @@ class Gaussian(Family):
         r = _f64(y) - _f64(mu)
         return _f64(wt) * r * r
 
-    def aic(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike, dev: float) -> float:
+    def aic(
+        self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike, dev: float, n: ArrayLike | None = None
+    ) -> float:
         # R: nobs * (log(2 pi dev / nobs) + 1) + 2 - sum(log(wt)), i.e. -2 loglik at phi = dev/nobs
         n = np.size(y)
         wt_ = np.broadcast_to(_f64(wt), np.shape(y))
@@ -376,16 +384,22 @@ class Binomial(Family):
         with np.errstate(all="ignore"):
             return 2.0 * _f64(wt) * (_y_log_y_over_mu(y_, mu_) + _y_log_y_over_mu(1.0 - y_, 1.0 - mu_))
 
-    def aic(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike, dev: float) -> float:
-        # R: -2 sum(ifelse(m > 0, wt/m, 0) * dbinom(round(m y), round(m), mu, log = TRUE)), m = wt
-        y_, mu_, m = np.broadcast_arrays(_f64(y), _f64(mu), _f64(wt))
+    def aic(
+        self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike, dev: float, n: ArrayLike | None = None
+    ) -> float:
+        # R: m = n if any(n > 1) else wt;
+        #    -2 sum(ifelse(m > 0, wt/m, 0) * dbinom(round(m y), round(m), mu, log = TRUE))
+        y_, mu_, wt_ = np.broadcast_arrays(_f64(y), _f64(mu), _f64(wt))
+        m = wt_
+        if n is not None and np.any(_f64(n) > 1):
+            m = np.broadcast_to(_f64(n), y_.shape)
         keep = m > 0
         trials = np.round(m[keep])
         successes = np.round(m[keep] * y_[keep])
         with np.errstate(divide="ignore", invalid="ignore"):
             prop = np.where(trials > 0, successes / trials, 0.0)
-        ll = self.logpdf(prop, mu_[keep], 1.0, trials)
-        return float(-2.0 * np.sum(ll))
+            ll = self.logpdf(prop, mu_[keep], 1.0, trials)
+            return float(-2.0 * np.sum(wt_[keep] / m[keep] * ll))
 
     def valid_mu(self, mu: ArrayLike) -> NDArray[np.bool_]:
         m = _f64(mu)
@@ -455,7 +469,9 @@ class Poisson(Family):
             positive = wt_ * (_y_log_y_over_mu(y_, mu_) - (y_ - mu_))
         return 2.0 * np.where(y_ > 0, positive, mu_ * wt_)
 
-    def aic(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike, dev: float) -> float:
+    def aic(
+        self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike, dev: float, n: ArrayLike | None = None
+    ) -> float:
         # R: -2 sum(dpois(y, mu, log = TRUE) * wt)
         return float(-2.0 * np.sum(self.logpdf(y, mu, 1.0, wt)))
 
@@ -515,7 +531,9 @@ class Gamma(Family):
             ratio = np.where(y_ == 0, 1.0, y_ / mu_)
             return -2.0 * _f64(wt) * (np.log(ratio) - (y_ - mu_) / mu_)
 
-    def aic(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike, dev: float) -> float:
+    def aic(
+        self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike, dev: float, n: ArrayLike | None = None
+    ) -> float:
         # R: disp = dev / sum(wt); -2 sum(dgamma(y, 1/disp, scale = mu disp, log = TRUE) * wt) + 2
         wt_ = np.broadcast_to(_f64(wt), np.shape(y))
         disp = dev / float(np.sum(wt_))
@@ -577,7 +595,9 @@ class InverseGaussian(Family):
             r = y_ - mu_
             return _f64(wt) * r * r / (y_ * mu_ * mu_)
 
-    def aic(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike, dev: float) -> float:
+    def aic(
+        self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike, dev: float, n: ArrayLike | None = None
+    ) -> float:
         # R: sum(wt) (log(2 pi dev / sum(wt)) + 1) + 3 sum(log(y) wt) + 2
         y_ = _f64(y)
         wt_ = np.broadcast_to(_f64(wt), y_.shape)
@@ -662,7 +682,9 @@ class NegativeBinomial(Family):
         with np.errstate(all="ignore"):
             return 2.0 * _f64(wt) * (y_ * np.log(np.maximum(1.0, y_) / mu_) - (y_ + k) * np.log((y_ + k) / (mu_ + k)))
 
-    def aic(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike, dev: float) -> float:
+    def aic(
+        self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike, dev: float, n: ArrayLike | None = None
+    ) -> float:
         # MASS: 2 sum(term * wt) with term = -log dnbinom(y, size = k, mu = mu)
         return float(-2.0 * np.sum(self.logpdf(y, mu, 1.0, wt)))
 

@@ -221,7 +221,8 @@ def _r_cases() -> dict:
 
 @pytest.mark.parametrize(
     "case",
-    ["gaussian", "gaussian_zero_weight", "binomial_bernoulli", "binomial_trials", "poisson", "gamma",
+    ["gaussian", "gaussian_zero_weight", "binomial_bernoulli", "binomial_trials", "binomial_trials_weights",
+     "poisson", "gamma",
      "inverse_gaussian", "negative_binomial"],
 )
 def test_dev_resids_aic_and_mustart_match_r(case: str) -> None:
@@ -231,7 +232,7 @@ def test_dev_resids_aic_and_mustart_match_r(case: str) -> None:
     dr = fam.dev_resids(y, mu, wt)
     np.testing.assert_allclose(dr, _floats(ref["dev_resids"]), rtol=1e-12, atol=1e-15)
     r_aic = float(ref["aic"])
-    got = fam.aic(y, mu, wt, float(np.sum(dr)))
+    got = fam.aic(y, mu, wt, float(np.sum(dr)), n=_floats(ref["n"]))
     if np.isfinite(r_aic):
         assert got == pytest.approx(r_aic, rel=1e-12)
     else:
@@ -254,6 +255,16 @@ def test_scale_family_aic_is_minus_two_loglik_at_the_plugin_dispersion(data: st.
     else:  # Poisson, negative binomial: -2 sum(wt log f)
         expected = -2 * float(np.sum(w * fam.logpdf(y, mu)))
     assert fam.aic(y, mu, w, dev) == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
+def test_binomial_aic_with_trials_and_prior_weights_weighs_each_row() -> None:
+    """R (cbind response + weights): m = n, each row's log-density times the prior weight."""
+    y, mu, trials, prior = np.array([0.25, 0.5]), np.array([0.3, 0.6]), np.array([4.0, 2.0]), np.array([2.0, 3.0])
+    expected = -2 * float(np.sum(prior * stats.binom.logpmf(y * trials, trials, mu)))
+    got = Binomial().aic(y, mu, prior * trials, 0.0, n=trials)
+    assert got == pytest.approx(expected, rel=1e-12)
+    # without n (or all n <= 1) the weights are the trials
+    assert Binomial().aic(y, mu, trials, 0.0) == pytest.approx(-2 * float(np.sum(stats.binom.logpmf(y * trials, trials, mu))))
 
 
 def test_dispersion_as_in_summary_glm() -> None:

@@ -51,13 +51,14 @@ mustart_of <- function(fam, y, weights) {
   eval(fam$initialize)
   mustart
 }
-case <- function(fam, y, mu, wt) {
+## n: R's binomial trials vector (glm's "n" for a two-column response; then wt = prior weights * n)
+case <- function(fam, y, mu, wt, n = rep(1, length(y))) {
   dr <- fam$dev.resids(y, mu, wt)
   list(
     family = fam$family, link = fam$link,
-    y = num(y), mu = num(mu), wt = num(wt),
+    y = num(y), mu = num(mu), wt = num(wt), n = num(n),
     dev_resids = num(dr),
-    aic = num(fam$aic(y, rep(1, length(y)), mu, wt, sum(dr)))[[1]],
+    aic = num(fam$aic(y, n, mu, wt, sum(dr)))[[1]],
     mustart = num(mustart_of(fam, y, wt))
   )
 }
@@ -68,6 +69,8 @@ cases <- list(
   binomial_bernoulli = case(binomial(), c(0, 1, 1, 0, 1), c(0.2, 0.7, 1 - 1e-10, 1e-12, 0.5), rep(1, 5)),
   binomial_trials = case(binomial(), c(0, 0.25, 0.5, 1, 3 / 7, 0), c(0.1, 0.3, 0.45, 0.9, 0.4, 0.5),
                          c(4, 4, 10, 3, 7, 0)),
+  binomial_trials_weights = case(binomial(), c(0, 0.25, 0.5, 1, 3 / 7, 0), c(0.1, 0.3, 0.45, 0.9, 0.4, 0.5),
+                                 c(4, 4, 10, 3, 7, 0) * c(2, 1, 3, 1, 2, 1), n = c(4, 4, 10, 3, 7, 0)),
   poisson = case(poisson(), c(0, 1, 3, 10, 0, 250), c(0.5, 1.2, 2.5, 12, 1e-8, 240), c(1, 1, 2, 1, 3, 1)),
   gamma = case(Gamma(), c(0.1, 1, 2.5, 7, 40), c(0.2, 1.1, 2, 9, 35), c(1, 2, 1, 1, 0.5)),
   inverse_gaussian = case(inverse.gaussian(), c(0.1, 1, 2.5, 7, 40), c(0.2, 1.1, 2, 9, 35),
