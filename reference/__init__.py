@@ -15,3 +15,17 @@ from reference.glm import glm_fit as glm_fit
 from reference.links import LINKS as LINKS
 from reference.links import Link as Link
 from reference.links import get_link as get_link
+from reference.marginal import cluster_loglik as cluster_loglik
+from reference.marginal import conditional_mode as conditional_mode
+from reference.marginal import marginal_loglik as marginal_loglik
+from reference.marginal import marginal_mean as marginal_mean
+from reference.marginal import poisson_marginal_mean as poisson_marginal_mean
+from reference.marginal import poisson_marginal_variance as poisson_marginal_variance
+from reference.marginal import population_averaged_curve as population_averaged_curve
+from reference.marginal import probit_marginal_probability as probit_marginal_probability
+from reference.quadrature import adaptive_log_integral as adaptive_log_integral
+from reference.quadrature import gauss_hermite as gauss_hermite
+from reference.quadrature import nonadaptive_log_integral as nonadaptive_log_integral
+from reference.simulate import simulate_beaches as simulate_beaches
+from reference.simulate import simulate_cluster_curves as simulate_cluster_curves
+from reference.simulate import simulate_glmm as simulate_glmm
