@@ -177,12 +177,18 @@ class Family(ABC):
     def logpdf(
         self, y: ArrayLike, mu: ArrayLike, phi: ArrayLike = 1.0, w: ArrayLike = 1.0
     ) -> Array:
-        """``log f(y | mu) = (y theta(mu) - b(theta(mu))) w / phi + c(y, phi, w)`` per observation."""
+        """``log f(y | mu) = (y theta(mu) - b(theta(mu))) w / phi + c(y, phi, w)`` per observation.
+
+        At a mean on the boundary of the mean space (``theta = +-inf``: binomial ``mu`` of 0 or 1,
+        Poisson ``mu = 0``, ...) the distribution is a point mass at ``y = mu``: the bracket is 0
+        there and ``-inf`` for any other ``y`` (instead of ``inf - inf``).
+        """
         y_, mu_, phi_, w_ = _f64(y), _f64(mu), _f64(phi), _f64(w)
         with np.errstate(all="ignore"):
             th = self.theta(mu_)
-            y_theta = np.where(y_ == 0, 0.0, y_ * th)  # 0 * (-inf) is 0 at mu = 0
-            return np.asarray((y_theta - self.b(th)) * w_ / phi_ + self.c(y_, phi_, w_))
+            kernel = np.where(y_ == 0, 0.0, y_ * th) - self.b(th)
+            kernel = np.where(np.isinf(th), np.where(y_ == mu_, 0.0, -np.inf), kernel)
+            return np.asarray(kernel * w_ / phi_ + self.c(y_, phi_, w_))
 
     def loglik(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike = 1.0, phi: float = 1.0) -> float:
         """Total log-likelihood ``sum(logpdf(y, mu, phi, wt))`` (binomial: ``wt`` = trials)."""

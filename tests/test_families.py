@@ -116,11 +116,21 @@ def test_non_integer_counts_have_zero_probability_like_r() -> None:
     assert Binomial().logpdf(1 / 3, 0.5, 1.0, 3.0) == pytest.approx(stats.binom.logpmf(1, 3, 0.5))
 
 
-def test_logpdf_at_zero_mean_and_zero_count() -> None:
-    # P(Y = 0 | mu = 0) = 1: no 0 * log(0) NaN
+def test_logpdf_at_a_boundary_mean_is_a_point_mass() -> None:
+    # P(Y = mu) = 1 when mu is on the boundary: no 0 * log(0) or inf - inf NaN
     assert Poisson().logpdf(0.0, 0.0) == 0.0
     assert Binomial().logpdf(0.0, 0.0, 1.0, 5.0) == 0.0
-    assert Poisson().logpdf(1.0, 0.0) == -np.inf
+    assert Binomial().logpdf(1.0, 1.0, 1.0, 5.0) == 0.0
+    assert NegativeBinomial(2.0).logpdf(0.0, 0.0) == 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert Poisson().logpdf(1.0, 0.0) == -np.inf
+        assert Binomial().logpdf(0.6, 1.0, 1.0, 5.0) == -np.inf
+        assert Binomial().logpdf(0.2, 0.0, 1.0, 5.0) == -np.inf
+        assert Gamma().logpdf(2.0, 0.0, 1.0) == -np.inf
+    np.testing.assert_array_equal(
+        Binomial().logpdf([0.0, 1.0], [1.0, 0.0], 1.0, 3.0), stats.binom.logpmf([0, 3], 3, [1.0, 0.0])
+    )
 
 
 # ---------------------------------------------------------------- moments: b' and b''
@@ -183,8 +193,7 @@ def _response_for(draw: st.DrawFn) -> tuple[Family, np.ndarray, np.ndarray, np.n
     phi = draw(dispersion)
     if which == "binomial":
         trials = np.array(draw(st.lists(st.integers(1, 30), min_size=n, max_size=n)), dtype=float)
-        # y = 1 is excluded: the exponential-family form gives inf - inf at the saturated mu = 1
-        succ = np.array([draw(st.integers(0, int(t) - 1)) for t in trials], dtype=float)
+        succ = np.array([draw(st.integers(0, int(t))) for t in trials], dtype=float)
         mu = np.array(draw(st.lists(st.floats(1e-3, 1 - 1e-3), min_size=n, max_size=n)))
         return Binomial(), succ / trials, mu, trials, 1.0
     mu = np.array(draw(st.lists(mean_pos, min_size=n, max_size=n)))
