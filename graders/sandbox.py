@@ -65,6 +65,8 @@ from typing import Any
 
 import numpy as np
 
+from graders.notebook import SUPPORTED_SUFFIXES, NotebookError, read_cells
+
 __all__ = [
     "CallOutcome",
     "Limits",
@@ -593,51 +595,6 @@ def _line(x: Any, limit: int = 500) -> str:
 
 # ============================================================================ submissions
 
-def read_cells(submission: Path) -> list[tuple[str, str]]:
-    """Code cells of a submission as ``(label, source)``: one cell for ``.py``, the code cells
-    of an ``.ipynb`` (IPython magics and shell lines dropped)."""
-    suffix = submission.suffix.lower()
-    if suffix == ".py":
-        data = submission.read_bytes()
-        return [(submission.name, data.decode("utf-8", "replace"))]
-    if suffix == ".ipynb":
-        return _notebook_cells(submission)
-    raise SandboxError(f"unsupported submission type {submission.name!r}; "
-                       "submit a .py file or a .ipynb notebook")
-
-
-class _UnreadableNotebook(SandboxError):
-    pass
-
-
-def _notebook_cells(path: Path) -> list[tuple[str, str]]:
-    try:
-        import nbformat
-    except ImportError:
-        nbformat = None
-    try:
-        if nbformat is not None:
-            nb = nbformat.read(str(path), as_version=4)
-            raw_cells = [(c.get("cell_type"), c.get("source", "")) for c in nb.cells]
-        else:
-            nb = json.loads(path.read_text(encoding="utf-8"))
-            raw_cells = [(c.get("cell_type"), c.get("source", "")) for c in nb["cells"]]
-    except Exception as exc:
-        detail = " ".join(str(exc).split())[:200]
-        raise _UnreadableNotebook(f"{path.name} is not a readable Jupyter notebook ({detail}); "
-                                  "save it again from Jupyter or submit a .py file") from exc
-    cells = []
-    for number, (kind, source) in enumerate(raw_cells, start=1):
-        if kind != "code":
-            continue
-        if isinstance(source, list):
-            source = "".join(source)
-        lines = [("" if line.lstrip().startswith(("%", "!")) else line)
-                 for line in str(source).splitlines()]
-        cells.append((f"{path.name} [cell {number}]", "\n".join(lines) + "\n"))
-    return cells
-
-
 def _default_hide(submission: Path) -> list[str]:
     """Directories the worker must not see: our project and the submission's own directory."""
     project = Path(__file__).resolve().parent.parent
@@ -677,10 +634,13 @@ class Sandbox:
         if not self.submission.is_file():
             raise SandboxError(f"submission {str(self.submission)!r} does not exist; "
                                "check the path")
+        if self.submission.suffix.lower() not in SUPPORTED_SUFFIXES:
+            raise SandboxError(f"unsupported submission type {self.submission.name!r}; "
+                               "submit a .py file or a .ipynb notebook")
         self._read_error = ""
         try:
             self.cells = read_cells(self.submission)
-        except _UnreadableNotebook as exc:
+        except NotebookError as exc:
             self.cells, self._read_error = [], str(exc)
         self.forbidden = tuple(forbidden_imports)
         self.limits = limits
