@@ -85,7 +85,7 @@ class NAGQError(ModelInputError):
 class GLMMOptions:
     """All tolerances of :func:`glmer` in one place (keyword-only)."""
 
-    pirls_tol: float = 1e-10  # stop PIRLS when the Newton decrement rhsᵀδ falls below this
+    pirls_tol: float = 1e-18  # stop PIRLS when the Newton decrement rhsᵀδ (≈ ‖δu‖²) falls below this
     pirls_maxit: int = 60
     optimizer_maxiter: int = 1000  # L-BFGS-B iterations per stage
     optimizer_ftol: float = 1e-13  # L-BFGS-B relative decrease tolerance
@@ -95,7 +95,7 @@ class GLMMOptions:
     newton_polish: int = 3  # Newton steps with the FD Hessian after L-BFGS-B
     grad_check_tol: float = 2e-3  # lme4's check.conv.grad: max |H⁻¹ g| allowed
     singular_tol: float = 1e-4  # lme4's boundary tolerance on θ diagonals
-    dense_max: int = 2000  # several terms: dense Cholesky up to this q, sparse LU above
+    dense_max: int = 64  # several terms: dense Cholesky up to this q, sparse LU above (see glmm_re)
 
 
 # ----------------------------------------------------------------------------- input handling
@@ -277,7 +277,7 @@ class _Stage:
     success: bool
 
 
-def _minimize(f: Any, x0: F64, lower: F64, opts: GLMMOptions) -> _Stage:
+def _minimize(f: Any, x0: F64, lower: F64, opts: GLMMOptions, probe_step: F64) -> _Stage:
     counter = {"n": 0}
 
     def safe(x: F64) -> float:
@@ -295,14 +295,32 @@ def _minimize(f: Any, x0: F64, lower: F64, opts: GLMMOptions) -> _Stage:
         return f0, _fd_grad(safe, x, f0, lower, opts.fd_step)
 
     bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
-    res = optimize.minimize(
-        fg,
-        x0,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=bounds,
-        options={"maxiter": opts.optimizer_maxiter, "ftol": opts.optimizer_ftol, "gtol": opts.optimizer_gtol},
-    )
+
+    def run(start: F64) -> Any:
+        return optimize.minimize(
+            fg,
+            start,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"maxiter": opts.optimizer_maxiter, "ftol": opts.optimizer_ftol, "gtol": opts.optimizer_gtol},
+        )
+
+    res = run(x0)
+    # The deviance is even in each column of Λ, so its derivative along a diagonal θ is 0 at
+    # the bound 0: a gradient method that lands there stops, even when the bound is a local
+    # maximum. Probe away from the bound and restart when that is better (lme4's
+    # derivative-free bobyqa does not have this problem).
+    for _ in range(3):
+        at_bound = np.isfinite(lower) & (res.x <= lower + 1e-8)
+        if not np.any(at_bound):
+            break
+        probe = np.array(res.x, dtype=np.float64)
+        probe[at_bound] = lower[at_bound] + probe_step[at_bound]
+        f_probe = safe(probe)
+        if not f_probe < float(res.fun) - 1e-10:
+            break
+        res = run(probe)
     return _Stage(np.asarray(res.x, dtype=np.float64), float(res.fun), counter["n"], str(res.message), bool(res.success))
 
 
@@ -396,7 +414,7 @@ def _fit(m: _Model, opts: GLMMOptions) -> _FitOutput:
         obj0(x1)
     except ConvergenceError as exc:
         raise ConvergenceError(f"cannot start the fit: {exc}") from None
-    st1 = _minimize(obj0, x1, lower1, opts)
+    st1 = _minimize(obj0, x1, lower1, opts, np.full(x1.size, 0.1 * scale0))
     if not math.isfinite(st1.fun):
         raise ConvergenceError(
             "the nAGQ=0 stage found no finite deviance; rescale the predictors, simplify the random effects, "
@@ -425,7 +443,7 @@ def _fit(m: _Model, opts: GLMMOptions) -> _FitOutput:
     obj.u = pr1.u
     x2 = np.concatenate([pr1.beta, st1.x])
     lower2 = np.concatenate([np.full(m.nb, -np.inf), lower1])
-    st2 = _minimize(obj, x2, lower2, opts)
+    st2 = _minimize(obj, x2, lower2, opts, np.full(x2.size, 0.1 * scale0))
     nfev += st2.nfev
     messages.append(f"stage 2 (nAGQ={m.nagq}): {st2.message}")
     if not math.isfinite(st2.fun):
