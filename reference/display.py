@@ -128,7 +128,10 @@ def format_pvalues(pvalues: Sequence[float] | np.ndarray, digits: int = 3, eps: 
     rest = [i for i in idx_ok if pv[i] >= eps]
     formatted_rest: list[str] = []
     if rest:
-        fixp = [i for i in rest if pv[i] == 0 or math.floor(math.log10(pv[i])) >= -3]
+        def expo(p: float) -> int:
+            return math.floor(math.log10(p)) if p > 0 else -50
+
+        fixp = [i for i in rest if expo(pv[i]) >= -3 or (expo(pv[i]) == -4 and digits > 1)]
         scip = [i for i in rest if i not in fixp]
         for group in (fixp, scip):
             if group:
@@ -188,6 +191,9 @@ def coefficient_table(
     joint = format_r(rounded[finite_idx], digits) if finite_idx.size else []
     texts = ["NA"] * both.size
     for i, t in zip(finite_idx, joint, strict=True):
+        # R: a non-zero value that rounds to a printed zero is shown on its own with digits - 1
+        if both[i] != 0 and float(t) == 0.0:
+            t = format_r([both[i]], max(1, digits - 1))[0]
         texts[int(i)] = t
     p = est.size
     dig_tst = max(1, min(5, digits - 1))
@@ -198,6 +204,8 @@ def coefficient_table(
         stat_texts[int(i)] = t
     pv = np.asarray(pvalues, dtype=np.float64)
     p_texts = format_pvalues(pv, dig_tst)
+    # R prints the stars column (and its legend) only when some p-value is below 0.1
+    stars = stars and bool(np.any(pv[np.isfinite(pv)] < 0.1))
     columns: tuple[str, ...] = ("Estimate", "Std. Error", statistic_label, p_label)
     rows = []
     for i in range(p):
@@ -304,6 +312,7 @@ def glm_report(result: Any) -> Report:
         statistic_label="t value" if estimated else "z value",
         p_label="Pr(>|t|)" if estimated else "Pr(>|z|)",
     )
+    has_stars = bool(table.columns and table.columns[-1] == "")
     devs = format_r([result.null_deviance, result.deviance], 5)
     dfs = [str(result.df_null), str(result.df_resid)]
     dfw = max(len(d) for d in dfs)
@@ -323,7 +332,7 @@ def glm_report(result: Any) -> Report:
         title=None,
         sections=(
             Section(heading="Call:", lines=(result.call,)),
-            Section(heading=heading, table=table, after=("---", SIGNIF_LEGEND)),
+            Section(heading=heading, table=table, after=("---", SIGNIF_LEGEND) if has_stars else ()),
             Section(lines=(disp_line,)),
             Section(lines=deviance_lines),
             Section(lines=iterations),

@@ -220,6 +220,7 @@ def _irls(
             "supply start= (coefficients), etastart= or mustart="
         )
     devold = _dev(family, y, mu, prior)
+    dev = devold  # deviance at the current (eta, mu), also when the loop stops early
     positive = prior > 0
     all_positive = bool(positive.all())
     boundary = converged = False
@@ -320,12 +321,13 @@ def _irls(
         raise ConvergenceError("the iterations did not start")
     ww = np.zeros(n)
     ww[last_good] = last_w * last_w
+    dev_final = float(dev)
     return _Fit(
         coef=coef,
         qr=qr,
         eta=eta,
         mu=mu,
-        deviance=float(_dev(family, y, mu, prior)),
+        deviance=dev_final,
         iterations=iteration,
         converged=converged,
         boundary=boundary,
