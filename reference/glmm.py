@@ -50,7 +50,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy import optimize
 
 from reference.errors import (
     ConvergenceError,
@@ -87,10 +86,13 @@ class GLMMOptions:
 
     pirls_tol: float = 1e-18  # stop PIRLS when the Newton decrement rhsᵀδ (≈ ‖δu‖²) falls below this
     pirls_maxit: int = 60
-    optimizer_maxiter: int = 1000  # L-BFGS-B iterations per stage
-    optimizer_ftol: float = 1e-13  # L-BFGS-B relative decrease tolerance
-    optimizer_gtol: float = 1e-7  # L-BFGS-B projected-gradient tolerance
-    fd_step: float = 1e-5  # relative step of the finite-difference gradients
+    optimizer_maxiter: int = 1000  # quasi-Newton iterations per stage
+    optimizer_ftol: float = 1e-13  # stop when a step lowers the deviance by less than this (relative)
+    optimizer_gtol: float = 1e-7  # stop when the projected gradient is below this
+    fd_step: float = 1e-5  # relative step of central finite-difference gradients
+    forward_differences: bool = True  # quasi-Newton stages: forward differences (then Newton polish)
+    fd_forward_step: float = 1e-7  # relative step of forward differences
+    stage1_ftol: float = 1e-9  # the nAGQ=0 stage only provides starting values (unless nAGQ=0)
     hessian_step: float = 1e-4  # relative step of the finite-difference Hessian (lme4: 1e-4)
     newton_polish: int = 3  # Newton steps with the FD Hessian after L-BFGS-B
     grad_check_tol: float = 2e-3  # lme4's check.conv.grad: max |H⁻¹ g| allowed
@@ -230,13 +232,15 @@ def _prepare(
 # ----------------------------------------------------------------------------- optimisation
 
 
-def _fd_grad(f: Any, x: F64, f0: float, lower: F64, rel: float) -> F64:
+def _fd_grad(f: Any, x: F64, f0: float, lower: F64, rel: float, forward: bool = False) -> F64:
     g = np.empty_like(x)
     for i in range(x.size):
         h = rel * max(abs(x[i]), 1.0)
         e = np.zeros_like(x)
         e[i] = h
-        if x[i] - h < lower[i]:
+        if forward:
+            g[i] = (f(x + e) - f0) / h
+        elif x[i] - h < lower[i]:
             g[i] = (-3.0 * f0 + 4.0 * f(x + e) - f(x + 2 * e)) / (2 * h)
         else:
             g[i] = (f(x + e) - f(x - e)) / (2 * h)
@@ -269,6 +273,72 @@ def _fd_hessian(f: Any, x: F64, f0: float, rel: float) -> tuple[F64, F64]:
 
 
 @dataclass
+class _BoxResult:
+    x: F64
+    fun: float
+    message: str
+    success: bool
+
+
+def _bfgs_box(fg: Any, x0: F64, lower: F64, *, maxiter: int, ftol: float, gtol: float) -> _BoxResult:
+    """Quasi-Newton (BFGS) minimisation with lower bounds, by projection and an active set.
+
+    Written out (instead of scipy's L-BFGS-B) because the problems are tiny (β, θ, φ) and
+    scipy's L-BFGS-B calls BLAS level-1 routines that, with a multi-threaded OpenBLAS on a
+    loaded machine, cost milliseconds per call — more than a deviance evaluation.
+    Variables at their bound with a gradient pushing outwards are held fixed; a backtracking
+    (Armijo) line search works on the projected path.
+    """
+    x = np.maximum(np.asarray(x0, dtype=np.float64), lower)
+    fx, g = fg(x)
+    d_n = x.size
+    hinv = np.eye(d_n)
+    scaled = False
+    for _it in range(maxiter):
+        at_lower = x <= lower
+        free = ~(at_lower & (g > 0))
+        pg = np.where(free, g, 0.0)
+        if np.max(np.abs(pg)) <= gtol:
+            return _BoxResult(x, fx, "projected gradient below gtol", True)
+        d = np.zeros(d_n)
+        idx = np.flatnonzero(free)
+        d[idx] = -hinv[np.ix_(idx, idx)] @ g[idx]
+        if not g[idx] @ d[idx] < 0:
+            hinv = np.eye(d_n)
+            scaled = False
+            d = -pg
+        if not scaled:
+            # first step (or after a reset): at most unit length in the largest coordinate
+            big = np.max(np.abs(d))
+            if big > 1.0:
+                d = d / big
+        t = 1.0
+        while True:
+            xn = np.maximum(x + t * d, lower)
+            fn, gn = fg(xn)
+            if np.isfinite(fn) and fn <= fx + 1e-4 * (g @ (xn - x)):
+                break
+            t *= 0.5
+            if t < 1e-12:
+                return _BoxResult(x, fx, "line search could not decrease the deviance further", True)
+        s_ = xn - x
+        y_ = gn - g
+        sy = float(s_ @ y_)
+        decrease = fx - fn
+        x, fx, g = xn, fn, gn
+        if sy > 1e-12 * float(np.sqrt((s_ @ s_) * (y_ @ y_))):
+            if not scaled:
+                hinv = np.eye(d_n) * (sy / float(y_ @ y_))
+                scaled = True
+            rho = 1.0 / sy
+            v = np.eye(d_n) - rho * np.outer(s_, y_)
+            hinv = v @ hinv @ v.T + rho * np.outer(s_, s_)
+        if decrease <= ftol * max(abs(fx), 1.0):
+            return _BoxResult(x, fx, "relative decrease below ftol", True)
+    return _BoxResult(x, fx, "iteration limit reached", False)
+
+
+@dataclass
 class _Stage:
     x: F64
     fun: float
@@ -277,7 +347,7 @@ class _Stage:
     success: bool
 
 
-def _minimize(f: Any, x0: F64, lower: F64, opts: GLMMOptions, probe_step: F64) -> _Stage:
+def _minimize(f: Any, x0: F64, lower: F64, opts: GLMMOptions, probe_step: F64, ftol: float | None = None) -> _Stage:
     counter = {"n": 0}
 
     def safe(x: F64) -> float:
@@ -292,18 +362,18 @@ def _minimize(f: Any, x0: F64, lower: F64, opts: GLMMOptions, probe_step: F64) -
         f0 = safe(x)
         if not math.isfinite(f0):
             return 1e300, np.zeros_like(x)
+        if opts.forward_differences:
+            return f0, _fd_grad(safe, x, f0, lower, opts.fd_forward_step, forward=True)
         return f0, _fd_grad(safe, x, f0, lower, opts.fd_step)
 
-    bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
-
-    def run(start: F64) -> Any:
-        return optimize.minimize(
+    def run(start: F64) -> _BoxResult:
+        return _bfgs_box(
             fg,
             start,
-            jac=True,
-            method="L-BFGS-B",
-            bounds=bounds,
-            options={"maxiter": opts.optimizer_maxiter, "ftol": opts.optimizer_ftol, "gtol": opts.optimizer_gtol},
+            lower,
+            maxiter=opts.optimizer_maxiter,
+            ftol=opts.optimizer_ftol if ftol is None else ftol,
+            gtol=opts.optimizer_gtol,
         )
 
     res = run(x0)
@@ -414,7 +484,10 @@ def _fit(m: _Model, opts: GLMMOptions) -> _FitOutput:
         obj0(x1)
     except ConvergenceError as exc:
         raise ConvergenceError(f"cannot start the fit: {exc}") from None
-    st1 = _minimize(obj0, x1, lower1, opts, np.full(x1.size, 0.1 * scale0))
+    st1 = _minimize(
+        obj0, x1, lower1, opts, np.full(x1.size, 0.1 * scale0),
+        ftol=opts.optimizer_ftol if m.nagq == 0 else opts.stage1_ftol,
+    )
     if not math.isfinite(st1.fun):
         raise ConvergenceError(
             "the nAGQ=0 stage found no finite deviance; rescale the predictors, simplify the random effects, "
@@ -455,12 +528,13 @@ def _fit(m: _Model, opts: GLMMOptions) -> _FitOutput:
     f0 = obj(x)
     g, H = _fd_hessian(obj, x, f0, opts.hessian_step)
     nfev += 1 + 2 * x.size + 2 * x.size * (x.size - 1)
+    x_hess = x.copy()
     for _ in range(opts.newton_polish):
         try:
             step = np.linalg.solve(H, g)
         except np.linalg.LinAlgError:
             break
-        if not np.all(np.isfinite(step)) or np.max(np.abs(step)) < 1e-10:
+        if not np.all(np.isfinite(step)) or np.max(np.abs(step) / np.maximum(np.abs(x), 1.0)) < 1e-9:
             break
         x_new = np.maximum(x - step, lower2)
         try:
@@ -471,6 +545,9 @@ def _fit(m: _Model, opts: GLMMOptions) -> _FitOutput:
         if not f_new < f0:
             break
         x, f0 = x_new, f_new
+        g = _fd_grad(obj, x, f0, np.full(x.size, -np.inf), opts.hessian_step)
+        nfev += 2 * x.size
+    if np.max(np.abs(x - x_hess) / np.maximum(np.abs(x), 1.0)) > 1e-4:
         g, H = _fd_hessian(obj, x, f0, opts.hessian_step)
         nfev += 2 * x.size + 2 * x.size * (x.size - 1)
     f0 = obj(x)

@@ -34,6 +34,16 @@ __all__ = ["PirlsResult", "Response", "deviance", "pirls"]
 F64 = NDArray[np.float64]
 
 
+_RANGE_LINKS = {
+    "binomial": ("logit", "probit", "cauchit", "cloglog", "loglog"),
+    "poisson": ("log",),
+    "gaussian": ("identity", "log"),
+    "gamma": ("log",),
+    "inverse_gaussian": ("log",),
+    "negative_binomial": ("log",),
+}
+
+
 class Response:
     """The conditional distribution of y given η: family, link, weights, offset.
 
@@ -50,6 +60,8 @@ class Response:
         self.wt = wt
         self.offset = offset
         self.fixed_dispersion = bool(family.fixed_dispersion)
+        # links whose inverse always lands in the family's range need no per-step check
+        self.always_valid = link.name in _RANGE_LINKS.get(family.name, ())
         self.mustart = np.asarray(family.initialize(y, wt), dtype=np.float64)
         if self.fixed_dispersion:
             ll0 = np.asarray(family.logpdf(y, self.mustart, 1.0, wt), dtype=np.float64)
@@ -62,6 +74,8 @@ class Response:
         return self.link.inverse(eta)
 
     def valid(self, eta: F64, mu: F64) -> bool:
+        if self.always_valid:
+            return bool(np.isfinite(mu).all())
         return bool(
             np.all(np.isfinite(mu))
             and np.all(self.family.valid_mu(mu))

@@ -32,6 +32,7 @@ Two implementations:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import scipy.linalg as sla
@@ -44,28 +45,37 @@ __all__ = ["BlockRE", "SparseRE", "theta_lower_bounds", "theta_to_lambda"]
 F64 = NDArray[np.float64]
 
 
+@lru_cache(maxsize=32)
+def _lower_index(p: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Row and column indices of the lower triangle in lme4's column-wise θ order."""
+    rows, cols = np.tril_indices(p)
+    order = np.lexsort((rows, cols))
+    r, c = rows[order], cols[order]
+    r.setflags(write=False)
+    c.setflags(write=False)
+    return r, c
+
+
 def theta_to_lambda(theta: F64, p: int) -> F64:
     """Lower-triangular ``p×p`` factor filled column-wise from ``theta`` (length p(p+1)/2)."""
+    if p == 1:
+        return np.reshape(np.asarray(theta, dtype=np.float64), (1, 1))
     lam = np.zeros((p, p))
-    rows, cols = np.tril_indices(p)
-    # column-wise order: sort by column, then row
-    order = np.lexsort((rows, cols))
-    lam[rows[order], cols[order]] = theta
+    r, c = _lower_index(p)
+    lam[r, c] = theta
     return lam
 
 
 def theta_lower_bounds(p: int) -> F64:
     """0 for the diagonal entries of Λ, −inf for the off-diagonal ones (column-wise order)."""
-    rows, cols = np.tril_indices(p)
-    order = np.lexsort((rows, cols))
-    return np.where(rows[order] == cols[order], 0.0, -np.inf)
+    r, c = _lower_index(p)
+    return np.where(r == c, 0.0, -np.inf)
 
 
 def theta_start(p: int) -> F64:
     """lme4's start: Λ = I."""
-    rows, cols = np.tril_indices(p)
-    order = np.lexsort((rows, cols))
-    return np.where(rows[order] == cols[order], 1.0, 0.0)
+    r, c = _lower_index(p)
+    return np.where(r == c, 1.0, 0.0)
 
 
 # --------------------------------------------------------------------------- block case
