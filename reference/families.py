@@ -687,10 +687,11 @@ class NegativeBinomial(Family):
         return _f64(w) * _log_or_neg_inf(log_coef)
 
     def dev_resids(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike) -> Array:
-        # MASS: 2 wt (y log(pmax(1, y) / mu) - (y + k) log((y + k) / (mu + k)))
+        # MASS: 2 wt (y log(pmax(1, y) / mu) - (y + k) log((y + k) / (mu + k))); the first term
+        # is y log(y / mu) for counts, taken as 0 at y = 0 (MASS gives NaN there when mu = 0)
         y_, mu_, k = _f64(y), _f64(mu), self.k
         with np.errstate(all="ignore"):
-            return 2.0 * _f64(wt) * (y_ * np.log(np.maximum(1.0, y_) / mu_) - (y_ + k) * np.log((y_ + k) / (mu_ + k)))
+            return 2.0 * _f64(wt) * (_y_log_y_over_mu(y_, mu_) - (y_ + k) * np.log((y_ + k) / (mu_ + k)))
 
     def aic(
         self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike, dev: float, n: ArrayLike | None = None

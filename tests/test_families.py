@@ -122,6 +122,8 @@ def test_logpdf_at_a_boundary_mean_is_a_point_mass() -> None:
     assert Binomial().logpdf(0.0, 0.0, 1.0, 5.0) == 0.0
     assert Binomial().logpdf(1.0, 1.0, 1.0, 5.0) == 0.0
     assert NegativeBinomial(2.0).logpdf(0.0, 0.0) == 0.0
+    # saturated deviance at y = mu = 0 is 0 (MASS's formula would give 0 * log(1/0) = NaN)
+    assert NegativeBinomial(2.0).dev_resids(0.0, 0.0, 1.0) == 0.0 == Poisson().dev_resids(0.0, 0.0, 1.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert Poisson().logpdf(1.0, 0.0) == -np.inf
