@@ -785,7 +785,8 @@ def _warn_diagnostics(
                 stacklevel=4,
             )
     elif family.name == "poisson":
-        if (fit.mu < eps).any():
+        # as for binomial: also flag means within 1e-7 of 0 where the count is 0
+        if ((prior > 0) & ((fit.mu < eps) | ((fit.mu < _SEPARATION_TOL) & (y == 0.0)))).any():
             warnings.warn(
                 "fitted rates numerically 0 occurred: a predictor separates the zero counts, so "
                 "some coefficients are infinite; remove or merge the offending levels",

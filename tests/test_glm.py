@@ -495,3 +495,37 @@ def test_rikz_beach_sum_contrasts_match_r(rikz: pd.DataFrame, formula: str, cont
     treat = glm("Richness ~ NAP + C(Beach)", rikz, family="poisson")
     assert treat.deviance == pytest.approx(res.deviance, rel=1e-10)
     assert list(treat.coef.index)[2] == "Beach2"
+
+
+def test_all_zero_poisson_counts_warn() -> None:
+    X = np.column_stack([np.ones(6), np.arange(6.0)])
+    with pytest.warns(ConvergenceWarning, match="numerically 0"):
+        glm_fit(X, np.zeros(6), "poisson", None)
+
+
+NON_CANONICAL = [("binomial", "probit"), ("poisson", "sqrt"), ("gamma", "log"), ("gaussian", "log"), ("negative_binomial", "sqrt")]
+MU_ETA = {
+    "probit": lambda e: stats.norm.pdf(e),
+    "sqrt": lambda e: 2.0 * e,
+    "log": np.exp,
+}
+VARIANCE = {
+    "binomial": lambda m: m * (1 - m),
+    "poisson": lambda m: m,
+    "gamma": lambda m: m * m,
+    "gaussian": lambda m: np.ones_like(m),
+    "negative_binomial": lambda m: m + m * m / K_NB,
+}
+
+
+@pytest.mark.parametrize(("family", "link"), NON_CANONICAL)
+def test_standard_errors_are_inverse_expected_information(family: str, link: str) -> None:
+    """Non-canonical links: SE^2 = phi diag((X' W X)^-1), W = (dmu/deta)^2 / V(mu), at the MLE."""
+    X, y, _ = _simulate(family, link, n=150, seed=4)
+    res = _fit(family, link, X, y)
+    eta = X @ res.coef_values
+    mu = INVERSE[link](eta)
+    W = MU_ETA[link](eta) ** 2 / VARIANCE[family](mu)
+    cov = np.linalg.inv(X.T @ (W[:, None] * X)) * res.dispersion
+    # (R and we use the working weights of the last step, one step before the estimates)
+    np.testing.assert_allclose(res.vcov.to_numpy(), cov, rtol=1e-5, atol=1e-9)
