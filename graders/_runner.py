@@ -301,7 +301,7 @@ def _cover(libc, target):
 
 
 _SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
-_ETC_FILES = ("ld.so.cache", "localtime", "passwd", "group", "nsswitch.conf")
+_ETC_FILES = ("ld.so.cache", "localtime", "nsswitch.conf")
 _DEVICES = ("null", "zero", "full", "random", "urandom")
 _SITE_GLOBS = ("/usr/lib/python3*/site-packages", "/usr/lib/python3*/dist-packages",
                "/usr/local/lib/python3*/site-packages", "/usr/local/lib/python3*/dist-packages",
@@ -311,7 +311,8 @@ _SITE_GLOBS = ("/usr/lib/python3*/site-packages", "/usr/lib/python3*/dist-packag
 def _mounts(cfg, notes):
     """Inside a private mount namespace (as root there): build the worker's file system view.
 
-    A private tmpfs on /tmp; the allowed packages bound read-only one by one under
+    A private tmpfs on /tmp; the work directory a size-limited tmpfs at its own path holding a
+    copy of the submission; the allowed packages bound read-only one by one under
     /tmp/.site; the interpreter's tree read-only under /tmp/.python (its site-packages
     covered); the work directory at its own path.  With ``chroot`` everything is assembled in a
     new root that holds only the system directories (/usr, /lib..., a few /etc files and device
@@ -328,8 +329,14 @@ def _mounts(cfg, notes):
     for name, path in cfg.get("packages") or ():
         sources["pkg:" + name] = path
     fds = {k: os.open(p, os.O_PATH) for k, p in sources.items()}
+    files = {}  # the submission copy, moved into a size-limited tmpfs below
+    for entry in os.scandir(workdir):
+        if entry.is_file(follow_symlinks=False):
+            with open(entry.path, "rb") as fh:
+                files[entry.name] = fh.read()
     fd_path = {k: f"/proc/self/fd/{fd}" for k, fd in fds.items()}
     chroot = bool(cfg.get("chroot"))
+    space = int(cfg.get("workdir_bytes") or 64 << 20)
     _mount(libc, "tmpfs", "/tmp", "tmpfs", _MS_NOSUID | _MS_NODEV, "size=256m,mode=1777")
     base = ""
     if chroot:
@@ -343,6 +350,15 @@ def _mounts(cfg, notes):
             elif os.path.isdir(src):
                 _bind(libc, src, base + src, recursive=True)
         os.makedirs(base + "/etc")
+        uid = cfg.get("uid")
+        with open(base + "/etc/passwd", "w") as fh:
+            fh.write("root:x:0:0:root:/root:/usr/sbin/nologin\n")
+            if uid is not None:
+                fh.write(f"student:x:{uid}:{cfg['gid']}:student:{workdir}:/usr/sbin/nologin\n")
+        with open(base + "/etc/group", "w") as fh:
+            fh.write("root:x:0:\n")
+            if uid is not None:
+                fh.write(f"student:x:{cfg['gid']}:\n")
         for f in _ETC_FILES:
             src = "/etc/" + f
             if os.path.islink(src):
@@ -356,11 +372,21 @@ def _mounts(cfg, notes):
         _mount(libc, "proc", base + "/proc", "proc", _MS_NOSUID | _MS_NODEV | 8, None)
         os.makedirs(base + "/tmp")
         _mount(libc, "tmpfs", base + "/tmp", "tmpfs", _MS_NOSUID | _MS_NODEV,
-               "size=256m,mode=1777")
+               f"size={space},mode=1777")
         for pattern in _SITE_GLOBS:
             for d in glob.glob(base + pattern):
                 _cover(libc, d)
-    _bind(libc, fd_path["workdir"], base + workdir, readonly=False)
+    # The work directory: a fresh tmpfs at the same path, limited to ``space`` bytes, holding a
+    # copy of the submission; nothing the student writes reaches the grader's disk.
+    os.makedirs(base + workdir, exist_ok=True)
+    owner = "" if cfg.get("uid") is None else f",uid={cfg['uid']},gid={cfg['gid']}"
+    _mount(libc, "tmpfs", base + workdir, "tmpfs", _MS_NOSUID | _MS_NODEV,
+           f"size={space},mode=700{owner}")
+    for name, data in files.items():
+        with open(os.path.join(base + workdir, name), "wb") as fh:
+            fh.write(data)
+        if cfg.get("uid") is not None:
+            os.chown(os.path.join(base + workdir, name), cfg["uid"], cfg["gid"])
     _bind(libc, fd_path["prefix"], base + "/tmp/.python", recursive=True)
     ver = f"python{sys.version_info[0]}.{sys.version_info[1]}"
     for sub in ("lib/" + ver + "/site-packages", "lib64/" + ver + "/site-packages",

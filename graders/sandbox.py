@@ -58,6 +58,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,7 +107,17 @@ class Limits:
     output_bytes: int = 8 << 20  # max bytes of one returned value (stdout kept: 1/8 of this)
     max_processes: int = 64  # RLIMIT_NPROC (when running as an unprivileged user)
     max_open_files: int = 64  # RLIMIT_NOFILE
-    file_bytes: int = 64 << 20  # RLIMIT_FSIZE: largest file the submission may write
+    file_bytes: int = 64 << 20  # RLIMIT_FSIZE; also the size of the writable work directory
+    #                             and /tmp when the worker has its own mount namespace
+
+    def __post_init__(self) -> None:
+        for name in ("call_seconds", "total_seconds", "cpu_seconds", "memory_bytes",
+                     "output_bytes", "max_processes", "max_open_files", "file_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise SandboxError(f"Limits.{name} must be a positive number, not {value!r}")
+        if self.max_open_files < 16:
+            raise SandboxError("Limits.max_open_files must be at least 16 (Python needs a few)")
 
 
 @dataclass(frozen=True)
@@ -203,8 +214,9 @@ def probe_isolation() -> str:
 
 
 def _describe(mode: _Mode, limits: Limits) -> str:
+    procs = "" if mode.name == "plain" else f"{limits.max_processes} processes, "
     lim = (f"rlimits: CPU {limits.cpu_seconds} s, memory {limits.memory_bytes / 2**30:.1f} GiB, "
-           f"{limits.max_processes} processes, {limits.max_open_files} open files, "
+           f"{procs}{limits.max_open_files} open files, "
            f"files up to {limits.file_bytes >> 20} MiB; wall time {limits.call_seconds:g} s per "
            f"call, {limits.total_seconds:g} s per submission")
     view = ("chroot holding only the system directories, private /tmp" if mode.chroot
@@ -280,6 +292,7 @@ class _Worker:
         self.stdout_cap = stdout_cap
         self.hide = tuple(hide)
         self.proc: subprocess.Popen[bytes] | None = None
+        self.stopped = False
         self.req_w = self.rep_r = -1
         self.buffer = b""
         self.raw = bytearray()
@@ -328,7 +341,7 @@ class _Worker:
                  "rlimits": rlimits, "mounts": self.mode.mounts, "chroot": self.mode.chroot,
                  "packages": packages if self.mode.mounts else [],
                  "hide": list(self.hide) if self.mode.mounts else [],
-                 "stdout_bytes": self.stdout_cap}
+                 "stdout_bytes": self.stdout_cap, "workdir_bytes": L.file_bytes}
         try:
             self.send(setup)
             reply = self.receive(time.monotonic() + timeout)
@@ -380,20 +393,29 @@ class _Worker:
         proc = self.proc
         if proc is None:
             return
+        if proc.returncode is not None:
+            # Already reaped: its pid may be reused, so only its process group is signalled
+            # (a pgid stays reserved while the group has members).
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            return
         pids = [proc.pid]
         with contextlib.suppress(OSError):
             children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
             pids.extend(int(c) for c in children)
-        for pid in pids:
-            with contextlib.suppress(OSError):
-                os.killpg(pid, signal.SIGKILL)
+        # The runner (pid 1 of its namespace, or the worker itself) first: its death ends the
+        # PID namespace and with it every process the student started.
+        for pid in reversed(pids):
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)
 
     def stop(self, graceful: bool = False) -> None:
         proc = self.proc
-        if proc is None:
+        if proc is None or self.stopped:
             return
+        self.stopped = True
         if graceful and proc.poll() is None:
             with contextlib.suppress(_WorkerFailed):
                 self.send({"op": "exit"})
@@ -610,6 +632,13 @@ def _default_hide(submission: Path) -> list[str]:
 
 # ============================================================================ sandbox
 
+def _cleanup(workers: list[_Worker], root: Path) -> None:
+    """Stop the workers and delete the directory tree (also run if a Sandbox is not closed)."""
+    for worker in workers:
+        worker.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
 _SIGNALS = {
     signal.SIGSEGV: "segmentation fault",
     signal.SIGKILL: "killed (memory or process limit, or stopped by the sandbox)",
@@ -649,6 +678,7 @@ class Sandbox:
         self.hide = sorted({*_default_hide(self.submission), *(str(Path(h)) for h in hide)})
         self._worker: _Worker | None = None
         self._root: Path | None = None
+        self._finalizer: weakref.finalize | None = None
         self._load: LoadOutcome | None = None
         self._used = 0.0
         self.restarts = 0
@@ -669,9 +699,10 @@ class Sandbox:
         if self._worker is not None:
             self._worker.stop(graceful=graceful)
             self._worker = None
-        if self._root is not None:
-            shutil.rmtree(self._root, ignore_errors=True)
-            self._root = None
+        if self._finalizer is not None:
+            self._finalizer()  # removes the directory tree (once)
+            self._finalizer = None
+        self._root = None
 
     @property
     def remaining_seconds(self) -> float:
@@ -698,6 +729,7 @@ class Sandbox:
         if self.remaining_seconds <= 0:
             return LoadOutcome("timeout", self._budget_message())
         self._root = _make_root(self.submission, self.mode)
+        self._finalizer = weakref.finalize(self, _cleanup, [], self._root)
         stdout_cap = max(1024, min(self.limits.output_bytes // 8, 1 << 20))
         worker = _Worker(self.mode, self._root, self.limits, self.forbidden,
                          stdout_cap=stdout_cap, hide=self.hide)
@@ -707,6 +739,8 @@ class Sandbox:
             return LoadOutcome("crashed", f"the sandbox worker could not start ({exc}); "
                                "this is a grader problem, please report it")
         self._worker = worker
+        self._finalizer.detach()
+        self._finalizer = weakref.finalize(self, _cleanup, [worker], self._root)
         started = time.monotonic()
         timeout = min(self.limits.call_seconds, self.remaining_seconds)
         try:

@@ -380,6 +380,46 @@ def test_chroot_shows_only_system_directories_and_allowed_packages(tmp_path):
     assert "numpy" in seen["site"]
 
 
+def test_worker_environment_and_descriptors_are_minimal(tmp_path, monkeypatch):
+    monkeypatch.setenv("GLMM_GRADING_SEED", "424242")
+    path = write_submission(tmp_path, """
+        import os, sys
+
+        def look():
+            return {"env": sorted(os.environ), "fds": sorted(int(f) for f in os.listdir("/proc/self/fd")),
+                    "flags": [sys.flags.isolated, sys.flags.no_site, sys.flags.ignore_environment]}
+    """)
+    with Sandbox(path, limits=FAST) as sb:
+        seen = sb.call("look").value
+    assert set(seen["env"]) <= {"PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "OPENBLAS_NUM_THREADS",
+                                "OMP_NUM_THREADS", "MKL_NUM_THREADS"}
+    # 0-2, the two protocol pipes, the descriptor listing /proc/self/fd; nothing else inherited
+    assert len(seen["fds"]) <= 6 and seen["fds"][:3] == [0, 1, 2]
+    assert seen["flags"] == [1, 1, 1]
+
+
+@needs_namespaces
+def test_writable_space_is_bounded(tmp_path):
+    path = write_submission(tmp_path, """
+        def fill(where):
+            written = 0
+            try:
+                for i in range(20):
+                    with open(f"{where}/block{i}", "wb") as fh:
+                        fh.write(b"x" * 1_000_000)
+                    written += 1
+            except OSError as exc:
+                return [written, type(exc).__name__]
+            return [written, None]
+    """)
+    limits = Limits(call_seconds=5.0, file_bytes=4 << 20)
+    with Sandbox(path, limits=limits) as sb:
+        for where in (".", "/tmp"):
+            written, error = sb.call("fill", where).value
+            assert written < 5 and error == "OSError", where
+    assert os.listdir(tmp_path) == ["sub.py"]
+
+
 def test_own_packages_are_physically_unreachable(tmp_path):
     path = write_submission(tmp_path, """
         import sys
@@ -567,6 +607,20 @@ def test_misuse_raises_sandbox_error(tmp_path):
     other.write_text("42")
     with pytest.raises(SandboxError, match=r"\.py file or a \.ipynb"):
         Sandbox(other)
+    with pytest.raises(SandboxError, match="call_seconds must be a positive number"):
+        Limits(call_seconds=0)
+
+
+def test_unclosed_sandbox_is_cleaned_up():
+    import gc
+
+    sb = open_sandbox("correct.py")
+    assert sb.call("marginal_mean", *ARGS).status == "ok"
+    root, proc = sb._root, sb._worker.proc  # test-only peek
+    del sb
+    gc.collect()
+    assert not root.exists()
+    assert proc.poll() is not None
 
 
 # ----------------------------------------------------------------------------- fallback mode
