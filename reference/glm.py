@@ -109,23 +109,20 @@ def _wls_qr(X: Array, w: Array, b: Array, tol: float) -> _QR:
     A column is aliased when its norm after projecting out the earlier kept columns (the
     ``|R_jj|`` of the QR) falls below ``tol`` times its own norm; it is then moved to the end
     and the decomposition is redone without it. The common full-rank case costs one LAPACK
-    QR; the column norms are read off the R factor (``||a_j|| = ||R[:, j]||``).
+    QR.
     """
     n, p = X.shape
     cols = np.arange(p)
     aliased: list[int] = []
-    own_norms: Array | None = None
     A = np.multiply(X, w[:, None], order="F")
+    own_norms = np.sqrt(np.einsum("ij,ij->j", A, A))
+    own_norms[own_norms == 0.0] = 1.0  # dqrdc2: a zero column keeps norm 1
     while True:
         qr, tau, _, info = lapack.dgeqrf(A, overwrite_a=1)
         if info != 0:  # pragma: no cover - LAPACK argument error
             raise ConvergenceError(f"QR decomposition failed (LAPACK info {info})")
         k = min(n, cols.size)
-        upper = np.triu(qr[:k, :])
-        if own_norms is None:
-            own_norms = np.sqrt(np.einsum("ij,ij->j", upper, upper))
-            own_norms[own_norms == 0.0] = 1.0  # dqrdc2: a zero column keeps norm 1
-        small = np.abs(upper.diagonal()) < tol * own_norms[cols[:k]]
+        small = np.abs(qr.diagonal()[:k]) < tol * own_norms[cols[:k]]
         if small.any():
             j = int(np.argmax(small))
         elif cols.size > n:
@@ -177,7 +174,7 @@ class _Fit:
 
 
 def _dev(family: Family, y: Array, mu: Array, wt: Array) -> float:
-    return float(np.sum(family.dev_resids(y, mu, wt)))
+    return float(family.dev_resids(y, mu, wt).sum())
 
 
 def _valid(family: Family, link: Link, eta: Array, mu: Array) -> bool:
