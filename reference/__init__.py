@@ -12,6 +12,9 @@ from reference.glm import GLMControl as GLMControl
 from reference.glm import GLMResult as GLMResult
 from reference.glm import glm as glm
 from reference.glm import glm_fit as glm_fit
+from reference.glmm import GLMMOptions as GLMMOptions
+from reference.glmm import GLMMResult as GLMMResult
+from reference.glmm import glmer as glmer
 from reference.links import LINKS as LINKS
 from reference.links import Link as Link
 from reference.links import get_link as get_link

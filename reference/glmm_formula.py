@@ -283,6 +283,8 @@ def build_design(
                     spec=(zm.model_spec, idx),
                 )
             )
+    # lme4 orders the terms by decreasing number of levels (stable): θ, ranef and varcorr follow
+    built.sort(key=lambda t: -t.nlevels)
     for t in built:
         _check_term(t)
     return GLMMDesign(

@@ -62,6 +62,7 @@ class Response:
         self.fixed_dispersion = bool(family.fixed_dispersion)
         # links whose inverse always lands in the family's range need no per-step check
         self.always_valid = link.name in _RANGE_LINKS.get(family.name, ())
+        self.canonical = link.name == family.canonical_link
         self.mustart = np.asarray(family.initialize(y, wt), dtype=np.float64)
         if self.fixed_dispersion:
             ll0 = np.asarray(family.logpdf(y, self.mustart, 1.0, wt), dtype=np.float64)
@@ -106,6 +107,20 @@ class Response:
         v = self.family.variance(mu)
         wv = self.wt * me / (v * phi)
         return wv * me, wv * (self.y - mu)
+
+
+    def observed_weights(self, eta: F64, mu: F64, phi: float, w_fisher: F64) -> F64:
+        """``−d² log f / dη²`` per observation: the Fisher weight minus ``wt (y − μ) k'(η) / φ``
+        with ``k = μ'(η) / V(μ)``; ``k'`` by a central difference (k is constant for canonical links)."""
+        if self.canonical:
+            return w_fisher
+        h = 1e-5 * np.maximum(np.abs(eta), 1.0)
+
+        def k(e: F64) -> F64:
+            return self.link.mu_eta(e) / self.family.variance(self.link.inverse(e))
+
+        dk = (k(eta + h) - k(eta - h)) / (2.0 * h)
+        return w_fisher - self.wt * (self.y - mu) * dk / phi
 
 
 @dataclass
@@ -224,20 +239,45 @@ def deviance(
     nagq: int,
 ) -> float:
     """−2 log-likelihood at the conditional modes ``pr`` (Laplace, or AGQ for one scalar term)."""
+    fac = laplace_factor(struct, state, resp, pr, phi)
     if getattr(struct, "kind", "") == "block" and struct.p == 1:
-        ll = log_integrals(struct, state, resp, pr, phi, nagq)
+        ll = log_integrals(struct, state, resp, pr, phi, nagq, fac)
         return float(-2.0 * np.sum(ll))
     logf = resp.logf_obs(pr.mu, phi, pr.dev_obs if resp.fixed_dispersion else None)
-    return float(-2.0 * np.sum(logf) + pr.u @ pr.u + pr.factor.logdet)
+    return float(-2.0 * np.sum(logf) + pr.u @ pr.u + fac.logdet)
+
+
+def laplace_factor(struct: Any, state: Any, resp: Response, pr: PirlsResult, phi: float) -> Any:
+    """Factor of the exact Hessian ``Λᵀ Zᵀ W_obs Z Λ + I`` of ``−log p(y, u)`` at the mode.
+
+    PIRLS iterates with Fisher weights (lme4), which only moves the path, not the mode; the
+    Laplace approximation itself uses the observed information, as glmmTMB does. For
+    canonical links the two coincide; for others (probit, Gamma–log, …) lme4's Fisher-weight
+    Laplace value is a slightly different (lower, in the stored cases) approximation. Falls
+    back to the Fisher factor if the observed one is not positive definite.
+    """
+    if resp.canonical:
+        return pr.factor
+    w_obs = resp.observed_weights(pr.eta, pr.mu, phi, pr.w)
+    try:
+        fac = struct.factor(state, w_obs)
+    except np.linalg.LinAlgError:
+        return pr.factor
+    if getattr(fac, "p", 0) == 1 and not np.all(fac.chol > 0):
+        return pr.factor
+    if not np.isfinite(fac.logdet):
+        return pr.factor
+    return fac
 
 
 def log_integrals(
-    struct: Any, state: Any, resp: Response, pr: PirlsResult, phi: float, nagq: int
+    struct: Any, state: Any, resp: Response, pr: PirlsResult, phi: float, nagq: int, fac: Any = None
 ) -> F64:
     """Per-cluster log marginal likelihoods for one scalar term (adaptive Gauss–Hermite)."""
     lam = float(state[0, 0])
     mode = pr.u
-    scale = 1.0 / np.sqrt(pr.factor.chol)  # p == 1: 'chol' holds the 1×1 block A_j itself
+    fac = pr.factor if fac is None else fac
+    scale = 1.0 / np.sqrt(fac.chol)  # p == 1: 'chol' holds the 1×1 block A_j itself
     eta_fixed = pr.eta - struct.zlam_u(state, pr.u)
     logf_mode = struct.segsum(resp.logf_obs(pr.mu, phi, pr.dev_obs if resp.fixed_dispersion else None))
     xr = None if struct.intercept_only else struct.Xr[:, :1]
