@@ -495,7 +495,10 @@ class GLMResult:
                 col = newdata[self.offset_source].to_numpy(dtype=np.float64)
                 off = col if off is None else off + col
             return X, off
-        X = _matrix(newdata, self.names)[0]
+        if isinstance(newdata, pd.DataFrame) and all(name in newdata.columns for name in self.names):
+            newdata = newdata[list(self.names)]  # match the columns by name
+        X = _matrix(newdata, None)[0]
+        check_finite_columns(X, self.names if X.shape[1] == p else [f"x{j}" for j in range(X.shape[1])], "newdata")
         if X.shape[1] != p:
             raise DesignMatrixError(f"newdata has {X.shape[1]} columns but the model has {p} coefficients")
         return X, None

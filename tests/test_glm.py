@@ -529,3 +529,14 @@ def test_standard_errors_are_inverse_expected_information(family: str, link: str
     cov = np.linalg.inv(X.T @ (W[:, None] * X)) * res.dispersion
     # (R and we use the working weights of the last step, one step before the estimates)
     np.testing.assert_allclose(res.vcov.to_numpy(), cov, rtol=1e-5, atol=1e-9)
+
+
+def test_predict_matches_dataframe_columns_by_name() -> None:
+    X, y, _ = _simulate("poisson", "log")
+    frame = pd.DataFrame(X, columns=["(Intercept)", "a", "b"])
+    res = glm_fit(frame, y, "poisson", None)
+    assert list(res.coef.index) == ["(Intercept)", "a", "b"]
+    shuffled = frame[["b", "(Intercept)", "a"]].iloc[:4]
+    np.testing.assert_allclose(res.predict(shuffled), X[:4] @ res.coef_values, rtol=1e-12)
+    with pytest.raises(DesignMatrixError, match="NaN"):
+        res.predict(frame.iloc[:2].assign(a=np.nan))
