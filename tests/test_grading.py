@@ -200,21 +200,38 @@ def test_real_sandbox_json_is_reproducible() -> None:
     assert to_json(a, timings=False) == to_json(b, timings=False)
 
 
-#: checks each corpus file legitimately passes (the function that is not the hostile one may be
-#: right for floats); everything else must score 0.
-ALL = frozenset(c.name for c in EXERCISE.checks)
-CORPUS_PASSES: dict[str, frozenset[str]] = {
-    "correct.py": ALL,
-    "notebook_ok.ipynb": ALL,
-    "notebook_error_cell.ipynb": ALL,
-    "not_mean.py": frozenset({"mean_tau2_zero", "variance_tau2_zero"}),
-    "big_print.py": frozenset({"mean_scalar"}),
-    "monkeypatches_builtins.py": frozenset(c.name for c in EXERCISE.checks if c.function == "marginal_mean"),
-    "infinite_loop.py": frozenset({"variance_scalar"}),
-    "missing_function.py": frozenset({"variance_scalar"}),
-    "os_exit.py": frozenset({"variance_scalar"}),
-    "segfault.py": frozenset({"variance_scalar"}),
-    "wrong_shape.py": frozenset({"mean_scalar"}),
+#: The corpus convention (tests/fixtures/submissions/poisson_marginal): each file attacks one
+#: function (or both, or the loader); a function that is not under attack is correct and
+#: vectorised, or absent. Attacked functions must score 0; the others earn their points unless
+#: they are missing. Files whose attacked function is legitimately right for some inputs have
+#: an exact list of the checks they pass.
+BOTH = frozenset({"marginal_mean", "marginal_variance"})
+ATTACKED: dict[str, frozenset[str]] = {
+    "correct.py": frozenset(),
+    "notebook_ok.ipynb": frozenset(),
+    "notebook_error_cell.ipynb": frozenset(),
+    "monkeypatches_builtins.py": frozenset(),  # attacks the grader process, not the answers
+    **{
+        name: BOTH
+        for name in (
+            "always_equal.py",
+            "float_subclass.py",
+            "ndarray_subclass.py",
+            "imports_graders.py",
+            "nan_inf.py",
+            "raises_base_exception.py",
+            "stub_not_implemented.py",
+            "syntax_error.py",
+            "slow_import.py",
+            "imports_reference.py",
+            "empty.py",
+        )
+    },
+}
+EXACT_PASSES: dict[str, frozenset[str]] = {
+    "not_mean.py": frozenset({"mean_tau2_zero", "variance_tau2_zero"}),  # right only at tau2 = 0
+    "wrong_shape.py": frozenset({"mean_scalar"}),  # right for floats, not vectorised
+    "big_print.py": frozenset({"mean_scalar"}),  # math.exp: right for floats only
 }
 
 
@@ -225,15 +242,23 @@ def _corpus() -> list[str]:
 @pytest.mark.parametrize("name", _corpus())
 def test_hostile_corpus_scores_only_what_it_earns(name: str) -> None:
     result = grade(CORPUS / name, EXERCISE, mode="all", seed=SEED, max_examples=20)
-    earned = CORPUS_PASSES.get(name, frozenset())
-    passed = {c.name for c in result.checks if c.passed}
-    if not sandbox_keeps_0d_arrays():  # known sandbox bug, see ZERO_D_BUG: shape checks not judged
-        earned = earned - SHAPE_CHECKS
-        passed -= SHAPE_CHECKS
-    assert passed == earned, [(c.name, c.message) for c in result.checks]
+    judged = [c for c in result.checks if sandbox_keeps_0d_arrays() or c.name not in SHAPE_CHECKS]
+    detail = [(c.name, c.status, c.message[:120]) for c in judged]
+    if name in EXACT_PASSES:
+        assert {c.name for c in judged if c.passed} == EXACT_PASSES[name] - (
+            set() if sandbox_keeps_0d_arrays() else SHAPE_CHECKS
+        ), detail
+    else:
+        attacked = ATTACKED.get(name, frozenset({"marginal_mean"}))
+        for c in judged:
+            if c.function in attacked:
+                assert not c.passed, detail
+            else:
+                assert c.passed or c.reason == "missing", detail
     for c in result.checks:
         assert c.message.strip(), c
         assert c.score == (c.max_score if c.passed else 0)
         if not c.passed:
             # a clear message names the function or the submission problem
             assert c.function in c.message or "submission" in c.message or "not run" in c.message, c.message
+    assert result.score == sum(c.max_score for c in result.checks if c.passed)
