@@ -1,7 +1,7 @@
 ## Time one lme4 fit for the GLMM benchmark and print the result as JSON on stdout.
 ##
 ## Usage:
-##   Rscript tests/r/lme4_bench.R DATA.csv "FORMULA" FAMILY [LINK] [nAGQ] [REPEATS]
+##   Rscript tests/r/lme4_bench.R DATA.csv "FORMULA" FAMILY [LINK] [nAGQ] [REPEATS] [FACTORS]
 ## e.g.
 ##   Rscript tests/r/lme4_bench.R tests/r/data/cbpp.csv \
 ##       "cbind(incidence, size - incidence) ~ period + (1 | herd)" binomial
@@ -9,8 +9,9 @@
 ## FAMILY is one of binomial, poisson, Gamma, gaussian (gaussian -> lmer(REML = FALSE));
 ## LINK defaults to the family's canonical link; nAGQ defaults to 1 (Laplace);
 ## the fit is repeated REPEATS times (default 1) and every elapsed time is reported.
-## Columns named in FACTORS (environment variable, comma separated) are turned into
-## factors before fitting; character columns are factors anyway.
+## Columns named in FACTORS (7th argument or environment variable, comma separated) are
+## turned into factors before fitting (integer-coded grouping factors such as cbpp's herd);
+## character columns are factors anyway.
 ## glmer/lmer are called with lme4's default control settings.
 
 suppressPackageStartupMessages(library(lme4))
@@ -23,7 +24,7 @@ source(file.path(here, "json_out.R"))
 
 args <- commandArgs(trailingOnly = TRUE)
 if (length(args) < 3) {
-  message("usage: Rscript lme4_bench.R DATA.csv FORMULA FAMILY [LINK] [nAGQ] [REPEATS]")
+  message("usage: Rscript lme4_bench.R DATA.csv FORMULA FAMILY [LINK] [nAGQ] [REPEATS] [FACTORS]")
   quit(status = 2)
 }
 path <- args[1]
@@ -34,7 +35,8 @@ nagq <- if (length(args) >= 5) as.integer(args[5]) else 1L
 repeats <- if (length(args) >= 6) as.integer(args[6]) else 1L
 
 d <- read.csv(path, stringsAsFactors = TRUE)
-for (nm in strsplit(Sys.getenv("FACTORS", ""), ",")[[1]]) {
+factor_arg <- if (length(args) >= 7) args[7] else Sys.getenv("FACTORS", "")
+for (nm in strsplit(factor_arg, ",")[[1]]) {
   if (nzchar(nm)) d[[nm]] <- factor(d[[nm]])
 }
 fam <- switch(family_name,
