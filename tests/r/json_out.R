@@ -60,12 +60,3 @@ session_versions <- function(pkgs) {
   for (p in pkgs) v[[p]] <- as.character(utils::packageVersion(p))
   v
 }
-
-## Directory of the running script (Rscript --file=...), so the scripts can be
-## run from any working directory.
-script_dir <- function() {
-  a <- commandArgs(trailingOnly = FALSE)
-  f <- sub("^--file=", "", a[grep("^--file=", a)])
-  if (length(f) == 0) return(getwd())
-  dirname(normalizePath(f[1]))
-}
