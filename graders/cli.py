@@ -26,6 +26,7 @@ from typing import NoReturn
 from graders.grading_errors import GradingError, MissingSeedError
 from graders.render import FORMATS, render
 from graders.runner import DEFAULT_EXAMPLES, SandboxFactory, grade
+from graders.sandbox import SandboxError
 
 __all__ = ["SEED_ENV", "main"]
 
@@ -159,7 +160,7 @@ def main(argv: Sequence[str] | None = None, *, sandbox_factory: SandboxFactory |
     """Entry point of ``glmm-grade``; returns the exit code (0, 1 or 2)."""
     try:
         return _run(argv, sandbox_factory)
-    except GradingError as exc:
+    except (GradingError, SandboxError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
     except SystemExit as exc:  # --help / --version from argparse

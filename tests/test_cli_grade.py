@@ -120,3 +120,13 @@ def test_console_script_is_installed() -> None:
 
     scripts = {ep.name: ep.value for ep in importlib.metadata.entry_points(group="console_scripts")}
     assert scripts.get("glmm-grade") == "graders.cli:main"
+
+
+def test_sandbox_refusal_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from graders.sandbox import SandboxError
+
+    def refuse(*_: object) -> None:
+        raise SandboxError("cannot sandbox this submission; submit a .py file")
+
+    assert main([KEY, *BASE], sandbox_factory=refuse) == 2  # type: ignore[arg-type]
+    assert "cannot sandbox this submission" in one_line_error(capsys)
