@@ -190,8 +190,27 @@ def _candidate_modes() -> list[_Mode]:
     return modes
 
 
+_ROOT_PREFIX = "glmm-sandbox-"
+
+
+def _sweep_stale_roots() -> None:
+    """Delete sandbox directories left by grading processes that died (killed, power loss)."""
+    base = Path(tempfile.gettempdir())
+    for path in base.glob(f"{_ROOT_PREFIX}*-*"):
+        pid_text = path.name[len(_ROOT_PREFIX):].split("-", 1)[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except OSError:
+            continue
+
+
 @functools.cache
 def _probe() -> tuple[_Mode, tuple[str, ...]]:
+    _sweep_stale_roots()
     failures = []
     for mode in _candidate_modes():
         root = _make_root(None, mode)
@@ -268,7 +287,7 @@ def _interpreter() -> str:
 
 def _make_root(submission: Path | None, mode: _Mode) -> Path:
     """A fresh directory tree: ``root/`` (0711) holding ``work/`` (the student's cwd)."""
-    root = Path(tempfile.mkdtemp(prefix="glmm-sandbox-"))
+    root = Path(tempfile.mkdtemp(prefix=f"{_ROOT_PREFIX}{os.getpid()}-"))
     root.chmod(0o711)
     work = root / "work"
     work.mkdir(mode=0o700)
