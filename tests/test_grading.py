@@ -262,3 +262,16 @@ def test_hostile_corpus_scores_only_what_it_earns(name: str) -> None:
             # a clear message names the function or the submission problem
             assert c.function in c.message or "submission" in c.message or "not run" in c.message, c.message
     assert result.score == sum(c.max_score for c in result.checks if c.passed)
+
+
+@pytest.mark.slow
+def test_official_grading_with_200_examples_per_check() -> None:
+    import time
+
+    started = time.perf_counter()
+    result = grade(key_path(EX_ID), EXERCISE, mode="all", seed=SEED, max_examples=200)
+    elapsed = time.perf_counter() - started
+    judged = [c for c in result.checks if sandbox_keeps_0d_arrays() or c.name not in SHAPE_CHECKS]
+    assert all(c.passed for c in judged), [c.message for c in judged if not c.passed]
+    assert all(c.examples == 200 for c in judged)
+    assert elapsed < 120, f"official grading took {elapsed:.1f} s"
