@@ -17,9 +17,12 @@ Estimation, as lme4 by default:
    evaluations. Standard errors: the β block of the inverse Hessian of the deviance over all
    parameters (lme4's ``use.hessian = TRUE``), by central finite differences.
 
-Optimiser: scipy's L-BFGS-B with bounds, gradients by central finite differences (one-sided
-second order at a bound), then up to ``options.newton_polish`` Newton steps with the
-finite-difference Hessian that is needed for the standard errors anyway. Every tolerance is
+Optimiser: stage 1 uses a small bounded quasi-Newton (BFGS with projection; forward
+finite-difference gradients). Stage 2 starts with Newton steps using one finite-difference
+Hessian of the deviance (second-order differences, 2d + d(d−1) evaluations) — the Hessian
+needed for the standard errors anyway — and falls back to the quasi-Newton search when the
+Hessian is not positive definite or a step fails. A diagonal θ that ends on its bound 0 is
+probed and the search restarted if the bound is not a minimum. Every tolerance is
 in one keyword-only record, :class:`GLMMOptions` (like MixedModels.jl's ``optsummary``).
 
 **Dispersion** (gaussian, Gamma, inverse Gaussian): φ is an extra parameter of the Laplace
@@ -94,7 +97,9 @@ class GLMMOptions:
     fd_forward_step: float = 1e-7  # relative step of forward differences
     stage1_ftol: float = 1e-9  # the nAGQ=0 stage only provides starting values (unless nAGQ=0)
     hessian_step: float = 1e-4  # relative step of the finite-difference Hessian (lme4: 1e-4)
-    newton_polish: int = 3  # Newton steps with the FD Hessian after L-BFGS-B
+    newton_maxit: int = 10  # Newton steps (one FD Hessian) before falling back to quasi-Newton
+    newton_xtol: float = 1e-8  # Newton converged when every relative step is below this
+    hessian_refresh: float = 1e-3  # recompute the Hessian for the SEs if x moved more (relative)
     grad_check_tol: float = 2e-3  # lme4's check.conv.grad: max |H⁻¹ g| allowed
     singular_tol: float = 1e-4  # lme4's boundary tolerance on θ diagonals
     dense_max: int = 64  # several terms: dense Cholesky up to this q, sparse LU above (see glmm_re)
@@ -267,9 +272,15 @@ def _fd_hessian(f: Any, x: F64, f0: float, rel: float) -> tuple[F64, F64]:
             ej = np.zeros(d)
             ei[i] = h[i]
             ej[j] = h[j]
-            v = (f(x + ei + ej) - f(x + ei - ej) - f(x - ei + ej) + f(x - ei - ej)) / (4 * h[i] * h[j])
+            # second order with two evaluations per pair (reuses f(x ± h_i e_i))
+            both = f(x + ei + ej) + f(x - ei - ej)
+            v = (both - fp[i] - fp[j] - fm[i] - fm[j] + 2 * f0) / (2 * h[i] * h[j])
             H[i, j] = H[j, i] = v
     return g, H
+
+
+def _hessian_evals(d: int) -> int:
+    return 2 * d + d * (d - 1)
 
 
 @dataclass
@@ -452,6 +463,58 @@ def _start(m: _Model) -> tuple[F64, float]:
     return beta0, max(pearson, 1e-8)
 
 
+def _newton(
+    obj: Any, x0: F64, lower: F64, opts: GLMMOptions
+) -> tuple[F64, float, F64, F64, F64, int, bool]:
+    """Newton iterations with one finite-difference Hessian (refreshed only if a step fails).
+
+    Returns ``(x, f, g, H, x_at_H, evaluations, converged)``. Variables at their lower
+    bound whose Newton step points outwards are held at the bound. ``converged`` is False
+    when the Hessian is not positive definite or no step decreases the deviance, so the
+    caller can fall back to the quasi-Newton search.
+    """
+    x = np.maximum(np.array(x0, dtype=np.float64), lower)
+    try:
+        f0 = obj(x)
+    except ConvergenceError:
+        return x, math.inf, np.zeros_like(x), np.eye(x.size), x.copy(), 1, False
+    g, H = _fd_hessian(obj, x, f0, opts.hessian_step)
+    evals = 1 + _hessian_evals(x.size)
+    x_hess = x.copy()
+    for _ in range(opts.newton_maxit):
+        free = ~((x <= lower) & (g > 0))
+        idx = np.flatnonzero(free)
+        step = np.zeros_like(x)
+        try:
+            cf = np.linalg.cholesky(H[np.ix_(idx, idx)])
+        except np.linalg.LinAlgError:
+            return x, f0, g, H, x_hess, evals, False
+        step[idx] = np.linalg.solve(cf.T, np.linalg.solve(cf, g[idx]))
+        if np.max(np.abs(step) / np.maximum(np.abs(x), 1.0)) < opts.newton_xtol:
+            return x, f0, g, H, x_hess, evals, True
+        t = 1.0
+        accepted = False
+        for _half in range(8):
+            x_new = np.maximum(x - t * step, lower)
+            try:
+                f_new = obj(x_new)
+            except ConvergenceError:
+                f_new = math.inf
+            evals += 1
+            if f_new <= f0:
+                accepted = True
+                break
+            t *= 0.5
+        if not accepted:
+            # at the optimum up to the noise of the deviance, or a poor Hessian
+            small = np.max(np.abs(step) / np.maximum(np.abs(x), 1.0)) < 1e-5
+            return x, f0, g, H, x_hess, evals, small
+        x, f0 = x_new, f_new
+        g = _fd_grad(obj, x, f0, np.full(x.size, -np.inf), opts.hessian_step)
+        evals += 2 * x.size
+    return x, f0, g, H, x_hess, evals, False
+
+
 @dataclass
 class _FitOutput:
     beta: F64
@@ -516,40 +579,25 @@ def _fit(m: _Model, opts: GLMMOptions) -> _FitOutput:
     obj.u = pr1.u
     x2 = np.concatenate([pr1.beta, st1.x])
     lower2 = np.concatenate([np.full(m.nb, -np.inf), lower1])
-    st2 = _minimize(obj, x2, lower2, opts, np.full(x2.size, 0.1 * scale0))
-    nfev += st2.nfev
-    messages.append(f"stage 2 (nAGQ={m.nagq}): {st2.message}")
-    if not math.isfinite(st2.fun):
-        raise ConvergenceError(
-            "the Laplace stage found no finite deviance; try nAGQ=0, rescale the predictors or simplify "
-            "the random effects"
-        )
-    x = st2.x
-    f0 = obj(x)
-    g, H = _fd_hessian(obj, x, f0, opts.hessian_step)
-    nfev += 1 + 2 * x.size + 2 * x.size * (x.size - 1)
-    x_hess = x.copy()
-    for _ in range(opts.newton_polish):
-        try:
-            step = np.linalg.solve(H, g)
-        except np.linalg.LinAlgError:
-            break
-        if not np.all(np.isfinite(step)) or np.max(np.abs(step) / np.maximum(np.abs(x), 1.0)) < 1e-9:
-            break
-        x_new = np.maximum(x - step, lower2)
-        try:
-            f_new = obj(x_new)
-        except ConvergenceError:
-            break
-        nfev += 1
-        if not f_new < f0:
-            break
-        x, f0 = x_new, f_new
-        g = _fd_grad(obj, x, f0, np.full(x.size, -np.inf), opts.hessian_step)
-        nfev += 2 * x.size
-    if np.max(np.abs(x - x_hess) / np.maximum(np.abs(x), 1.0)) > 1e-4:
+    x, f0, g, H, x_hess, newton_evals, newton_ok = _newton(obj, x2, lower2, opts)
+    nfev += newton_evals
+    if newton_ok:
+        messages.append(f"stage 2 (nAGQ={m.nagq}): Newton steps with the finite-difference Hessian converged")
+    else:
+        st2 = _minimize(obj, x, lower2, opts, np.full(x2.size, 0.1 * scale0))
+        nfev += st2.nfev
+        messages.append(f"stage 2 (nAGQ={m.nagq}): {st2.message}")
+        if not math.isfinite(st2.fun):
+            raise ConvergenceError(
+                "the Laplace stage found no finite deviance; try nAGQ=0, rescale the predictors or simplify "
+                "the random effects"
+            )
+        x, f0, g, H, x_hess, newton_evals, _ = _newton(obj, st2.x, lower2, opts)
+        nfev += newton_evals
+    if np.max(np.abs(x - x_hess) / np.maximum(np.abs(x), 1.0)) > opts.hessian_refresh:
+        f0 = obj(x)
         g, H = _fd_hessian(obj, x, f0, opts.hessian_step)
-        nfev += 2 * x.size + 2 * x.size * (x.size - 1)
+        nfev += 1 + _hessian_evals(x.size)
     f0 = obj(x)
     _, pr, state, phi = obj.last  # type: ignore[misc]
     beta = x[: m.nb]

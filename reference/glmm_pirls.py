@@ -20,6 +20,7 @@ quadrature share one code path.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +64,7 @@ class Response:
         # links whose inverse always lands in the family's range need no per-step check
         self.always_valid = link.name in _RANGE_LINKS.get(family.name, ())
         self.canonical = link.name == family.canonical_link
+        self.theta_identity = (family.name, link.name) in _THETA_IDENTITY
         self.mustart = np.asarray(family.initialize(y, wt), dtype=np.float64)
         if self.fixed_dispersion:
             ll0 = np.asarray(family.logpdf(y, self.mustart, 1.0, wt), dtype=np.float64)
@@ -103,6 +105,9 @@ class Response:
 
     def weights(self, eta: F64, mu: F64, phi: float) -> tuple[F64, F64]:
         """Fisher weights and η-scores, both divided by φ."""
+        if self.theta_identity:
+            wv = self.wt / phi
+            return wv * self.family.variance(mu), wv * (self.y - mu)
         me = self.link.mu_eta(eta)
         v = self.family.variance(mu)
         wv = self.wt * me / (v * phi)
@@ -121,6 +126,13 @@ class Response:
 
         dk = (k(eta + h) - k(eta - h)) / (2.0 * h)
         return w_fisher - self.wt * (self.y - mu) * dk / phi
+
+
+#: Newton decrement below which a full PIRLS step is taken without checking the deviance
+_UNCHECKED_DECREMENT = 1e-6
+
+#: (family, link) pairs whose link is the identity in the canonical parameter, so μ'(η) = V(μ)
+_THETA_IDENTITY = {("binomial", "logit"), ("poisson", "log"), ("gaussian", "identity")}
 
 
 @dataclass
@@ -163,24 +175,31 @@ def pirls(
     if eta_fixed is None or joint:
         eta_fixed = resp.offset + X @ beta
 
-    def evaluate(u_: F64, eta_f: F64) -> tuple[F64, F64, F64, float] | None:
+    def mean_at(u_: F64, eta_f: F64) -> tuple[F64, F64] | None:
         eta_ = eta_f + struct.zlam_u(state, u_)
         mu_ = resp.mu(eta_)
         if not resp.valid(eta_, mu_):
             return None
-        d_ = resp.dev_obs(mu_)
-        return eta_, mu_, d_, float(np.sum(d_) / phi + u_ @ u_)
+        return eta_, mu_
 
-    cur = evaluate(u, eta_fixed)
+    def pdev(mu_: F64, u_: F64) -> tuple[F64, float]:
+        d_ = resp.dev_obs(mu_)
+        return d_, float(np.sum(d_) / phi + u_ @ u_)
+
+    cur = mean_at(u, eta_fixed)
     if cur is None and u0 is not None:
         u = np.zeros(q)
-        cur = evaluate(u, eta_fixed)
+        cur = mean_at(u, eta_fixed)
     if cur is None:
         raise ConvergenceError(
             "the linear predictor gives means outside the family's range at the starting values; "
             "try another link or check the response"
         )
-    eta, mu, dev, pd = cur
+    eta, mu = cur
+    # the penalised deviance is computed lazily: near the mode (small Newton decrement) full
+    # steps are taken without the step-halving check, which saves most deviance evaluations
+    dev: F64 | None = None
+    pd = math.nan
     schur = None
     for it in range(1, maxit + 1):
         w, r = resp.weights(eta, mu, phi)
@@ -207,7 +226,21 @@ def pirls(
         if not np.isfinite(dec):
             raise ConvergenceError("penalised IRLS produced non-finite values; try nAGQ=0 or rescale predictors")
         if dec < tol:
+            if dev is None:
+                dev, pd = pdev(mu, u)
             return PirlsResult(u, beta, eta, mu, dev, pd, fac, w, it, schur)
+        if dec < _UNCHECKED_DECREMENT:
+            u_new = u + d_u
+            b_new = beta + d_beta if joint else beta
+            eta_f_new = resp.offset + X @ b_new if joint else eta_fixed
+            new = mean_at(u_new, eta_f_new)
+            if new is not None:
+                u, beta, eta_fixed = u_new, b_new, eta_f_new
+                eta, mu = new
+                dev = None
+                continue
+        if dev is None:
+            dev, pd = pdev(mu, u)
         step = 1.0
         for _ in range(30):
             u_new = u + step * d_u
@@ -216,15 +249,18 @@ def pirls(
                 eta_f_new = resp.offset + X @ b_new
             else:
                 b_new, eta_f_new = beta, eta_fixed
-            new = evaluate(u_new, eta_f_new)
-            if new is not None and new[3] <= pd + 1e-12 * abs(pd):
-                break
+            new = mean_at(u_new, eta_f_new)
+            if new is not None:
+                d_new, pd_new = pdev(new[1], u_new)
+                if pd_new <= pd + 1e-12 * abs(pd):
+                    break
             step *= 0.5
         else:
             # no decrease possible: we are at the optimum up to rounding
             return PirlsResult(u, beta, eta, mu, dev, pd, fac, w, it, schur)
         u, beta, eta_fixed = u_new, b_new, eta_f_new
-        eta, mu, dev, pd = new
+        eta, mu = new
+        dev, pd = d_new, pd_new
     raise ConvergenceError(
         f"penalised IRLS did not converge in {maxit} iterations; raise options pirls_maxit or try nAGQ=0"
     )
