@@ -194,6 +194,27 @@ def _irls(
     etastart: Array | None = None,
     mustart: Array | None = None,
 ) -> _Fit:
+    # Like R, let huge means overflow to inf (a zero working weight, a non-finite deviance
+    # that triggers step halving) instead of warning.
+    with np.errstate(over="ignore", under="ignore"):
+        return _irls_steps(
+            X, y, prior, offset, family, link, control, start=start, etastart=etastart, mustart=mustart
+        )
+
+
+def _irls_steps(
+    X: Array,
+    y: Array,
+    prior: Array,
+    offset: Array,
+    family: Family,
+    link: Link,
+    control: GLMControl,
+    *,
+    start: Array | None,
+    etastart: Array | None,
+    mustart: Array | None,
+) -> _Fit:
     n, p = X.shape
     eps, maxit, tol = control.epsilon, int(control.maxit), control.tol
     coefold: Array | None = None
@@ -436,7 +457,7 @@ class GLMResult:
         elif kind == "working":
             out = (y - mu) / self.link.mu_eta(self.linear_predictor)
         elif kind == "pearson":
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(all="ignore"):
                 out = (y - mu) * np.sqrt(self.prior_weights) / np.sqrt(self.family.variance(mu))
         elif kind == "deviance":
             d = self.family.dev_resids(y, mu, self.prior_weights)
@@ -614,6 +635,31 @@ def _finish(
     etastart: ArrayLike | None,
     mustart: ArrayLike | None,
     trials: Array | None = None,
+    **extra: Any,
+) -> GLMResult:
+    with np.errstate(over="ignore", under="ignore"):  # as R: overflow gives inf, silently
+        return _finish_fit(
+            X, y, prior, offset, family, link, control, names, has_intercept, offset_given,
+            dispersion, start, etastart, mustart, trials, **extra,
+        )
+
+
+def _finish_fit(
+    X: Array,
+    y: Array,
+    prior: Array,
+    offset: Array,
+    family: Family,
+    link: Link,
+    control: GLMControl,
+    names: tuple[str, ...],
+    has_intercept: bool,
+    offset_given: bool,
+    dispersion: float | None,
+    start: ArrayLike | None,
+    etastart: ArrayLike | None,
+    mustart: ArrayLike | None,
+    trials: Array | None,
     **extra: Any,
 ) -> GLMResult:
     n, p = X.shape
