@@ -364,9 +364,12 @@ class _Worker:
         try:
             self.send(setup)
             reply = self.receive(time.monotonic() + timeout)
-        except _WorkerFailed:
+        except (_WorkerFailed, _Timeout, _TooLarge) as exc:
+            tail = " ".join(self.take_raw().split())[-300:]
             self.stop()
-            raise
+            reason = {_Timeout: f"no answer within {timeout:g} s",
+                      _TooLarge: "an oversized answer"}.get(type(exc), str(exc))
+            raise _WorkerFailed(f"{reason}{'; ' + tail if tail else ''}") from exc
         if not isinstance(reply, dict) or reply.get("op") != "ready":
             detail = reply.get("message") if isinstance(reply, dict) else reply
             self.stop()
@@ -651,6 +654,19 @@ def _default_hide(submission: Path) -> list[str]:
 
 # ============================================================================ sandbox
 
+def _crash_trace(raw: str, labels: Sequence[str]) -> str:
+    """The student's part of a crash report (faulthandler output) or the last lines printed."""
+    lines = raw.strip().splitlines()
+    fatal = [i for i, line in enumerate(lines) if line.startswith("Fatal Python error")]
+    if not fatal:
+        return "\n".join(lines[-20:])
+    picked = [lines[fatal[-1]]]
+    for line in lines[fatal[-1] + 1:]:
+        if any(f'File "{label}"' in line for label in labels):
+            picked.append(line.strip())
+    return "\n".join(picked)
+
+
 def _cleanup(workers: list[_Worker], root: Path) -> None:
     """Stop the workers and delete the directory tree (also run if a Sandbox is not closed)."""
     for worker in workers:
@@ -754,7 +770,7 @@ class Sandbox:
                          stdout_cap=stdout_cap, hide=self.hide)
         try:
             self.worker_start_seconds.append(worker.start(STARTUP_SECONDS))
-        except (_WorkerFailed, _Timeout, _TooLarge) as exc:
+        except _WorkerFailed as exc:
             return LoadOutcome("crashed", f"the sandbox worker could not start ({exc}); "
                                "this is a grader problem, please report it")
         self._worker = worker
@@ -775,7 +791,7 @@ class Sandbox:
             return LoadOutcome("crashed", f"loading {self.submission.name} produced too much "
                                "output", runtime=time.monotonic() - started)
         except _WorkerFailed:
-            message, tail = self._death_message(worker, f"loading {self.submission.name}")
+            message, tail = self._death_message(worker, f"while loading {self.submission.name}")
             self._stop_worker()
             return LoadOutcome("crashed", message, traceback=tail,
                                runtime=time.monotonic() - started)
@@ -869,7 +885,7 @@ class Sandbox:
                                runtime=time.monotonic() - started)
         except _WorkerFailed:
             runtime = time.monotonic() - started
-            message, tail = self._death_message(worker, what)
+            message, tail = self._death_message(worker, f"while running {what}")
             stdout = worker.take_raw()
             self._stop_worker()
             return CallOutcome("crashed", message=message, traceback=tail, stdout=stdout, runtime=runtime)
@@ -920,21 +936,20 @@ class Sandbox:
         return (f"the submission used up its total time budget of "
                 f"{self.limits.total_seconds:g} s; no further calls are made")
 
-    def _death_message(self, worker: _Worker, what: str) -> tuple[str, str]:
+    def _death_message(self, worker: _Worker, during: str) -> tuple[str, str]:
         code = worker.returncode(2.0)
         if code is None:
             worker.kill()
             code = worker.returncode(2.0)
-        tail = worker.take_raw()
-        tail = "\n".join(tail.strip().splitlines()[-20:])
+        tail = _crash_trace(worker.take_raw(), [label for label, _ in self.cells])
         if code is not None and code < 0:
             try:
                 sig = signal.Signals(-code)
                 name = f"{sig.name}, {_SIGNALS.get(sig, 'signal')}"
             except ValueError:
                 name = f"signal {-code}"
-            return f"the worker process died while running {what} ({name})", tail
+            return f"the worker process died {during} ({name})", tail
         if code is not None:
-            return (f"the worker process exited with status {code} while running {what} "
+            return (f"the worker process exited with status {code} {during} "
                     "(os._exit or a C-level exit); functions must return, not exit"), tail
-        return f"the worker process stopped answering while running {what}", tail
+        return f"the worker process stopped answering {during}", tail

@@ -241,6 +241,9 @@ def test_dead_worker_fails_one_call_then_restarts(name, words):
     with open_sandbox(name) as sb:
         out = sb.call("marginal_mean", *ARGS)
         assert out.status == "crashed" and words in out.message
+        if name == "segfault.py":
+            assert 'File "segfault.py", line 8 in marginal_mean' in out.traceback
+            assert "_runner.py" not in out.traceback
         again = sb.call("marginal_variance", *ARGS)
         assert again.status == "ok"
         assert again.value == pytest.approx(float(expected_variance(*ARGS)), rel=1e-14)
