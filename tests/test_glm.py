@@ -13,15 +13,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import optimize, special, stats
 
 from reference import GLMControl, GLMResult, get_family, glm, glm_fit
 from reference.errors import (
+    ConvergenceError,
     ConvergenceWarning,
     DesignMatrixError,
     FormulaError,
     InvalidResponseError,
     LinkNotAllowedError,
+    ModelInputError,
     UnknownFamilyError,
     UnknownLinkError,
 )
@@ -540,3 +544,47 @@ def test_predict_matches_dataframe_columns_by_name() -> None:
     np.testing.assert_allclose(res.predict(shuffled), X[:4] @ res.coef_values, rtol=1e-12)
     with pytest.raises(DesignMatrixError, match="NaN"):
         res.predict(frame.iloc[:2].assign(a=np.nan))
+
+
+FAMILY_LINKS = [
+    ("gaussian", "identity"), ("gaussian", "inverse"), ("binomial", "logit"), ("binomial", "cloglog"),
+    ("binomial", "cauchit"), ("poisson", "log"), ("poisson", "identity"), ("gamma", "inverse"),
+    ("gamma", "identity"), ("inverse_gaussian", "1/mu^2"), ("negative_binomial", "sqrt"),
+]
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None)
+@given(
+    case=st.sampled_from(FAMILY_LINKS),
+    n=st.integers(1, 25),
+    scale=st.sampled_from([1e-3, 1.0, 1e3]),
+    seed=st.integers(0, 2**16),
+    collinear=st.booleans(),
+)
+def test_any_small_data_gives_a_result_or_a_typed_error(case, n: int, scale: float, seed: int, collinear: bool) -> None:
+    """Whatever the data, the fit returns a usable result or raises one of the typed errors."""
+    family, link = case
+    rng = np.random.default_rng(seed)
+    X = np.column_stack([np.ones(n), rng.normal(size=n) * scale])
+    if collinear:
+        X = np.column_stack([X, 3.0 * X[:, 1]])
+    if family == "binomial":
+        y = (rng.random(n) < 0.5).astype(float)
+    elif family in ("poisson", "negative_binomial"):
+        y = rng.poisson(2.0, n).astype(float)
+    elif family == "gaussian":
+        y = rng.normal(1.0, 1.0, n)
+    else:
+        y = rng.gamma(2.0, 1.0, n) + 0.01
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            res = glm_fit(X, y, _family(family), link)
+        except (ModelInputError, ConvergenceError):
+            return
+    assert res.coef_values.shape == (X.shape[1],)
+    assert np.all(np.isfinite(res.fitted))
+    assert res.df_resid == n - res.rank
+    assert isinstance(res.summary(), str) and isinstance(repr(res), str)
+    assert np.isfinite(res.deviance)
