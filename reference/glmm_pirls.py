@@ -130,6 +130,8 @@ class Response:
 
 #: Newton decrement below which a full PIRLS step is taken without checking the deviance
 _UNCHECKED_DECREMENT = 1e-6
+#: … or when no component of the step δu (u has unit prior scale) exceeds this
+_UNCHECKED_STEP = 0.05
 
 #: (family, link) pairs whose link is the identity in the canonical parameter, so μ'(η) = V(μ)
 _THETA_IDENTITY = {("binomial", "logit"), ("poisson", "log"), ("gaussian", "identity")}
@@ -229,7 +231,7 @@ def pirls(
             if dev is None:
                 dev, pd = pdev(mu, u)
             return PirlsResult(u, beta, eta, mu, dev, pd, fac, w, it, schur)
-        if dec < _UNCHECKED_DECREMENT:
+        if dec < _UNCHECKED_DECREMENT or float(np.max(np.abs(d_u), initial=0.0)) < _UNCHECKED_STEP:
             u_new = u + d_u
             b_new = beta + d_beta if joint else beta
             eta_f_new = resp.offset + X @ b_new if joint else eta_fixed
