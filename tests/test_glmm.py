@@ -395,3 +395,22 @@ def test_speed_random_intercept_poisson_1e5_rows() -> None:
     np.testing.assert_allclose(res.fixef.to_numpy(), [0.2, 0.3, -0.2, 0.1], atol=0.03)
     assert res.theta.iloc[0] == pytest.approx(0.5, abs=0.03)
     assert elapsed < 10.0, f"1e5-row fit took {elapsed:.1f} s (lme4: about 10 s)"
+
+
+def test_prior_weights_equal_duplicated_rows_within_clusters() -> None:
+    df = _poisson_data(n_groups=6, per=5, seed=21)
+    w = np.where(np.arange(len(df)) % 3 == 0, 2.0, 1.0)
+    doubled = pd.concat([df, df[w == 2.0]]).sort_index(kind="stable")
+    r_w = _quiet_fit("y ~ x + (1 | g)", df, "poisson", weights=w)
+    r_d = _quiet_fit("y ~ x + (1 | g)", doubled, "poisson")
+    np.testing.assert_allclose(r_w.fixef.to_numpy(), r_d.fixef.to_numpy(), atol=1e-6)
+    assert r_w.theta.iloc[0] == pytest.approx(r_d.theta.iloc[0], abs=1e-6)
+    assert r_w.loglik == pytest.approx(r_d.loglik, abs=1e-7)
+
+
+def test_offset_shifts_the_intercept_exactly() -> None:
+    df = _poisson_data(seed=22)
+    base = _quiet_fit("y ~ x + (1 | g)", df, "poisson")
+    shifted = _quiet_fit("y ~ x + (1 | g)", df, "poisson", offset=np.full(len(df), 0.7))
+    assert shifted.fixef["(Intercept)"] == pytest.approx(base.fixef["(Intercept)"] - 0.7, abs=1e-6)
+    assert shifted.loglik == pytest.approx(base.loglik, abs=1e-8)
