@@ -136,6 +136,8 @@ def _encode(x, np, pd, depth=0):
     if depth > _MAX_DEPTH:
         raise _Unserialisable("the value is nested too deeply")
     t = _type(x)
+    if t is int and x.bit_length() > 1024:
+        raise _Unserialisable("returned an integer too large to be a result")
     if x is None or t is bool or t is int or t is _str:
         return x
     if t is float:
@@ -533,7 +535,9 @@ def _restore_builtins():
 
 def _load(state, msg):
     name = msg["name"]
-    stem = name.rsplit(".", 1)[0] or "submission"
+    stem = name.rsplit(".", 1)[0]
+    if not stem.isidentifier() or stem in sys.modules or stem in sys.stdlib_module_names:
+        stem = "submission"  # never shadow numpy, json, ... (a file called numpy.py)
     import types
     module = types.ModuleType(stem)
     module.__file__ = os.path.join(os.getcwd(), name)
@@ -623,6 +627,34 @@ def _call(state, msg, np, pd):
 
 # ----------------------------------------------------------------------------- main loop
 
+def _fork_init(*protocol_fds):
+    """As pid 1 of a new PID namespace: fork the worker and stay behind as a minimal init.
+
+    The kernel shields a namespace's init from signals it has no handler for (SIGXCPU from the
+    CPU limit, SIGTERM sent by the student), so student code must not run as pid 1.  The init
+    closes the protocol pipes, reaps orphans, and exits with the worker's status (128 + signal
+    number if it was killed by a signal); its exit ends the namespace and every process in it.
+    """
+    global _MY_PID
+    pid = os.fork()
+    if pid == 0:
+        _MY_PID = os.getpid()
+        return
+    for fd in protocol_fds:
+        os.close(fd)
+    while True:
+        try:
+            done, status = os.wait()
+        except ChildProcessError:
+            os._exit(0)
+        except InterruptedError:
+            continue
+        if done == pid:
+            if os.WIFSIGNALED(status):
+                os._exit(128 + os.WTERMSIG(status))
+            os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+
+
 def _send(out, obj):
     if os.getpid() != _MY_PID:  # a fork of the student's must never answer
         os._exit(0)
@@ -653,6 +685,9 @@ def main(argv):
             except BaseException as exc:
                 _send(out, {"op": "setup_failed", "message": _one_line(exc)})
                 return 3
+            if os.getpid() == 1:
+                _fork_init(req.fileno(), out.fileno())
+                notes.append("init process")
             cap = int(msg.get("stdout_bytes") or 65536)
             state.capture = _Capture(cap)
             import faulthandler

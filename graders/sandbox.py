@@ -942,6 +942,8 @@ class Sandbox:
             worker.kill()
             code = worker.returncode(2.0)
         tail = _crash_trace(worker.take_raw(), [label for label, _ in self.cells])
+        if code is not None and self.mode.prefix and code > 128:
+            code = 128 - code  # the namespace's init reports a killed worker as 128 + signal
         if code is not None and code < 0:
             try:
                 sig = signal.Signals(-code)

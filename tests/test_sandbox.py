@@ -250,6 +250,23 @@ def test_dead_worker_fails_one_call_then_restarts(name, words):
         assert sb.restarts == 1
 
 
+def test_cpu_limit_kills_the_worker():
+    limits = Limits(call_seconds=10.0, cpu_seconds=1)
+    with open_sandbox("infinite_loop.py", limits=limits) as sb:
+        out = sb.call("marginal_mean", *ARGS)
+        assert out.status == "crashed" and "SIGXCPU, CPU time limit exceeded" in out.message
+        assert out.runtime < 8
+
+
+def test_odd_file_names_do_not_shadow_modules(tmp_path):
+    source = "import numpy as np\n\ndef f(x):\n    return np.sqrt(x)\n"
+    for name in ("numpy.py", "json.py", "hw 1 (final).py"):
+        path = write_submission(tmp_path, source, name=name)
+        with Sandbox(path, limits=FAST) as sb:
+            assert sb.load().functions == ("f",), name
+            assert sb.call("f", 4.0).value == 2.0, name
+
+
 def test_slow_import_times_out_at_load():
     t0 = time.monotonic()
     with open_sandbox("slow_import.py") as sb:
@@ -345,7 +362,7 @@ def test_secret_environment_and_other_processes_are_invisible(monkeypatch):
     with open_sandbox("searches_env_for_seed.py") as sb:
         found = sb.call("marginal_mean", *ARGS).value
     assert found["found"] == []
-    assert found["pids"] == ["1"]
+    assert found["pids"] == ["1", "2"]  # the namespace's init and the worker itself
 
 
 @needs_namespaces
@@ -396,7 +413,8 @@ def test_worker_environment_and_descriptors_are_minimal(tmp_path, monkeypatch):
 
         def look():
             return {"env": sorted(os.environ), "fds": sorted(int(f) for f in os.listdir("/proc/self/fd")),
-                    "flags": [sys.flags.isolated, sys.flags.no_site, sys.flags.ignore_environment]}
+                    "flags": [sys.flags.isolated, sys.flags.no_site, sys.flags.ignore_environment],
+                    "uid": os.getuid()}
     """)
     with Sandbox(path, limits=FAST) as sb:
         seen = sb.call("look").value
@@ -405,6 +423,8 @@ def test_worker_environment_and_descriptors_are_minimal(tmp_path, monkeypatch):
     # 0-2, the two protocol pipes, the descriptor listing /proc/self/fd; nothing else inherited
     assert len(seen["fds"]) <= 6 and seen["fds"][:3] == [0, 1, 2]
     assert seen["flags"] == [1, 1, 1]
+    if sbx._probe()[0].uid is not None:
+        assert seen["uid"] == sbx.SANDBOX_UID
 
 
 @needs_namespaces
@@ -473,6 +493,7 @@ def test_benign_variations_are_normalised(tmp_path):
         def frame(): return pd.DataFrame({"x": [1.0, 2.0], "n": [1, 2], "ok": [True, False]})
         def big_endian(): return np.arange(3, dtype=">f8")
         def fortran(): return np.asfortranarray(np.arange(6.0).reshape(2, 3))
+        def huge_int(): return 10 ** 400
     """)
     with Sandbox(path, limits=FAST) as sb:
         def value(name):
@@ -496,6 +517,7 @@ def test_benign_variations_are_normalised(tmp_path):
         be = value("big_endian")
         assert be.dtype == np.float64 and be.dtype.isnative and be.tolist() == [0.0, 1.0, 2.0]
         np.testing.assert_array_equal(value("fortran"), np.arange(6.0).reshape(2, 3))
+        assert sb.call("huge_int").status == "invalid_output"
 
 
 def test_arguments_round_trip_and_rng_seed(tmp_path):
