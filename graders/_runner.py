@@ -22,15 +22,22 @@ returned inside the reply, raw writes to fd 1/2 go to a pipe the parent drains a
    ``rlimits`` (``{"RLIMIT_AS": n, ...}``), ``stdout_bytes``, and for the namespace modes
    ``mounts`` (build a private file-system view, see ``_mounts``), ``chroot``, ``packages``
    (``[[name, path], ...]``: the allowed package directories/files, bound one by one) and
-   ``hide`` (directories covered with an empty tmpfs).  Everything privileged happens here,
-   before the runner drops to ``uid`` and before any student code runs.
+   ``hide`` (directories covered with an empty tmpfs), ``workdir_bytes`` (size of the work
+   directory's tmpfs).  Everything privileged happens here, before the runner drops to ``uid``
+   and before any student code runs.  As pid 1 of a PID namespace the runner then forks: the
+   child answers the protocol, pid 1 stays a minimal init (see ``_fork_init``).
 2. ``{"op": "load", "name": "sub.py", "cells": [[label, source], ...]}`` ->
    ``{"op": "loaded", "status", "message", "traceback", "functions", "warnings", "stdout"}``.
    Every cell is compiled with ``label`` as its file name and run in one module namespace
-   (``__name__`` is the submission's stem, so ``if __name__ == "__main__"`` blocks do not run).
+   (``__name__`` is the submission's stem, or ``submission`` when the stem would shadow a
+   module, so ``if __name__ == "__main__"`` blocks do not run).  ``status`` is one of ok,
+   syntax_error, import_error, forbidden_import, crashed, empty.
 3. ``{"op": "call", "id": int, "function": str, "args": [...], "kwargs": {...}}`` ->
-   ``{"op": "result", "id": int, "status", "value", "message", "traceback", "stdout"}``.
-4. ``{"op": "exit"}`` -> the runner exits without replying.
+   ``{"op": "result", "id": int, "status", "value", "message", "traceback", "stdout"}``;
+   ``id`` is a random number the reply must echo, ``status`` one of ok, error, crashed,
+   missing, not_implemented, invalid_output, forbidden_import.  Every reply also carries
+   ``child_seconds`` (informative only; the parent measures time itself).
+4. ``{"op": "exit"}`` -> the runner exits at once (``os._exit``) without replying.
 
 Values are JSON with tagged objects (every JSON object is tagged, so a dict can never be
 mistaken for an array): ``{"t": "dict", "v": {str: value}}``,
