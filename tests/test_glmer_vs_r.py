@@ -172,18 +172,26 @@ def _laplace_matches_lme4(fit: Mapping[str, Any]) -> bool:
     return fit["nAGQ"] > 1 or CANONICAL[fit["family"]] == fit["link"]
 
 
-def _estimate_reference(fit: Mapping[str, Any]) -> tuple[str, list[float], list[float]] | None:
-    """(engine, fixef, theta) to compare with, or None when R's estimate is not a reliable target."""
-    if not _laplace_matches_lme4(fit):
-        tmb = fit.get("glmmTMB") or {}
-        if "fixef" not in tmb or tmb.get("convergence", 1) != 0:
-            return None
-        sds = [sd for block in tmb["varcorr"].values() for sd in block["sd"]]
-        return "glmmTMB", tmb["fixef"], sds
-    lme4 = fit["lme4"]
-    if not lme4["converged_without_warnings"]:
+def _tmb_target(fit: Mapping[str, Any]) -> tuple[str, list[float], list[float]] | None:
+    tmb = fit.get("glmmTMB") or {}
+    if "fixef" not in tmb or tmb.get("convergence", 1) != 0 or tmb.get("warnings"):
         return None
-    return "lme4", lme4["fixef"], lme4["theta"]
+    sds = [sd for block in tmb["varcorr"].values() for sd in block["sd"]]
+    return "glmmTMB", tmb["fixef"], sds
+
+
+def _estimate_reference(fit: Mapping[str, Any]) -> tuple[str, list[float], list[float]] | None:
+    """(engine, fixef, θ or SDs) to compare with; None when neither R engine gives a clean target.
+
+    lme4 where it is the right target and converged without warnings; otherwise glmmTMB when it
+    converged cleanly (e.g. contraception with a random slope, where lme4 warns max|grad| 0.0028).
+    """
+    lme4 = fit["lme4"]
+    if _laplace_matches_lme4(fit) and lme4["converged_without_warnings"]:
+        return "lme4", lme4["fixef"], lme4["theta"]
+    if fit["nAGQ"] == 1:
+        return _tmb_target(fit)
+    return None
 
 
 @pytest.mark.parametrize("fit", _params("loglik"))
@@ -198,7 +206,7 @@ def test_loglik_at_least_r(fit: dict[str, Any]) -> None:
 def test_fixef_and_theta_match_r(fit: dict[str, Any]) -> None:
     target = _estimate_reference(fit)
     if target is None:
-        pytest.skip(f"{fit['id']}: R's own fit has convergence warnings; only the log-likelihood is compared")
+        pytest.skip(f"{fit['id']}: both R fits have convergence warnings; only the log-likelihood is compared")
     engine, fixef, theta = target
     res = _fit_python(fit)
     _assert_close(_values(res.fixef, fit["lme4"]["fixef_names"], "fixef"), fixef, f"fixef vs {engine}")
@@ -235,9 +243,9 @@ def test_information_criteria_and_counts(fit: dict[str, Any]) -> None:
     assert int(res.nobs) == lme4["nobs"]
     for factor, count in lme4["ngroups"].items():
         assert int(res.ngroups[factor]) == count, f"groups of {factor}"
-    if fit["nAGQ"] == 1 and _laplace_matches_lme4(fit):
-        # same log-likelihood scale as lme4 for Laplace fits: the AICs agree to the logLik bounds
-        assert float(res.aic) == pytest.approx(lme4["aic"], abs=2 * LOGLIK_ABOVE)
+    # the AIC R would print for the best R log-likelihood, within the log-likelihood bounds
+    best_aic = -2 * _best_r_loglik(fit) + 2 * npar
+    assert best_aic - 2 * LOGLIK_ABOVE <= float(res.aic) <= best_aic + 2 * LOGLIK_BELOW
 
 
 RIKZ_LAPLACE = next(f for f in FITS if f["id"] == "rikz-laplace") if any(f["id"] == "rikz-laplace" for f in FITS) else None

@@ -10,7 +10,7 @@
 ##
 ## Data columns derived here (so R and Python fit exactly the same numbers):
 ##   grouseticks$sHEIGHT = scale(HEIGHT); VerbAgg$r2y = (r2 == "Y");
-##   Contraception$use_y = (use == "Y").  Factor levels (in R's order) are stored
+##   Contraception$use_y = (use == "Y"), Contraception$urban_y = (urban == "Y").  Factor levels (in R's order) are stored
 ##   per fit in "factors"; the Python tests apply them before fitting.
 
 suppressPackageStartupMessages({
@@ -61,6 +61,7 @@ va$r2y <- as.integer(va$r2 == "Y")
 va$r2 <- NULL
 co <- Contraception[, c("district", "use", "livch", "age", "urban")]
 co$use_y <- as.integer(co$use == "Y")
+co$urban_y <- as.integer(co$urban == "Y")  # numeric 0/1, for a scalar (0 + urban_y | district) term
 co$use <- NULL
 sal <- Salamanders[, c("site", "mined", "cover", "spp", "count")]
 sal$site <- factor(as.character(sal$site), levels = levels(sal$site))  # ordered -> plain factor
@@ -192,8 +193,9 @@ specs <- list(
            "use_y ~ age + urban + livch + (1 + urban | district)", "binomial", "logit",
            note = "correlated random intercept and slope (1 + x | g)"),
   fit_spec("contraception_uncorr", "contraception",
-           "use_y ~ age + urban + livch + (1 | district) + (0 + urban | district)", "binomial", "logit",
-           note = "uncorrelated random intercept and slope, (0 + x | g) term"),
+           "use_y ~ age + urban + livch + (1 | district) + (0 + urban_y | district)", "binomial", "logit",
+           note = paste("uncorrelated random intercept and urban effect, scalar (0 + x | g) term",
+                        "(x numeric 0/1: a factor would give an unidentifiable 2x2 block)")),
   fit_spec("salamanders", "salamanders", "count ~ mined + (1 | site)", "poisson", "log",
            nagq = c(1L, 5L, 10L, 25L)),
   fit_spec("salamanders_spp", "salamanders", "count ~ spp + mined + (1 | site)", "poisson", "log"),
