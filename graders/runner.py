@@ -199,6 +199,16 @@ class _CheckRun:
         args = [(extra or {}).get(p, case.get(p)) for p in self.params]
         outcome = self.sandbox.call(self.check.function, *args)
         self.examples += 1
+        if outcome.status == "ok" and outcome.runtime > self.check.time_limit:
+            call = _call_text(self.check.function, self.params, case)
+            self.failure = _Failure(
+                "timeout",
+                "timeout",
+                f"{call}: took {outcome.runtime:.2g} s, over this check's limit of "
+                f"{self.check.time_limit:g} s per call; make it faster",
+                case,
+            )
+            raise _Stop
         if outcome.status == "ok":
             return outcome.value
         self.failure = self._outcome_failure(outcome, case)

@@ -55,6 +55,8 @@ class FakeSandbox:
     #: status forced for every call of the named function (e.g. {"marginal_mean": "timeout"})
     forced: Mapping[str, str] = field(default_factory=dict)
     load_status: str | None = None
+    #: runtime reported for every successful call (seconds)
+    runtime: float = 0.0
     isolation: str = "in-process fake (tests only)"
     calls: int = 0
     seen_args: list = field(default_factory=list)
@@ -87,7 +89,7 @@ class FakeSandbox:
         ok, plain = _plain(value)
         if not ok:
             return FakeCall("invalid_output", message=f"returned {type(value).__name__}")
-        return FakeCall("ok", plain)
+        return FakeCall("ok", plain, runtime=self.runtime)
 
     def close(self) -> None:
         pass

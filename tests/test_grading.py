@@ -165,6 +165,17 @@ def test_sandbox_statuses_become_check_results(status: str, result_status: str, 
     assert all(c.passed for c in result.checks if c.function == "marginal_mean")
 
 
+def test_a_call_over_the_checks_own_time_limit_fails_it_as_timeout() -> None:
+    import dataclasses
+
+    slow_check = dataclasses.replace(EXERCISE.checks[0], time_limit=0.5)
+    exercise = dataclasses.replace(EXERCISE, checks=(slow_check, *EXERCISE.checks[1:2]))
+    result = grade(key_path(EX_ID), exercise, max_examples=5, sandbox_factory=fake_factory(runtime=0.75))
+    slow, other = result.checks
+    assert slow.status == "timeout" and "limit of 0.5 s" in slow.message and slow.examples == 1
+    assert other.passed  # 0.75 s is within its default limit
+
+
 def test_load_failure_fails_every_check_with_the_load_message() -> None:
     result = grade(key_path(EX_ID), EXERCISE, sandbox_factory=fake_factory(load_status="syntax_error"))
     assert result.score == 0 and result.load_status == "syntax_error"
@@ -235,8 +246,10 @@ EXACT_PASSES: dict[str, frozenset[str]] = {
 }
 
 
-def _corpus() -> list[str]:
-    return sorted(p.name for p in CORPUS.iterdir() if p.suffix in (".py", ".ipynb")) if CORPUS.is_dir() else []
+def _corpus() -> list:
+    names = sorted(p.name for p in CORPUS.iterdir() if p.suffix in (".py", ".ipynb")) if CORPUS.is_dir() else []
+    # the fork bomb keeps up to max_processes busy processes for a whole call limit: slow run only
+    return [pytest.param(n, marks=pytest.mark.slow) if n == "fork_bomb.py" else n for n in names]
 
 
 @pytest.mark.parametrize("name", _corpus())
