@@ -590,9 +590,26 @@ def _load(state, msg):
             _restore_builtins()
     reply["functions"] = sorted(
         k for k, v in list(state.namespace.items())
-        if not k.startswith("_") and callable(v) and getattr(v, "__module__", None) == stem
+        if _type(k) is _str and not k.startswith("_") and _defined_here(v, stem)
     ) if reply["status"] == "ok" else []
     return reply
+
+
+def _defined_here(value, stem):
+    """Is ``value`` a callable the submission defined (not a function/class it imported)?
+
+    Callable objects such as ``np.vectorize(f)`` or ``functools.partial(f)`` count as defined:
+    their ``__module__`` names the library, yet the student made them.
+    """
+    import types
+    try:
+        if not callable(value) or _isinstance(value, types.ModuleType):
+            return False
+        if _isinstance(value, (type, types.FunctionType, types.BuiltinFunctionType)):
+            return getattr(value, "__module__", None) == stem
+        return True
+    except BaseException:  # a hostile __getattr__ / __class__
+        return False
 
 
 def _call(state, msg, np, pd):
