@@ -536,7 +536,7 @@ def _encode_arg(x: Any, depth: int = 0) -> Any:
     if t is RngSeed:
         return {"t": "rng", "seed": int(x.seed)}
     if isinstance(x, np.ndarray):
-        a = np.ascontiguousarray(x)
+        a = np.array(x, order="C", copy=True)  # keeps 0-d arrays 0-d (ascontiguousarray does not)
         if a.dtype.kind not in "biuf":
             raise SandboxError(f"array arguments must be numeric or boolean, not {a.dtype}")
         return {"t": "nd", "dtype": a.dtype.str, "shape": list(a.shape),

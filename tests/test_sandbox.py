@@ -559,6 +559,9 @@ def test_arguments_round_trip_and_rng_seed(tmp_path):
 
         def kinds(*args):
             return [type(a).__name__ for a in args]
+
+        def shapes(*args):
+            return [list(a.shape) for a in args]
     """)
     ints = np.arange(6, dtype=np.int32).reshape(2, 3)
     flags = np.array([True, False])
@@ -571,6 +574,9 @@ def test_arguments_round_trip_and_rng_seed(tmp_path):
         drawn = sb.call("draw", RngSeed(7), 3).value
         np.testing.assert_array_equal(drawn, np.random.default_rng(7).normal(size=3))
         assert sb.call("kinds", RngSeed(1), np.float64(2.0)).value == ["Generator", "float"]
+        odd = (np.array(1.5), np.zeros((0, 3)), np.arange(6.0).reshape(2, 3).T)
+        assert sb.call("shapes", *odd).value == [[], [0, 3], [3, 2]]
+        assert sb.call("echo", odd[2]).value[0][0].tolist() == odd[2].tolist()
         with pytest.raises(SandboxError, match="cannot send"):
             sb.call("echo", object())
 
