@@ -27,6 +27,7 @@ __all__ = ["exercise_ids", "expected_failures", "get_exercise", "key_path", "mut
 #: exercise id -> sub-package name (one line per exercise).
 _REGISTRY: dict[str, str] = {
     "poisson-marginal": "poisson_marginal",
+    "logit-marginal": "logit_marginal",
 }
 
 
