@@ -28,6 +28,7 @@ __all__ = ["exercise_ids", "expected_failures", "get_exercise", "key_path", "mut
 _REGISTRY: dict[str, str] = {
     "poisson-marginal": "poisson_marginal",
     "logit-marginal": "logit_marginal",
+    "laplace-cluster": "laplace_cluster",
 }
 
 
