@@ -247,7 +247,9 @@ def _setup(cfg):
     os.environ["HOME"] = cfg["workdir"]
     os.environ["TMPDIR"] = cfg["workdir"]
     sys.path[:] = [p for p in sys.path if p and os.path.exists(p)]
-    sys.meta_path.insert(0, _Blocker(cfg.get("forbidden") or ()))
+    global _FORBIDDEN
+    _FORBIDDEN = tuple(cfg.get("forbidden") or ())
+    sys.meta_path.insert(0, _Blocker(_FORBIDDEN))
     sys.meta_path.append(_AllowList(cfg.get("site_dirs") or (), cfg.get("allowed") or ()))
     sys.dont_write_bytecode = True
     import numpy  # noqa: F401  (fail early, before the student runs, if numpy is unreachable)
@@ -505,6 +507,18 @@ def _classify(exc, labels, what):
     return "error", f"{what} raised {_one_line(exc)}", tb
 
 
+_FORBIDDEN = ()
+
+
+def _forbidden_loaded():
+    """A forbidden module that got imported anyway (e.g. after removing the import hook)."""
+    for name in list(sys.modules):
+        for bad in _FORBIDDEN:
+            if name == bad or name.startswith(bad + "."):
+                return bad
+    return None
+
+
 class _State:
     def __init__(self):
         self.namespace = None
@@ -588,6 +602,10 @@ def _load(state, msg):
             break
         finally:
             _restore_builtins()
+    sneaked = _forbidden_loaded()
+    if sneaked and reply["status"] == "ok":
+        reply.update(status="forbidden_import",
+                     message=f"{name} imported {sneaked!r}, which this exercise does not allow")
     reply["functions"] = sorted(
         k for k, v in list(state.namespace.items())
         if _type(k) is _str and not k.startswith("_") and _defined_here(v, stem)
@@ -639,6 +657,11 @@ def _call(state, msg, np, pd):
         return reply
     finally:
         _restore_builtins()
+    sneaked = _forbidden_loaded()
+    if sneaked:
+        reply.update(status="forbidden_import",
+                     message=f"{fname}() imported {sneaked!r}, which this exercise does not allow")
+        return reply
     try:
         reply["value"] = _encode(value, np, pd if "pandas" in sys.modules else None)
     except _Unserialisable as exc:

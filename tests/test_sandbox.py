@@ -478,6 +478,26 @@ def test_writable_space_is_bounded(tmp_path):
     assert os.listdir(tmp_path) == ["sub.py"]
 
 
+def test_forbidden_submodule_imported_behind_the_hook_is_reported(tmp_path):
+    path = write_submission(tmp_path, """
+        import sys
+
+        def sneak():
+            sys.meta_path[:] = [f for f in sys.meta_path if "Blocker" not in type(f).__name__]
+            import scipy.special
+            return float(scipy.special.expit(0.0))
+
+        def honest():
+            return 1.0
+    """)
+    with Sandbox(path, limits=Limits(call_seconds=10.0),
+                 forbidden_imports=("scipy.special",)) as sb:
+        assert sb.call("honest").status == "ok"
+        out = sb.call("sneak")
+        assert out.status == "forbidden_import" and "'scipy.special'" in out.message
+        assert out.value is None
+
+
 def test_own_packages_are_physically_unreachable(tmp_path):
     path = write_submission(tmp_path, """
         import sys
