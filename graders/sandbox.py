@@ -194,13 +194,15 @@ _ROOT_PREFIX = "glmm-sandbox-"
 
 
 def _sweep_stale_roots() -> None:
-    """Delete sandbox directories left by grading processes that died (killed, power loss)."""
+    """Delete sandbox directories (older than an hour) left by grading processes that died."""
     base = Path(tempfile.gettempdir())
     for path in base.glob(f"{_ROOT_PREFIX}*-*"):
         pid_text = path.name[len(_ROOT_PREFIX):].split("-", 1)[0]
         if not pid_text.isdigit() or int(pid_text) == os.getpid():
             continue
         try:
+            if time.time() - path.stat().st_mtime < 3600:
+                continue  # maybe a grader in another PID namespace sharing this /tmp
             os.kill(int(pid_text), 0)
         except ProcessLookupError:
             shutil.rmtree(path, ignore_errors=True)
