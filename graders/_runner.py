@@ -243,6 +243,7 @@ def _setup(cfg):
     if is_root and cfg.get("uid") is not None:
         _drop_privileges(cfg["uid"], cfg["gid"])
         notes.append(f"uid {os.getuid()}")
+    _no_new_privileges()
     os.chdir(cfg["workdir"])
     os.environ["HOME"] = cfg["workdir"]
     os.environ["TMPDIR"] = cfg["workdir"]
@@ -441,15 +442,22 @@ def _set_rlimits(limits):
         resource.setrlimit(which, (soft, hard))
 
 
+def _no_new_privileges():
+    """No set-uid/set-gid/file-capability gains from here on (sudo, su, ping ...), in every mode."""
+    import ctypes
+    pr_set_no_new_privs = 38
+    if _libc().prctl(pr_set_no_new_privs, ctypes.c_ulong(1), ctypes.c_ulong(0),
+                     ctypes.c_ulong(0), ctypes.c_ulong(0)) != 0:
+        raise OSError("prctl(PR_SET_NO_NEW_PRIVS) failed")
+
+
 def _drop_privileges(uid, gid):
     import ctypes
     libc = _libc()
-    pr_set_no_new_privs, pr_set_pdeathsig = 38, 1
+    pr_set_pdeathsig = 1
     os.setgroups([])
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
-    libc.prctl(pr_set_no_new_privs, ctypes.c_ulong(1), ctypes.c_ulong(0),
-               ctypes.c_ulong(0), ctypes.c_ulong(0))
     libc.prctl(pr_set_pdeathsig, ctypes.c_ulong(9), ctypes.c_ulong(0),
                ctypes.c_ulong(0), ctypes.c_ulong(0))
     if os.getuid() != uid or os.geteuid() != uid:

@@ -441,7 +441,9 @@ def test_worker_environment_and_descriptors_are_minimal(tmp_path, monkeypatch):
         import os, sys
 
         def look():
+            status = open("/proc/self/status").read()
             return {"env": sorted(os.environ), "fds": sorted(int(f) for f in os.listdir("/proc/self/fd")),
+                    "no_new_privs": [l.split()[1] for l in status.splitlines() if l.startswith("NoNewPrivs")],
                     "flags": [sys.flags.isolated, sys.flags.no_site, sys.flags.ignore_environment],
                     "uid": os.getuid()}
     """)
@@ -452,6 +454,7 @@ def test_worker_environment_and_descriptors_are_minimal(tmp_path, monkeypatch):
     # 0-2, the two protocol pipes, the descriptor listing /proc/self/fd; nothing else inherited
     assert len(seen["fds"]) <= 6 and seen["fds"][:3] == [0, 1, 2]
     assert seen["flags"] == [1, 1, 1]
+    assert seen["no_new_privs"] == ["1"]
     if sbx._probe()[0].uid is not None:
         assert seen["uid"] == sbx.SANDBOX_UID
 
