@@ -583,6 +583,8 @@ def _load(state, msg):
         reply["functions"] = []
         return reply
     notebook = _len(cells) > 1 or name.endswith(".ipynb")
+    if notebook:  # IPython's display() is a builtin in Jupyter; here it prints
+        state.namespace["display"] = lambda *objects, **_: print(*objects)
     for label, src in cells:
         try:
             code = compile(src, label, "exec", dont_inherit=True)

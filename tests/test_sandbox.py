@@ -661,6 +661,7 @@ def test_notebook_magics_are_dropped():
         load = sb.load()
         assert load.status == "ok" and load.warnings == ()
         assert load.functions == ("marginal_mean", "marginal_variance")
+        assert load.stdout.strip() == repr(float(expected_mean(*ARGS)))  # display() printed
         out = sb.call("marginal_variance", X, 0.1, 0.2, 0.3)
         np.testing.assert_allclose(out.value, expected_variance(X, 0.1, 0.2, 0.3), rtol=1e-13)
 
