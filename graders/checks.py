@@ -49,6 +49,10 @@ __all__ = [
 
 Visibility = Literal["public", "hidden"]
 Oracle = Callable[..., Any]
+#: Turns the student's return value into the value a check judges (e.g. one entry of a returned
+#: dict, or the columns of a returned DataFrame). It raises ``ValueError``, ``TypeError`` or
+#: ``KeyError`` with a one-line message for the student when the value has the wrong structure.
+Extract = Callable[[Any], Any]
 
 
 class ExerciseDefinitionError(ValueError):
@@ -121,7 +125,9 @@ class PropertyCheck:
 
     ``cases`` is a hypothesis strategy producing ``dict[parameter, value]`` (all parameters of
     the function). ``oracle(**case)`` returns the expected value. ``max_examples`` overrides the
-    grading run's default when set (e.g. for a check with a tiny input space).
+    grading run's default when set (e.g. for a check with a tiny input space). ``extract``, when
+    set, maps the student's value to the part that is compared (and diagnosed); a structural
+    problem it reports fails the check as invalid output.
     """
 
     name: str
@@ -136,6 +142,7 @@ class PropertyCheck:
     diagnoses: tuple[Diagnosis, ...] = ()
     time_limit: float = 5.0
     max_examples: int | None = None
+    extract: Extract | None = None
 
     kind: Literal["property"] = field(default="property", init=False)
 
@@ -165,7 +172,9 @@ class StatisticalCheck:
     parameter named ``rng_parameter``; ``validate(draws, case)`` returns a message when the
     draws have the wrong structure (shape, dtype, support) or ``None``; then each sub-test's
     p-value is compared with ``alpha / (len(subtests) * len(cases))``. A correct solution fails
-    the check with probability at most ``alpha`` (Bonferroni).
+    the check with probability at most ``alpha`` (Bonferroni). ``extract``, when set, maps the
+    student's value to the draws before ``validate`` (a structural problem it reports fails the
+    check as invalid output).
     """
 
     name: str
@@ -180,6 +189,7 @@ class StatisticalCheck:
     alpha: float = 1e-6
     rng_parameter: str = "rng"
     time_limit: float = 10.0
+    extract: Extract | None = None
 
     kind: Literal["statistical"] = field(default="statistical", init=False)
 

@@ -216,12 +216,27 @@ class _CheckRun:
             raise _Fail(self.failure.message)
         raise _Stop
 
+    def extracted(self, got: Any, case: Mapping[str, Any]) -> Any:
+        """The part of the student's value the check judges (``check.extract``); raise on bad structure."""
+        extract = self.check.extract
+        if extract is None:
+            return got
+        try:
+            return extract(got)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            call = _call_text(self.check.function, self.params, case)
+            text = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            self.failure = _Failure(
+                "failed", "invalid_output", f"{call}: {text}", case, hint=self.check.hint
+            )
+            raise _Fail(self.failure.message) from None
+
     # -- property checks ------------------------------------------------------------------
 
     def property_example(self, case: dict[str, Any]) -> None:
         check = self.check
         assert isinstance(check, PropertyCheck)
-        got = self.call(case)
+        got = self.extracted(self.call(case), case)
         try:
             expected = check.oracle(**case)
             mismatch = compare(expected, got, check.comparison)
@@ -311,7 +326,7 @@ class _CheckRun:
         for i, case in enumerate(check.cases):
             rng_seed = derive_seed(seed, self.exercise.id, check.name, i)
             try:
-                draws = self.call(case, {check.rng_parameter: _rng_argument(rng_seed)})
+                draws = self.extracted(self.call(case, {check.rng_parameter: _rng_argument(rng_seed)}), case)
             except _Fail:
                 return
             call = _call_text(check.function, [p for p in self.params if p != check.rng_parameter], case)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from graders.sandbox import RngSeed
 
@@ -41,9 +42,19 @@ def _plain(value: object) -> tuple[bool, object]:
         return (value.dtype.kind in "biuf"), value.copy()
     if value is None or isinstance(value, bool | int | float | str):
         return True, value
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         parts = [_plain(v) for v in value]
         return all(ok for ok, _ in parts), [v for _, v in parts]
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            return False, None
+        items = {k: _plain(v) for k, v in value.items()}
+        return all(ok for ok, _ in items.values()), {k: v for k, (_, v) in items.items()}
+    if isinstance(value, pd.DataFrame):  # like the sandbox: str column names, numeric 1-D columns
+        cols = [np.asarray(value[c].to_numpy()) for c in value.columns]
+        if not all(isinstance(c, str) for c in value.columns) or any(c.dtype.kind not in "biuf" for c in cols):
+            return False, None
+        return True, pd.DataFrame(dict(zip(value.columns, [c.copy() for c in cols], strict=True)))
     return False, None
 
 
