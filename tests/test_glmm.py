@@ -414,3 +414,28 @@ def test_offset_shifts_the_intercept_exactly() -> None:
     shifted = _quiet_fit("y ~ x + (1 | g)", df, "poisson", offset=np.full(len(df), 0.7))
     assert shifted.fixef["(Intercept)"] == pytest.approx(base.fixef["(Intercept)"] - 0.7, abs=1e-6)
     assert shifted.loglik == pytest.approx(base.loglik, abs=1e-8)
+
+
+@pytest.mark.parametrize("p1", [1, 2])
+def test_schur_elimination_equals_sparse_lu_and_dense(p1: int) -> None:
+    rng = np.random.default_rng(30 + p1)
+    n = 60
+    terms = [
+        (rng.integers(0, 12, size=n), np.column_stack([np.ones(n)] + [rng.normal(size=n)] * (p1 - 1)), 12),
+        (rng.integers(0, 5, size=n), np.column_stack([np.ones(n), rng.normal(size=n)]), 5),
+        (rng.integers(0, 3, size=n), np.ones((n, 1)), 3),
+    ]
+    terms = [(c, x, max(int(c.max()) + 1, nl)) for c, x, nl in terms]
+    schur = SparseRE(terms)
+    lu = SparseRE(terms, dense_max=0, schur_max=0)
+    assert schur.schur and not lu.schur
+    theta = rng.uniform(0.2, 1.5, size=schur.ntheta)
+    w = rng.uniform(0.3, 2.0, size=n)
+    fs, fl = schur.factor(schur.prepare(theta), w), lu.factor(lu.prepare(theta), w)
+    M = schur.prepare(theta).toarray()
+    A = M.T @ (w[:, None] * M) + np.eye(schur.q)
+    assert fs.logdet == pytest.approx(np.linalg.slogdet(A)[1], rel=1e-12)
+    assert fl.logdet == pytest.approx(np.linalg.slogdet(A)[1], rel=1e-12)
+    rhs = rng.normal(size=(schur.q, 3))
+    np.testing.assert_allclose(fs.solve_mat(rhs), np.linalg.solve(A, rhs), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(fs.solve(rhs[:, 0]), fl.solve(rhs[:, 0]), rtol=1e-9, atol=1e-12)
