@@ -251,11 +251,23 @@ class DesignSpec:
     offset_columns: tuple[int, ...]  # columns that come from offset(...) terms
     names: tuple[str, ...]
     has_intercept: bool
+    simple_terms: tuple[tuple[str, ...], ...] | None = None  # built without formulaic
 
     def matrix(self, data: pd.DataFrame) -> tuple[Array, Array | None]:
         """Design matrix and formula offset (None if the formula has none) for new data."""
         if not isinstance(data, pd.DataFrame):
             data = pd.DataFrame(data)
+        if self.simple_terms is not None:
+            used = {c for term in self.simple_terms for c in term}
+            _check_columns(used, data, "newdata for formula " + repr(self.formula))
+            for c in used:
+                if not _plain_numeric(data[c]):
+                    raise DesignMatrixError(
+                        f"newdata column {c!r} is not numeric (dtype {data[c].dtype}) but was numeric in the fit"
+                    )
+            X, _ = _simple_matrix(self.simple_terms, self.has_intercept, data)
+            check_finite_columns(X, self.names, "new-data design matrix")
+            return X, None
         try:
             mm = self.model_spec.get_model_matrix(data, context=_CONTEXT, na_action="ignore")
         except Exception as exc:
@@ -379,6 +391,22 @@ def build_design(
     # right-hand side: parse with formulaic, rewrite contrasts, rebuild (cached), materialise
     parsed = _parse_rhs(rhs, tuple(sorted(wanted.items())), formula)
     _check_columns(set(parsed.used), data, f"formula {formula!r}")
+    if parsed.simple_terms is not None and all(_plain_numeric(data[c]) for c in parsed.used):
+        X, names = _simple_matrix(parsed.simple_terms, parsed.has_intercept, data)
+        if not names:
+            raise FormulaError(f"formula {formula!r} has no coefficients to estimate; add an intercept or a predictor")
+        check_finite_columns(X, names)
+        spec = DesignSpec(
+            formula=formula,
+            rhs=rhs,
+            model_spec=None,
+            keep=(),
+            offset_columns=(),
+            names=names,
+            has_intercept=parsed.has_intercept,
+            simple_terms=parsed.simple_terms,
+        )
+        return Design(y=y, trials=trials, X=X, offset=None, names=names, response=lhs, spec=spec)
     try:
         mm = parsed.formula.get_model_matrix(data, context=_CONTEXT, na_action="ignore", output="numpy")
     except Exception as exc:
@@ -424,6 +452,9 @@ class _ParsedRHS:
     formula: Any  # formulaic Formula of the rebuilt right-hand side
     used: tuple[str, ...]  # data columns it names
     has_intercept: bool
+    # every term a column name or a product of column names (None otherwise): such designs
+    # of numeric columns are built directly, without formulaic (much faster on small data)
+    simple_terms: tuple[tuple[str, ...], ...] | None = None
 
 
 @functools.lru_cache(maxsize=256)
@@ -473,7 +504,51 @@ def _parse_rhs(rhs: str, contrasts: tuple[tuple[str, str], ...], formula: str) -
         parsed = Formula(rebuilt)
     except Exception as exc:  # pragma: no cover - rebuilt from a parsed formula
         raise FormulaError(f"cannot parse formula {formula!r}: {exc}".splitlines()[0]) from exc
-    return _ParsedRHS(parsed, tuple(sorted(used)), has_intercept)
+    simple: list[tuple[str, ...]] | None = []
+    for piece in pieces:
+        if piece in ("0", "1"):
+            continue
+        parts = tuple(piece.split(":"))
+        if simple is not None and all(part.isidentifier() for part in parts):
+            simple.append(parts)
+        else:
+            simple = None
+    return _ParsedRHS(
+        parsed, tuple(sorted(used)), has_intercept, None if simple is None else tuple(simple)
+    )
+
+
+def _plain_numeric(column: pd.Series) -> bool:
+    """A numeric or boolean column (formulaic would enter it as one numeric column too)."""
+    dtype = column.dtype
+    return bool(
+        pd.api.types.is_bool_dtype(dtype)
+        or (pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype))
+    )
+
+
+def _simple_matrix(
+    terms: tuple[tuple[str, ...], ...], has_intercept: bool, data: pd.DataFrame
+) -> tuple[Array, tuple[str, ...]]:
+    """Design of numeric columns and their products, in the given (R's) term order."""
+    n = len(data)
+    values = {c: data[c].to_numpy(dtype=np.float64) for term in terms for c in term}
+    k = len(terms) + int(has_intercept)
+    X = np.empty((n, k))
+    names: list[str] = []
+    j = 0
+    if has_intercept:
+        X[:, 0] = 1.0
+        names.append("(Intercept)")
+        j = 1
+    for term in terms:
+        col = values[term[0]].copy()
+        for other in term[1:]:
+            col *= values[other]
+        X[:, j] = col
+        names.append(":".join(term))
+        j += 1
+    return X, tuple(names)
 
 
 def _factor_source(factor: Any) -> str:

@@ -141,6 +141,8 @@ R_FORMULAS = [
     # (a rank-deficient design, one NA coefficient); formulaic codes it full rank instead
     ("y ~ log(z) + x:z + g*h", "y ~ log(z) + x:z + g*h"),
     ("y ~ x + C(k)", "y ~ x + factor(k)"),
+    ("y ~ z + x*t + k", "y ~ z + x*t + k"),  # numeric only: built without formulaic
+    ("y ~ t:x + x - 1", "y ~ t:x + x - 1"),
     ("y ~ x + C(k, contr.sum) + g", "y ~ x + C(factor(k), contr.sum) + g"),
 ]
 
@@ -188,3 +190,19 @@ def test_columns_names_and_order_match_r_model_matrix(frame: pd.DataFrame, tmp_p
         assert list(d.names) == r_names, formula
         r_matrix = np.asarray(r["values"], dtype=float).reshape(len(r_names), -1).T
         np.testing.assert_allclose(d.X, r_matrix, rtol=1e-12, atol=1e-12, err_msg=formula)
+
+
+def test_numeric_designs_built_directly_equal_formulaic(frame: pd.DataFrame) -> None:
+    from formulaic import model_matrix
+
+    frame = frame.assign(flag=frame["x"] > 0)
+    for formula in ("y ~ x + z + x:z", "y ~ 0 + x + k + flag", "y ~ x*z*t"):
+        d = build_design(formula, frame)
+        assert d.spec.simple_terms is not None
+        reference = model_matrix(formula, frame, output="pandas").rhs
+        np.testing.assert_array_equal(d.X, reference.to_numpy(dtype=float))
+        expected = [c if c != "Intercept" else "(Intercept)" for c in reference.columns]
+        assert list(d.names) == expected
+        np.testing.assert_array_equal(d.spec.matrix(frame.iloc[[2, 0]])[0], d.X[[2, 0]])
+    with pytest.raises(DesignMatrixError, match="not numeric"):
+        build_design("y ~ x + z", frame).spec.matrix(frame.assign(z="a"))
