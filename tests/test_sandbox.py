@@ -501,6 +501,27 @@ def test_forbidden_submodule_imported_behind_the_hook_is_reported(tmp_path):
         assert out.value is None
 
 
+@pytest.mark.skipif(MODE != "namespaces", reason="needs root and unshare(1)")
+def test_namespace_mode_without_chroot_hides_project_and_tmp(monkeypatch, tmp_path):
+    no_chroot = sbx._Mode("namespaces", sbx._probe()[0].prefix, sbx.SANDBOX_UID, True, False)
+    monkeypatch.setattr(sbx, "_probe", lambda: (no_chroot, ()))
+    marker = tmp_path / "answer_key.txt"
+    marker.write_text("42")
+    path = write_submission(tmp_path, f"""
+        import os
+
+        def look():
+            seen = {{}}
+            for p in ("{sbx.__file__}", "{marker}", "/tmp/.site/numpy"):
+                seen[p] = os.path.exists(p)
+            return seen
+    """)
+    with Sandbox(path, limits=FAST) as sb:
+        assert "project directories hidden" in sb.isolation
+        seen = sb.call("look").value
+    assert seen == {sbx.__file__: False, str(marker): False, "/tmp/.site/numpy": True}
+
+
 def test_own_packages_are_physically_unreachable(tmp_path):
     path = write_submission(tmp_path, """
         import sys
