@@ -26,6 +26,8 @@ __all__ = ["format_summary", "glmm_report"]
 
 
 def _method(result: Any) -> str:
+    if result.family.name == "gaussian" and result.link.name == "identity":
+        return "Linear mixed model fit by maximum likelihood"
     if result.nagq == 0:
         return "Generalized linear mixed model fit by maximum likelihood (nAGQ = 0: β inside PIRLS)"
     if result.nagq == 1:
@@ -67,9 +69,9 @@ def glmm_report(result: Any) -> Report:
         row_names=("",),
         cells=((*(s.strip() for s in info), str(result.df_resid)),),
     )
-    resid = result.residuals("pearson" if result.family.fixed_dispersion else "deviance").to_numpy()
-    sd = float(np.std(resid, ddof=1)) if not result.family.fixed_dispersion else 1.0
-    q = np.quantile(resid / sd, [0, 0.25, 0.5, 0.75, 1])
+    # lme4: Pearson residuals divided by σ (σ = 1 without a dispersion parameter)
+    resid = result.residuals("pearson").to_numpy() / result.sigma
+    q = np.quantile(resid, [0, 0.25, 0.5, 0.75, 1])
     q_table = Table(
         columns=("Min", "1Q", "Median", "3Q", "Max"),
         row_names=("",),
