@@ -29,6 +29,7 @@ _REGISTRY: dict[str, str] = {
     "poisson-marginal": "poisson_marginal",
     "logit-marginal": "logit_marginal",
     "laplace-cluster": "laplace_cluster",
+    "expfam": "expfam",
 }
 
 
