@@ -239,7 +239,9 @@ def _setup(cfg):
     if is_root and cfg.get("mounts"):
         _mounts(cfg, notes)
         _remap_paths(*cfg["path_map"])
-    _set_rlimits(cfg.get("rlimits") or {})
+    skipped = _set_rlimits(cfg.get("rlimits") or {}, strict=is_root)
+    if skipped:
+        notes.append("limits not available here: " + ", ".join(skipped))
     if is_root and cfg.get("uid") is not None:
         _drop_privileges(cfg["uid"], cfg["gid"])
         notes.append(f"uid {os.getuid()}")
@@ -429,9 +431,15 @@ def _mounts(cfg, notes):
         notes.append(f"{hidden} grader directories hidden")
 
 
-def _set_rlimits(limits):
+def _set_rlimits(limits, strict):
+    """Apply the limits; a limit the platform refuses is fatal when ``strict`` (grading as root),
+    else skipped and returned (e.g. RLIMIT_AS on macOS, for students checking their own work)."""
+    skipped = []
     for name, value in limits.items():
-        which = getattr(resource, name)
+        which = getattr(resource, name, None)
+        if which is None:
+            skipped.append(name)
+            continue
         soft = hard = int(value)
         if name == "RLIMIT_CPU":
             hard = soft + 1
@@ -439,12 +447,20 @@ def _set_rlimits(limits):
         if cur_hard != resource.RLIM_INFINITY and hard > cur_hard:
             hard = cur_hard
             soft = min(soft, hard)
-        resource.setrlimit(which, (soft, hard))
+        try:
+            resource.setrlimit(which, (soft, hard))
+        except (ValueError, OSError):
+            if strict:
+                raise
+            skipped.append(name)
+    return skipped
 
 
 def _no_new_privileges():
     """No set-uid/set-gid/file-capability gains from here on (sudo, su, ping ...), in every mode."""
     import ctypes
+    if not sys.platform.startswith("linux"):
+        return
     pr_set_no_new_privs = 38
     if _libc().prctl(pr_set_no_new_privs, ctypes.c_ulong(1), ctypes.c_ulong(0),
                      ctypes.c_ulong(0), ctypes.c_ulong(0)) != 0:

@@ -314,6 +314,7 @@ class _Worker:
         self.hide = tuple(hide)
         self.proc: subprocess.Popen[bytes] | None = None
         self.stopped = False
+        self.notes: list[str] = []
         self.req_w = self.rep_r = -1
         self.buffer = b""
         self.raw = bytearray()
@@ -382,6 +383,8 @@ class _Worker:
             self.stop()
             raise _WorkerFailed(f"the worker runs as uid {reply.get('uid')}, "
                                 f"expected {expected_uid}")
+        notes = reply.get("isolation")
+        self.notes = [n[:200] for n in notes if type(n) is str] if type(notes) is list else []
         return time.monotonic() - started
 
     def _drain(self, fd: int) -> None:
@@ -776,6 +779,9 @@ class Sandbox:
             return LoadOutcome("crashed", f"the sandbox worker could not start ({exc}); "
                                "this is a grader problem, please report it")
         self._worker = worker
+        for note in worker.notes:
+            if note.startswith("limits not available") and note not in self.isolation:
+                self.isolation += f"; {note}"
         self._finalizer.detach()
         self._finalizer = weakref.finalize(self, _cleanup, [worker], self._root)
         started = time.monotonic()
