@@ -1,45 +1,202 @@
 """The `glmm-exercises` command line (instructor side).
 
-`main(argv)` is testable without a subprocess; typed errors become one-line messages and exit
-code 2 in exactly one place (`main`).
+Commands: ``demo`` (the lecture notes' beaches models), ``list`` (the catalogue), ``generate``
+(per-student sheets, starter code and data), ``selftest`` (answer keys and mutants on sampled
+variants). `main(argv)` is testable without a subprocess; typed errors become one-line messages
+and exit code 2 in exactly one place (`main`).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
 
 from reference.errors import ModelInputError
 
+PROG = "glmm-exercises"
+
+
+class UsageError(ValueError):
+    """The command line cannot be used as given."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seed must be a whole number, not {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"seed must be >= 0, not {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, not {value}")
+    return value
+
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="glmm-exercises",
+    parser = _Parser(
+        prog=PROG,
         description="Per-student GLMM exercises backed by a reference GLM/GLMM engine.",
+        epilog="Exit codes: 0 success, 1 selftest failed, 2 bad usage or input.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     demo = sub.add_parser("demo", help="fit the lecture notes' beaches models on built-in data and print them")
     demo.add_argument("--seed", type=int, default=2018, help="seed of the simulated beaches data (default 2018)")
+
+    sub.add_parser("list", help="list the exercise catalogue (id, title, points, functions)")
+
+    gen = sub.add_parser(
+        "generate",
+        help="write per-student problem sheets, starter code and data, and the instructor folder",
+        description="Write OUT/students/<id>/ (sheet.html, sheet.md, solution.py, solution.ipynb, data/) "
+        "and OUT/instructor/ (manifest.json, assignment.toml, answer keys). Same inputs give "
+        "byte-identical files.",
+    )
+    gen.add_argument("--roster", required=True, type=Path, metavar="CSV", help="class roster: student_id[,name,email]")
+    gen.add_argument("--seed", required=True, type=_seed, metavar="S", help="course seed (a random 64-bit number)")
+    gen.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory (must be new or empty)")
+    gen.add_argument("--config", type=Path, metavar="TOML", help="assignment.toml (default: every exercise)")
+    gen.add_argument("--force", action="store_true", help="replace a non-empty --out")
+    gen.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+
+    st = sub.add_parser(
+        "selftest",
+        help="check every exercise on sampled variants: key 100%%, mutants caught, variants well posed",
+    )
+    st.add_argument("--config", type=Path, metavar="TOML", help="assignment.toml (default: every exercise)")
+    st.add_argument("--exercise", "-e", action="append", metavar="ID", help="only this exercise (repeatable)")
+    st.add_argument("--variants", type=_positive_int, default=3, metavar="N", help="variants per exercise (default 3)")
+    st.add_argument("--examples", type=_positive_int, default=25, metavar="N", help="examples per property check (default 25)")
+    st.add_argument("--seed", type=_seed, default=None, metavar="S", help="seed of the sampled variants")
+    st.add_argument("--jobs", "-j", type=_positive_int, default=1, metavar="N", help="parallel worker processes (default 1)")
+    st.add_argument(
+        "--in-process", action="store_true",
+        help="run keys and mutants in this process instead of the sandbox (faster; skips the sandbox transport)",
+    )
     return parser
 
 
+def _progress(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _list() -> int:
+    from glmm_exercises.catalogue import exercise_ids
+    from glmm_exercises.variants import build_exercise
+
+    rows = []
+    for eid in exercise_ids():
+        ex = build_exercise(eid)
+        rows.append((eid, ex.title, f"{ex.max_score:g}", ", ".join(f.name for f in ex.functions)))
+    header = ("id", "title", "points", "functions to implement")
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def _config(path: Path | None):  # type: ignore[no-untyped-def]
+    from glmm_exercises.config import default_config, load_config
+
+    return load_config(path) if path is not None else default_config()
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from glmm_exercises.atomic import check_destination
+    from glmm_exercises.generate import generate
+    from glmm_exercises.roster import read_roster
+
+    roster = read_roster(args.roster)
+    config = _config(args.config)
+    check_destination(args.out, force=args.force)
+    t0 = time.perf_counter()
+    summary = generate(
+        roster, args.seed, args.out, config=config, force=args.force, progress=None if args.quiet else _progress
+    )
+    print(
+        f"wrote {summary.files} files for {summary.students} students and "
+        f"{len(summary.exercises)} exercises ({', '.join(summary.exercises)}) to {summary.out} "
+        f"in {time.perf_counter() - t0:.1f} s"
+    )
+    return 0
+
+
+def _selftest(args: argparse.Namespace) -> int:
+    from glmm_exercises.catalogue import exercise_ids
+    from glmm_exercises.selftest import DEFAULT_SEED, format_table, run_selftest
+
+    config = _config(args.config)
+    if args.exercise:
+        for eid in args.exercise:
+            if eid not in config.exercise_ids:
+                raise UsageError(
+                    f"--exercise {eid!r} is not among the configured exercises; choose from "
+                    f"{', '.join(config.exercise_ids if args.config else exercise_ids())}"
+                )
+    reports = run_selftest(
+        variants=args.variants,
+        seed=DEFAULT_SEED if args.seed is None else args.seed,
+        examples=args.examples,
+        config=config,
+        exercises=args.exercise,
+        jobs=args.jobs,
+        in_process=args.in_process,
+        progress=_progress,
+    )
+    print(format_table(reports), end="")
+    return 0 if all(r.ok for r in reports) else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``glmm-exercises``; returns the exit code."""
+    from glmm_exercises.atomic import OutputExistsError
+    from glmm_exercises.config import ConfigError
+    from glmm_exercises.roster import RosterError
+    from glmm_exercises.variants import ProtocolError
+    from graders.grading_errors import GradingError
+
     parser = _build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
     try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 0
         if args.command == "demo":
             from glmm_exercises.demo import run_demo
 
             return run_demo(seed=args.seed)
-    except (ModelInputError, OSError) as exc:
-        print(f"glmm-exercises: error: {exc}", file=sys.stderr)
+        if args.command == "list":
+            return _list()
+        if args.command == "generate":
+            return _generate(args)
+        if args.command == "selftest":
+            return _selftest(args)
+        raise UsageError(f"unknown command {args.command!r}")
+    except (
+        UsageError, RosterError, ConfigError, OutputExistsError, GradingError, ProtocolError, ModelInputError, OSError,
+    ) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    parser.error(f"unknown command {args.command!r}")
-    return 2
+    except SystemExit as exc:  # --help from argparse
+        return int(exc.code or 0) if isinstance(exc.code, int | None) else 2
 
 
 if __name__ == "__main__":

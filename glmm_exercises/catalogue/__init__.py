@@ -22,7 +22,14 @@ from types import ModuleType
 from graders.checks import Exercise
 from graders.grading_errors import UnknownExerciseError
 
-__all__ = ["exercise_ids", "expected_failures", "get_exercise", "key_path", "mutant_paths"]
+__all__ = [
+    "exercise_ids",
+    "exercise_module",
+    "expected_failures",
+    "get_exercise",
+    "key_path",
+    "mutant_paths",
+]
 
 #: exercise id -> sub-package name (one line per exercise).
 _REGISTRY: dict[str, str] = {
@@ -46,6 +53,14 @@ def _module(exercise_id: str) -> ModuleType:
             f"unknown exercise {exercise_id!r}; choose one of: {', '.join(exercise_ids())}"
         ) from None
     return importlib.import_module(f"{__name__}.{name}")
+
+
+def exercise_module(exercise_id: str) -> ModuleType:
+    """The sub-package of exercise ``exercise_id`` (``UnknownExerciseError`` if none).
+
+    Its names follow docs/catalogue-protocol.md (``build``, ``draw_params``, ``SHEET``, ...).
+    """
+    return _module(exercise_id)
 
 
 def get_exercise(exercise_id: str) -> Exercise:

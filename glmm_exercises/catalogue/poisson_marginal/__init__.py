@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -21,7 +22,23 @@ from graders.checks import Diagnosis, Exercise, FunctionSpec, PropertyCheck
 from graders.compare import Comparison
 from reference.marginal import poisson_marginal_mean, poisson_marginal_variance
 
-__all__ = ["EXERCISE", "MUTANTS"]
+__all__ = [
+    "DEFAULT_PARAMS",
+    "EXERCISE",
+    "ID",
+    "MUTANTS",
+    "SHEET",
+    "TITLE",
+    "VERSION",
+    "build",
+    "draw_params",
+    "make_data",
+    "problems",
+]
+
+ID = "poisson-marginal"
+TITLE = "Marginal mean and variance of the Poisson random-intercept model"
+VERSION = "1"
 
 PARAMS = ("x", "beta0", "beta1", "tau2")
 
@@ -162,12 +179,6 @@ def _cases(
     return st.fixed_dictionaries({"x": x, "beta0": beta0, "beta1": beta1, "tau2": tau2})
 
 
-SCALAR_X = _real(-3.0, 3.0)
-VECTOR_X = hnp.arrays(np.float64, st.integers(1, 20), elements=_real(-3.0, 3.0))
-ANY_SHAPE_X = hnp.arrays(
-    np.float64, hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4), elements=_real(-3.0, 3.0)
-)
-
 TOL = Comparison(rtol=1e-8, atol=0.0)
 
 FUNCTIONS = (
@@ -234,39 +245,112 @@ def _pair(
     )
 
 
-CHECKS = (
-    *_pair("scalar", "float x, typical parameters", 2, "public", _cases(SCALAR_X)),
-    *_pair("vector", "1-D array x, elementwise", 1, "public", _cases(VECTOR_X)),
-    *_pair(
-        "tau2_zero",
-        "tau2 = 0 reduces to the Poisson GLM",
-        1,
-        "public",
-        _cases(st.one_of(SCALAR_X, VECTOR_X), tau2=st.just(0.0)),
-    ),
-    *_pair("shape", "x of any shape (0-d to 3-d), shape preserved", 1, "hidden", _cases(ANY_SHAPE_X)),
-    *_pair(
-        "extreme",
-        "large and small parameters (|β0| ≤ 15, τ² from 1e-6 to 9)",
-        1,
-        "hidden",
-        _cases(
-            st.one_of(SCALAR_X, VECTOR_X),
-            beta0=_real(-15.0, 15.0),
-            beta1=_real(-3.0, 3.0),
-            tau2=TAU2_WIDE,
-        ),
-    ),
-)
+def _x_strategies(
+    x_min: float, x_max: float
+) -> tuple[st.SearchStrategy[Any], st.SearchStrategy[Any], st.SearchStrategy[Any]]:
+    """Scalar, 1-D and any-shape strategies of x on the variant's covariate range."""
+    elements = _real(x_min, x_max)
+    vector = hnp.arrays(np.float64, st.integers(1, 20), elements=elements)
+    any_shape = hnp.arrays(
+        np.float64, hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4), elements=elements
+    )
+    return elements, vector, any_shape
 
-EXERCISE = Exercise(
-    id="poisson-marginal",
-    version="1",
-    title="Marginal mean and variance of the Poisson random-intercept model",
-    functions=FUNCTIONS,
-    checks=CHECKS,
-    public_seed=20240901,
-)
+
+def build(params: dict[str, Any]) -> Exercise:
+    """The exercise for one variant: x is drawn from the variant's range [x_min, x_max]."""
+    scalar_x, vector_x, any_shape_x = _x_strategies(float(params["x_min"]), float(params["x_max"]))
+    checks = (
+        *_pair("scalar", "float x, typical parameters", 2, "public", _cases(scalar_x)),
+        *_pair("vector", "1-D array x, elementwise", 1, "public", _cases(vector_x)),
+        *_pair(
+            "tau2_zero",
+            "tau2 = 0 reduces to the Poisson GLM",
+            1,
+            "public",
+            _cases(st.one_of(scalar_x, vector_x), tau2=st.just(0.0)),
+        ),
+        *_pair("shape", "x of any shape (0-d to 3-d), shape preserved", 1, "hidden", _cases(any_shape_x)),
+        *_pair(
+            "extreme",
+            "large and small parameters (|β0| ≤ 15, τ² from 1e-6 to 9)",
+            1,
+            "hidden",
+            _cases(
+                st.one_of(scalar_x, vector_x),
+                beta0=_real(-15.0, 15.0),
+                beta1=_real(-3.0, 3.0),
+                tau2=TAU2_WIDE,
+            ),
+        ),
+    )
+    return Exercise(
+        id=ID,
+        version=VERSION,
+        title=TITLE,
+        functions=FUNCTIONS,
+        checks=checks,
+        public_seed=20240901,
+    )
+
+
+# Variants (docs/catalogue-protocol.md) ----------------------------------------------------------
+
+#: The covariate range the checks draw x from, and a worked example the sheet asks about.
+DEFAULT_PARAMS: dict[str, Any] = {
+    "x_min": -3.0,
+    "x_max": 3.0,
+    "beta0": 0.5,
+    "beta1": 0.3,
+    "tau2": 1.0,
+    "x_grid": [-3.0, -1.5, 0.0, 1.5, 3.0],
+}
+
+#: Largest |x| any variant uses: keeps exp(|β0| + |β1| |x| + τ²) of the extreme check finite.
+_X_LIMIT = 6.0
+
+
+def draw_params(rng: np.random.Generator) -> dict[str, Any]:
+    """One variant: a covariate range of width 4-8 inside [-6, 6] and a worked example on it."""
+    x_min = float(rng.choice([-6.0, -5.0, -4.0, -3.0, -2.0]))
+    width = float(rng.choice([4.0, 5.0, 6.0, 7.0, 8.0]))
+    x_max = min(x_min + width, _X_LIMIT)
+    grid = np.linspace(x_min, x_max, 5)
+    return {
+        "x_min": x_min,
+        "x_max": x_max,
+        "beta0": round(float(rng.uniform(-1.0, 1.5)), 1),
+        "beta1": round(float(rng.uniform(0.1, 0.6)) * float(rng.choice([-1.0, 1.0])), 2),
+        "tau2": round(float(rng.uniform(0.2, 1.5)), 2),
+        "x_grid": [round(float(v), 2) for v in grid],
+    }
+
+
+def make_data(params: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """No data files: every input reaches the functions as arguments."""
+    return {}
+
+
+def problems(params: dict[str, Any]) -> list[str]:
+    """Why a variant is not well posed (``[]`` when it is)."""
+    out: list[str] = []
+    x_min, x_max = float(params["x_min"]), float(params["x_max"])
+    if not -_X_LIMIT <= x_min < x_max <= _X_LIMIT:
+        out.append(f"x range [{x_min:g}, {x_max:g}] must be increasing and inside [-6, 6]")
+    if not params["tau2"] > 0:
+        out.append(f"worked example tau2 = {params['tau2']} must be positive")
+    if any(not x_min <= x <= x_max for x in params["x_grid"]):
+        out.append("the worked example's x grid leaves the covariate range")
+    # The extreme check's largest mean and variance must stay finite (no overflow in the oracle).
+    eta_max = 15.0 + 3.0 * max(abs(x_min), abs(x_max))
+    top = variance_oracle(np.array([eta_max]), 0.0, 1.0, 9.0)
+    if not np.all(np.isfinite(top)):
+        out.append("the extreme check's largest variance overflows")
+    return out
+
+
+EXERCISE = build(DEFAULT_PARAMS)
+SHEET = "exercises/poisson_marginal.md.j2"
 
 _MEAN_CORE = frozenset({"mean_scalar", "mean_vector", "mean_shape", "mean_extreme"})
 _VAR_CORE = frozenset({"variance_scalar", "variance_vector", "variance_shape", "variance_extreme"})

@@ -1,0 +1,293 @@
+"""Grading one student's solution against a whole generated assignment.
+
+``glmm-grade solution.py --assignment DIR --student ID`` lands here. ``DIR`` is either the
+output of ``glmm-exercises generate`` (the student's variants are read from
+``DIR/instructor/manifest.json``) or a student's own folder (``DIR/assignment.json``, which
+``generate`` writes next to the starter code and which holds only that student's variants).
+Every exercise of the assignment is rebuilt from its stored parameters (``build(params)``),
+adjusted by the assignment's configuration (points, public checks, time limits) and graded with
+:func:`graders.runner.grade`; the per-exercise results are combined into an
+:class:`AssignmentResult` and rendered in any of glmm-grade's formats.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from glmm_exercises.config import AssignmentConfig, apply_config, config_from_dict
+from glmm_exercises.variants import build_exercise, exercise_module
+from graders.checks import Exercise
+from graders.grading_errors import GradingError
+from graders.render import render, report_model
+from graders.results import SubmissionResult
+from graders.runner import SandboxFactory, check_submission_path, grade
+
+__all__ = [
+    "AssignmentError",
+    "AssignmentResult",
+    "StudentAssignment",
+    "grade_assignment",
+    "load_assignment",
+    "render_assignment",
+]
+
+MANIFEST = Path("instructor") / "manifest.json"
+STUDENT_FILE = "assignment.json"
+
+
+class AssignmentError(GradingError):
+    """The assignment directory, manifest or student id cannot be used."""
+
+
+@dataclass(frozen=True)
+class StudentAssignment:
+    """One student's variants of every exercise of an assignment."""
+
+    student_id: str
+    config: AssignmentConfig
+    params: dict[str, dict[str, Any]]
+    versions: dict[str, str]
+
+    def exercises(self) -> list[Exercise]:
+        """The student's exercises as graded (variant built, configuration applied), in sheet order.
+
+        Raises :class:`AssignmentError` when the catalogue's version of an exercise differs
+        from the one the assignment was generated with (its checks may have changed).
+        """
+        out = []
+        for eid in self.config.exercise_ids:
+            try:
+                current = str(exercise_module(eid).VERSION)
+            except GradingError:
+                raise AssignmentError(
+                    f"the assignment uses exercise {eid!r}, which this installation does not have; "
+                    "install the glmm-exercises version the assignment was generated with"
+                ) from None
+            if current != self.versions[eid]:
+                raise AssignmentError(
+                    f"the assignment was generated with {eid} version {self.versions[eid]}, but this "
+                    f"installation has version {current}; install the matching glmm-exercises or regenerate"
+                )
+            out.append(apply_config(build_exercise(eid, self.params[eid]), self.config))
+        return out
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AssignmentError(f"cannot read {str(path)!r} ({exc}); regenerate the assignment") from None
+    if not isinstance(data, dict) or data.get("format") != 1:
+        raise AssignmentError(f"{str(path)!r} is not an assignment file of format 1; regenerate the assignment")
+    return data
+
+
+def _config_from_stored(data: dict[str, Any], path: Path) -> AssignmentConfig:
+    stored = dict(data.get("config") or {})
+    tables = {
+        eid: {k: v for k, v in table.items() if v is not None}
+        for eid, table in (stored.pop("exercise", None) or {}).items()
+    }
+    clean = {k: v for k, v in stored.items() if v is not None}
+    if tables:
+        clean["exercise"] = tables
+    return config_from_dict(clean, source=str(path))
+
+
+def load_assignment(directory: str | Path, student_id: str | None) -> StudentAssignment:
+    """``student_id``'s variants from an assignment directory (see the module docstring)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise AssignmentError(f"--assignment {str(directory)!r} is not a directory; pass the folder glmm-exercises generate wrote")
+    manifest = directory / MANIFEST
+    own = directory / STUDENT_FILE
+    if manifest.is_file():
+        data = _read_json(manifest)
+        if not student_id:
+            raise AssignmentError("grading against an assignment needs --student ID (the id on the roster)")
+        students = data.get("students", {})
+        if student_id not in students:
+            raise AssignmentError(
+                f"student {student_id!r} is not on this assignment's roster ({len(students)} students); check --student"
+            )
+        entry = students[student_id]["exercises"]
+        path = manifest
+    elif own.is_file():
+        data = _read_json(own)
+        stored_id = data.get("student", {}).get("student_id")
+        if student_id and student_id != stored_id:
+            raise AssignmentError(f"{str(own)!r} belongs to student {stored_id!r}, not {student_id!r}; check --student")
+        student_id = stored_id
+        entry = data["exercises"]
+        path = own
+    else:
+        raise AssignmentError(
+            f"{str(directory)!r} holds neither {MANIFEST} nor {STUDENT_FILE}; pass the folder glmm-exercises "
+            "generate wrote, or your own student folder"
+        )
+    config = _config_from_stored(data, path)
+    missing = [eid for eid in config.exercise_ids if eid not in entry]
+    if missing:
+        raise AssignmentError(f"{str(path)!r} has no variant of {missing[0]!r} for student {student_id!r}; regenerate")
+    return StudentAssignment(
+        student_id=str(student_id),
+        config=config,
+        params={eid: entry[eid]["params"] for eid in config.exercise_ids},
+        versions={eid: str(entry[eid]["version"]) for eid in config.exercise_ids},
+    )
+
+
+@dataclass(frozen=True)
+class AssignmentResult:
+    """The results of every exercise of one student's assignment."""
+
+    student: str
+    title: str
+    course: str
+    results: tuple[SubmissionResult, ...]
+
+    @property
+    def score(self) -> float:
+        """Points earned over all exercises."""
+        return float(sum(r.score for r in self.results))
+
+    @property
+    def max_score(self) -> float:
+        """Points available in the checks that were run."""
+        return float(sum(r.max_score for r in self.results))
+
+    @property
+    def percent(self) -> float:
+        """Score as a percentage (100 when nothing was graded)."""
+        return 100.0 if self.max_score == 0 else 100.0 * self.score / self.max_score
+
+
+def grade_assignment(
+    submission: str | Path,
+    assignment: StudentAssignment,
+    *,
+    mode: Literal["public", "all"] = "public",
+    seed: int | None = None,
+    max_examples: int | None = None,
+    sandbox_factory: SandboxFactory | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> AssignmentResult:
+    """Grade ``submission`` against every exercise of ``assignment`` (see :func:`graders.runner.grade`).
+
+    ``max_examples`` overrides the assignment's examples per check (``None`` keeps them).
+    """
+    path = check_submission_path(submission)
+    results = []
+    for exercise in assignment.exercises():
+        if progress is not None:
+            progress(f"grading {exercise.id} ...")
+        examples = max_examples if max_examples is not None else assignment.config.examples_for(exercise.id)
+        results.append(
+            grade(
+                path,
+                exercise,
+                mode=mode,
+                seed=seed,
+                max_examples=examples,
+                student=assignment.student_id,
+                sandbox_factory=sandbox_factory,
+            )
+        )
+    return AssignmentResult(assignment.student_id, assignment.config.title, assignment.config.course, tuple(results))
+
+
+# Rendering ---------------------------------------------------------------------------------------
+
+
+def _total_line(result: AssignmentResult) -> str:
+    return (
+        f"{result.title}: total {result.score:g}/{result.max_score:g} ({result.percent:.1f}%) "
+        f"over {len(result.results)} exercises"
+    )
+
+
+def _text(result: AssignmentResult, timings: bool, colour: bool) -> str:
+    rule = "=" * 78
+    parts = [f"{rule}\n{result.title}" + (f" -- {result.course}" if result.course else "") + f"\nstudent: {result.student}\n{rule}\n"]
+    for r in result.results:
+        parts.append(render(r, "text", timings=timings, colour=colour))
+        parts.append("-" * 78 + "\n")
+    parts.append(_total_line(result) + "\n")
+    return "\n".join(parts)
+
+
+def _markdown(result: AssignmentResult, timings: bool) -> str:
+    head = f"# {result.title}\n\nStudent: `{result.student}`\n\n"
+    rows = "| exercise | score |\n|---|---|\n" + "".join(
+        f"| {r.exercise_title} (`{r.exercise_id}`) | {r.score:g}/{r.max_score:g} |\n" for r in result.results
+    )
+    body = "\n".join(render(r, "md", timings=timings) for r in result.results)
+    return f"{head}{rows}\n**{_total_line(result)}**\n\n{body}"
+
+
+def _html(result: AssignmentResult, timings: bool) -> str:
+    from glmm_exercises.sheets import template_environment
+
+    env = template_environment(autoescape=True)
+    model = {
+        "title": result.title,
+        "course": result.course,
+        "student": result.student,
+        "score": f"{result.score:g}",
+        "max_score": f"{result.max_score:g}",
+        "percent": f"{result.percent:.1f}",
+        "exercises": [report_model(r, timings=timings) for r in result.results],
+    }
+    return env.get_template("assignment_report.html.j2").render(report=model)
+
+
+def _json(result: AssignmentResult, timings: bool) -> str:
+    data = {
+        "student": result.student,
+        "title": result.title,
+        "course": result.course,
+        "score": result.score,
+        "max_score": result.max_score,
+        "percent": round(result.percent, 6),
+        "exercises": [r.to_dict(timings=timings) for r in result.results],
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _gradescope(result: AssignmentResult, timings: bool) -> str:
+    tests: list[dict[str, Any]] = []
+    execution = 0.0
+    for r in result.results:
+        one = json.loads(render(r, "gradescope", timings=timings))
+        for t in one["tests"]:
+            t["name"] = f"{r.exercise_id} / {t['name']}"
+        tests += one["tests"]
+        execution += r.execution_time
+    out: dict[str, Any] = {"score": result.score, "output": _total_line(result), "tests": tests}
+    if timings:
+        out["execution_time"] = round(execution)
+    return json.dumps(out, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _junit(result: AssignmentResult, timings: bool) -> str:
+    root = ET.Element("testsuites", {"name": result.title})
+    for r in result.results:
+        text = render(r, "junit", timings=timings)
+        root.append(ET.fromstring(text.split("?>", 1)[1] if text.startswith("<?xml") else text))
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def render_assignment(result: AssignmentResult, fmt: str, *, timings: bool = True, colour: bool = False) -> str:
+    """Render an assignment's results in one of glmm-grade's formats (every exercise shown)."""
+    if fmt == "text":
+        return _text(result, timings, colour)
+    renderers = {"md": _markdown, "html": _html, "json": _json, "gradescope": _gradescope, "junit": _junit}
+    if fmt not in renderers:
+        raise ValueError(f"unknown report format {fmt!r}; choose one of text, {', '.join(renderers)}")
+    return renderers[fmt](result, timings)

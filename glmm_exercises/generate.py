@@ -1,0 +1,226 @@
+"""``glmm-exercises generate``: per-student problem sheets, starter code and data; instructor files.
+
+Layout of the output directory::
+
+    OUT/students/<student_id>/sheet.html        problem sheet, math as MathML (offline)
+                              sheet.md          the same in Markdown with TeX math
+                              solution.py       stubs raising NotImplementedError
+                              solution.ipynb    the same as a notebook
+                              data/<exercise>/<name>.csv
+                              assignment.json   this student's variants (for glmm-grade --assignment)
+    OUT/instructor/manifest.json   every student's variant parameters, versions, hashes, config
+                   assignment.toml the configuration used, every setting written out
+                   keys/<exercise>.py   answer keys;  key_solution.py  all keys in one file
+
+Same roster, seed, config and package versions give byte-identical files (no timestamps, sorted
+JSON keys, floats written by ``repr``). Everything is built in a temporary sibling directory and
+renamed at the end, so a failure leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from glmm_exercises import __version__
+from glmm_exercises.atomic import staged_directory, write_text
+from glmm_exercises.catalogue import key_path
+from glmm_exercises.config import AssignmentConfig, apply_config, config_to_toml, default_config
+from glmm_exercises.roster import Roster
+from glmm_exercises.sheets import (
+    SheetSection,
+    render_exercise_markdown,
+    render_sheet_html,
+    render_sheet_markdown,
+)
+from glmm_exercises.starter import StarterExercise, solution_notebook, solution_source
+from glmm_exercises.variants import (
+    ProtocolError,
+    build_exercise,
+    canonical_params,
+    course_seed_hash,
+    exercise_module,
+    variant_params,
+)
+
+__all__ = ["MANIFEST_FORMAT", "GenerateSummary", "dumps_json", "generate"]
+
+MANIFEST_FORMAT = 1
+_DATA_NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def dumps_json(data: Any) -> str:
+    """Deterministic JSON text: sorted keys, two-space indent, UTF-8, final newline."""
+    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+@dataclass(frozen=True)
+class GenerateSummary:
+    """What ``generate`` wrote."""
+
+    out: Path
+    students: int
+    exercises: tuple[str, ...]
+    files: int
+
+
+def _data_csv(table: pd.DataFrame) -> str:
+    return table.to_csv(index=False, lineterminator="\n")
+
+
+def _combined_key(exercise_ids: tuple[str, ...]) -> str | None:
+    """All answer keys in one file, or None when their top-level names collide."""
+    future: set[str] = set()
+    bodies: list[str] = []
+    owners: dict[str, str] = {}
+    for eid in exercise_ids:
+        source = key_path(eid).read_text(encoding="utf-8")
+        tree = ast.parse(source)
+        lines = source.splitlines()
+        drop: set[int] = set()
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+                future.update(a.name for a in node.names)
+                drop.update(range(node.lineno - 1, (node.end_lineno or node.lineno)))
+            elif isinstance(node, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef):
+                if node.name in owners and owners[node.name] != eid:
+                    return None
+                owners[node.name] = eid
+            elif isinstance(node, ast.Assign):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        if target.id in owners and owners[target.id] != eid:
+                            return None
+                        owners[target.id] = eid
+        kept = "\n".join(line for i, line in enumerate(lines) if i not in drop).strip()
+        bodies.append(f"# ---- answer key of {eid} " + "-" * max(4, 70 - len(eid)) + "\n\n" + kept + "\n")
+    head = '"""All answer keys of this assignment in one file (grade it like a solution)."""\n\n'
+    if future:
+        head += f"from __future__ import {', '.join(sorted(future))}\n\n"
+    return head + "\n\n".join(bodies)
+
+
+def generate(
+    roster: Roster,
+    course_seed: int,
+    out: str | Path,
+    *,
+    config: AssignmentConfig | None = None,
+    force: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> GenerateSummary:
+    """Write every student's sheet, starter files and data, and the instructor folder, to ``out``.
+
+    Raises:
+        OutputExistsError: ``out`` is a file, or a non-empty directory and ``force`` is false.
+        ProtocolError: an exercise module breaks the catalogue protocol or draws an ill-posed variant.
+    """
+    config = config or default_config()
+    out = Path(out)
+    ids = config.exercise_ids
+    modules = {eid: exercise_module(eid) for eid in ids}
+    versions = {eid: str(modules[eid].VERSION) for eid in ids}
+    files = 0
+    manifest_students: dict[str, Any] = {}
+
+    with staged_directory(out, force=force) as tmp:
+        for n, student in enumerate(roster.students, start=1):
+            sid = student.student_id
+            if progress is not None:
+                progress(f"[{n}/{len(roster)}] {sid}")
+            folder = tmp / "students" / sid
+            sections: list[SheetSection] = []
+            starters: list[StarterExercise] = []
+            variants: dict[str, Any] = {}
+            for eid in ids:
+                module = modules[eid]
+                params = variant_params(course_seed, sid, eid)
+                issues = module.problems(params)
+                if issues:
+                    raise ProtocolError(
+                        f"{eid}: draw_params gave student {sid!r} an ill-posed variant ({'; '.join(issues)}); "
+                        "fix the exercise's draw_params"
+                    )
+                exercise = apply_config(build_exercise(eid, params), config)
+                data = module.make_data(params)
+                data_files = []
+                for name in sorted(data):
+                    if not _DATA_NAME.fullmatch(name):
+                        raise ProtocolError(f"{eid}: data name {name!r} must be letters, digits, '_' or '-'")
+                    rel = f"data/{eid}/{name}.csv"
+                    write_text(folder / rel, _data_csv(data[name]))
+                    files += 1
+                    data_files.append(rel)
+                body = render_exercise_markdown(
+                    module.SHEET,
+                    params=params,
+                    data=data,
+                    functions=exercise.functions,
+                    extra={"title": exercise.title, "points": exercise.max_score, "data_files": data_files},
+                )
+                sections.append(SheetSection(eid, exercise.title, exercise.max_score, body, tuple(data_files)))
+                starters.append(StarterExercise(eid, exercise.title, params, exercise.functions, tuple(data_files)))
+                variants[eid] = {"params": params, "version": versions[eid], "points": exercise.max_score}
+            sheet_md = render_sheet_markdown(sections, course=config.course, title=config.title, student=student.as_dict())
+            write_text(folder / "sheet.md", sheet_md)
+            write_text(folder / "sheet.html", render_sheet_html(sheet_md, title=f"{config.title} — {sid}"))
+            write_text(folder / "solution.py", solution_source(sid, config.title, starters))
+            write_text(folder / "solution.ipynb", solution_notebook(sid, config.title, starters))
+            own = {
+                "format": MANIFEST_FORMAT,
+                "package_version": __version__,
+                "student": {"student_id": sid},
+                "config": config.to_dict(),
+                "exercises": variants,
+            }
+            write_text(folder / "assignment.json", dumps_json(own))
+            files += 5
+            manifest_students[sid] = {**student.as_dict(), "exercises": variants}
+
+        instructor = tmp / "instructor"
+        manifest = {
+            "format": MANIFEST_FORMAT,
+            "package_version": __version__,
+            "course_seed": course_seed_hash(course_seed),
+            "roster": {"sha256": roster.sha256, "file": roster.source, "students": len(roster)},
+            "config": config.to_dict(),
+            "exercises": {
+                eid: {
+                    "version": versions[eid],
+                    "title": str(modules[eid].TITLE),
+                    "default_params": canonical_params(modules[eid].DEFAULT_PARAMS),
+                }
+                for eid in ids
+            },
+            "students": manifest_students,
+        }
+        write_text(instructor / "manifest.json", dumps_json(manifest))
+        write_text(instructor / "assignment.toml", config_to_toml(config))
+        for eid in ids:
+            write_text(instructor / "keys" / f"{eid}.py", key_path(eid).read_text(encoding="utf-8"))
+        files += 2 + len(ids)
+        combined = _combined_key(ids)
+        if combined is None:
+            print(
+                "glmm-exercises: warning: the answer keys define the same helper names, so no "
+                "instructor/key_solution.py was written (grade each key on its own)",
+                file=sys.stderr,
+            )
+        else:
+            write_text(instructor / "key_solution.py", combined)
+            files += 1
+    return GenerateSummary(out, len(roster), ids, files)
+
+
+def manifest_digest(path: str | Path) -> str:
+    """SHA-256 of a file (used in tests and reports)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
