@@ -98,7 +98,8 @@ class GLMMOptions:
     stage1_ftol: float = 1e-9  # the nAGQ=0 stage only provides starting values (unless nAGQ=0)
     hessian_step: float = 1e-4  # relative step of the finite-difference Hessian (lme4: 1e-4)
     newton_maxit: int = 10  # Newton steps (one FD Hessian) before falling back to quasi-Newton
-    newton_xtol: float = 1e-8  # Newton converged when every relative step is below this
+    newton_xtol: float = 1e-8  # Newton converged when every relative step is below this …
+    newton_dec_tol: float = 1e-9  # … or the Newton decrement gᵀH⁻¹g (≈ 2 × deviance to gain) is
     hessian_refresh: float = 1e-3  # recompute the Hessian for the SEs if x moved more (relative)
     grad_check_tol: float = 2e-3  # lme4's check.conv.grad: max |H⁻¹ g| allowed
     singular_tol: float = 1e-4  # lme4's boundary tolerance on θ diagonals
@@ -478,7 +479,8 @@ def _newton(
         f0 = obj(x)
     except ConvergenceError:
         return x, math.inf, np.zeros_like(x), np.eye(x.size), x.copy(), 1, False
-    g, H = _fd_hessian(obj, x, f0, opts.hessian_step)
+    g, H_fd = _fd_hessian(obj, x, f0, opts.hessian_step)
+    H = H_fd.copy()
     evals = 1 + _hessian_evals(x.size)
     x_hess = x.copy()
     for _ in range(opts.newton_maxit):
@@ -488,10 +490,11 @@ def _newton(
         try:
             cf = np.linalg.cholesky(H[np.ix_(idx, idx)])
         except np.linalg.LinAlgError:
-            return x, f0, g, H, x_hess, evals, False
+            return x, f0, g, H_fd, x_hess, evals, False
         step[idx] = np.linalg.solve(cf.T, np.linalg.solve(cf, g[idx]))
-        if np.max(np.abs(step) / np.maximum(np.abs(x), 1.0)) < opts.newton_xtol:
-            return x, f0, g, H, x_hess, evals, True
+        decrement = float(g[idx] @ step[idx])  # ≈ 2 × the deviance still to gain
+        if decrement < opts.newton_dec_tol or np.max(np.abs(step) / np.maximum(np.abs(x), 1.0)) < opts.newton_xtol:
+            return x, f0, g, H_fd, x_hess, evals, True
         t = 1.0
         accepted = False
         for _half in range(8):
@@ -508,11 +511,19 @@ def _newton(
         if not accepted:
             # at the optimum up to the noise of the deviance, or a poor Hessian
             small = np.max(np.abs(step) / np.maximum(np.abs(x), 1.0)) < 1e-5
-            return x, f0, g, H, x_hess, evals, small
-        x, f0 = x_new, f_new
-        g = _fd_grad(obj, x, f0, np.full(x.size, -np.inf), opts.hessian_step)
+            return x, f0, g, H_fd, x_hess, evals, small
+        g_new = _fd_grad(obj, x_new, f_new, np.full(x.size, -np.inf), opts.hessian_step)
         evals += 2 * x.size
-    return x, f0, g, H, x_hess, evals, False
+        # BFGS update of the working Hessian (the finite-difference one is kept for the SEs)
+        s_ = x_new - x
+        y_ = g_new - g
+        sy = float(s_ @ y_)
+        hs = H @ s_
+        shs = float(s_ @ hs)
+        if sy > 1e-12 * float(np.linalg.norm(s_) * np.linalg.norm(y_)) and shs > 0:
+            H = H - np.outer(hs, hs) / shs + np.outer(y_, y_) / sy
+        x, f0, g = x_new, f_new, g_new
+    return x, f0, g, H_fd, x_hess, evals, False
 
 
 @dataclass
@@ -558,7 +569,7 @@ def _fit(m: _Model, opts: GLMMOptions) -> _FitOutput:
         )
     dev1 = obj0(st1.x)
     _, pr1, state1, phi1 = obj0.last  # type: ignore[misc]
-    messages = [f"stage 1 (nAGQ=0): {st1.message}"]
+    messages = [f"stage 1 (nAGQ=0): {st1.message} ({st1.nfev} deviance evaluations)"]
     nfev = st1.nfev
 
     if m.nagq == 0:
