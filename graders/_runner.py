@@ -255,7 +255,11 @@ def _setup(cfg):
     sys.meta_path.insert(0, _Blocker(_FORBIDDEN))
     sys.meta_path.append(_AllowList(cfg.get("site_dirs") or (), cfg.get("allowed") or ()))
     sys.dont_write_bytecode = True
+    import importlib
+
     import numpy  # noqa: F401  (fail early, before the student runs, if numpy is unreachable)
+    for name in cfg.get("probe_imports") or ():  # the isolation probe checks the whole stack
+        importlib.import_module(name)
     return notes
 
 

@@ -86,6 +86,9 @@ ALLOWED_PACKAGES = ("numpy", "scipy", "pandas", "dateutil", "tzdata", "pytz", "s
 #: Always blocked: our own packages hold the reference implementation and the graders.
 ALWAYS_FORBIDDEN = ("reference", "graders", "glmm_exercises")
 MAX_RESTARTS = 20
+#: Imported once by the isolation probe of a chroot mode (~1 s): the chroot must hold every
+#: shared library and data file the allowed stack needs, not just numpy's.
+_PROBE_IMPORTS = ("pandas", "scipy.linalg")
 STARTUP_SECONDS = 60.0
 _RAW_OUTPUT_KEPT = 64 * 1024
 _MAX_DEPTH = 64
@@ -217,7 +220,7 @@ def _probe() -> tuple[_Mode, tuple[str, ...]]:
     for mode in _candidate_modes():
         root = _make_root(None, mode)
         try:
-            worker = _Worker(mode, root, Limits(), (), stdout_cap=1024)
+            worker = _Worker(mode, root, Limits(), (), stdout_cap=1024, probe=True)
             worker.start(STARTUP_SECONDS)
             worker.stop()
             return mode, tuple(failures)
@@ -305,13 +308,14 @@ class _Worker:
     """One worker process and its pipes."""
 
     def __init__(self, mode: _Mode, root: Path, limits: Limits, forbidden: Sequence[str],
-                 *, stdout_cap: int, hide: Sequence[str] = ()) -> None:
+                 *, stdout_cap: int, hide: Sequence[str] = (), probe: bool = False) -> None:
         self.mode = mode
         self.root = root
         self.limits = limits
         self.forbidden = tuple(forbidden)
         self.stdout_cap = stdout_cap
         self.hide = tuple(hide)
+        self.probe = probe
         self.proc: subprocess.Popen[bytes] | None = None
         self.stopped = False
         self.notes: list[str] = []
@@ -363,7 +367,10 @@ class _Worker:
                  "rlimits": rlimits, "mounts": self.mode.mounts, "chroot": self.mode.chroot,
                  "packages": packages if self.mode.mounts else [],
                  "hide": list(self.hide) if self.mode.mounts else [],
-                 "stdout_bytes": self.stdout_cap, "workdir_bytes": L.file_bytes}
+                 "stdout_bytes": self.stdout_cap, "workdir_bytes": L.file_bytes,
+                 # the probe makes sure the whole allowed stack imports in this mode
+                 "probe_imports": [m for m in _PROBE_IMPORTS if m.split(".")[0] in allowed]
+                 if self.probe and self.mode.chroot else []}
         try:
             self.send(setup)
             reply = self.receive(time.monotonic() + timeout)
