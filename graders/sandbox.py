@@ -177,7 +177,9 @@ class _Mode:
 
 def _candidate_modes() -> list[_Mode]:
     unshare = shutil.which("unshare")
-    ns = ("--pid", "--net", "--ipc", "--uts", "--mount", "--fork", "--mount-proc", "--kill-child")
+    ns: tuple[str, ...] = ("--pid", "--net", "--ipc", "--uts", "--mount", "--fork", "--mount-proc")
+    if unshare and _supports(unshare, "--kill-child"):  # util-linux >= 2.32
+        ns = (*ns, "--kill-child")
     modes = []
     if os.geteuid() == 0:
         if unshare:
@@ -191,6 +193,15 @@ def _candidate_modes() -> list[_Mode]:
         modes.append(_Mode("userns", prefix, None, True, False))
     modes.append(_Mode("plain", (), None, False))
     return modes
+
+
+def _supports(tool: str, option: str) -> bool:
+    try:
+        help_text = subprocess.run([tool, "--help"], capture_output=True, text=True, timeout=10,
+                                   env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"}).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return option in help_text
 
 
 _ROOT_PREFIX = "glmm-sandbox-"
