@@ -14,19 +14,22 @@ Isolation (probed once per grading process, see :func:`probe_isolation`):
 * as root with ``unshare(1)`` available: new PID, network, mount, IPC and UTS namespaces; inside
   them the runner (still root there) assembles a new root holding only the system directories
   (``/usr``, ``/lib*``, ``/bin``, a few ``/etc`` files, ``/dev/null`` & co., a fresh ``/proc``,
-  system site-/dist-packages covered), a private ``/tmp`` with the work directory, the
-  interpreter's tree (read-only, its site-packages covered) and the allowed packages bound
-  read-only one by one; it chroots there and drops to uid/gid 65534 (``nobody``) with
-  ``no_new_privs`` before any student code runs.  If the chroot cannot be built, the same
-  without chroot: private ``/tmp`` and the project / submission directories covered with empty
-  read-only tmpfs;
+  system site-/dist-packages covered), a private size-limited ``/tmp``, the work directory as a
+  size-limited tmpfs holding a copy of the submission (nothing the student writes reaches the
+  grader's disk), the interpreter's tree (read-only, its site-packages covered) and the allowed
+  packages bound read-only one by one; it chroots there and drops to uid/gid 65534 (``nobody``)
+  before any student code runs.  The runner, pid 1 of the namespace, then forks: the student's
+  code runs in the child while pid 1 stays a minimal init (signals and the CPU limit behave
+  normally; killing it ends the namespace and every process in it).  If the chroot cannot be
+  built (the probe imports numpy, pandas and scipy.linalg inside it), the same without chroot:
+  private ``/tmp`` and the project / submission directories covered with empty read-only tmpfs;
 * as an unprivileged user with user namespaces: the same, without the uid change;
 * otherwise the runner drops to 65534 if root (needs a world-readable interpreter), or only
   applies the limits (the worker then runs as the grader's user: it can read the grader's files
   and signal its processes, so use this mode only for trusted or self-checking runs).
 
 In every mode the worker gets resource limits (CPU, address space, processes, open files, file
-size), its own session/process group, a minimal environment (``PATH``, ``LANG``, ``HOME``/
+size), ``no_new_privs``, its own session/process group, a minimal environment (``PATH``, ``LANG``, ``HOME``/
 ``TMPDIR`` = its working directory, single-threaded BLAS), ``python -I -S -B`` and a fresh working
 directory holding only a copy of the submission.  ``sys.path`` of the worker is the standard
 library only; numpy, scipy, pandas (and their dependencies) are reached through an allow-list
