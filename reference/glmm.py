@@ -177,14 +177,14 @@ def _prepare(
     n = design.y.size
     y = design.y
     tr = _column_or_array(trials, "trials", data, design.rows)
-    if design.trials is not None:
+    from_cbind = design.trials is not None
+    if from_cbind:
         if tr is not None:
             raise ModelInputError("trials are given twice (cbind(...) response and trials=); pass one of them")
         tr = np.asarray(design.trials, dtype=np.float64)
-        y = y  # design.y already holds the proportion for cbind responses
-    elif tr is not None:
+    if tr is not None:
         if fam.name != "binomial":
-            raise ModelInputError(f"trials= only applies to the binomial family, not {fam.name}")
+            raise ModelInputError(f"trials only apply to the binomial family, not {fam.name}")
         if np.any(~np.isfinite(tr)) or np.any(tr <= 0):
             bad = tr[~(np.isfinite(tr) & (tr > 0))][0]
             raise InvalidResponseError(
@@ -192,7 +192,7 @@ def _prepare(
             )
         if np.any(y < 0) or np.any(y > tr):
             raise InvalidResponseError("binomial successes must lie between 0 and the number of trials")
-        y = y / tr
+        y = y / tr  # R's convention inside: the proportion, with the trials as weights
     pw = _column_or_array(weights, "weights", data, design.rows)
     pw = np.ones(n) if pw is None else pw
     off = _column_or_array(offset, "offset", data, design.rows)

@@ -439,3 +439,17 @@ def test_schur_elimination_equals_sparse_lu_and_dense(p1: int) -> None:
     rhs = rng.normal(size=(schur.q, 3))
     np.testing.assert_allclose(fs.solve_mat(rhs), np.linalg.solve(A, rhs), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(fs.solve(rhs[:, 0]), fl.solve(rhs[:, 0]), rtol=1e-9, atol=1e-12)
+
+
+def test_cbind_response_equals_trials_argument() -> None:
+    rng = np.random.default_rng(40)
+    g = np.repeat(np.arange(7), 4)
+    n = rng.integers(1, 9, size=g.size).astype(float)
+    s = rng.binomial(n.astype(int), 0.35).astype(float)
+    df = pd.DataFrame({"s": s, "f": n - s, "n": n, "g": g})
+    r1 = _quiet_fit("cbind(s, f) ~ 1 + (1 | g)", df, "binomial")
+    r2 = _quiet_fit("s ~ 1 + (1 | g)", df, "binomial", trials="n")
+    assert r1.loglik == pytest.approx(r2.loglik, abs=1e-10)
+    np.testing.assert_allclose(r1.fixef.to_numpy(), r2.fixef.to_numpy(), atol=1e-8)
+    with pytest.raises(Exception, match="given twice"):
+        glmer("cbind(s, f) ~ 1 + (1 | g)", df, "binomial", trials="n")
