@@ -572,7 +572,7 @@ def _matrix(X: Any, names: Sequence[str] | None) -> tuple[Array, tuple[str, ...]
         raw = np.asarray(X)
         if raw.dtype.kind not in "biuf":
             raise DesignMatrixError(f"design matrix must be numeric, got dtype {raw.dtype}")
-        arr = raw.astype(np.float64)
+        arr = raw.astype(np.float64, copy=False)
         if arr.ndim == 1:
             arr = arr.reshape(-1, 1)
         if arr.ndim != 2:
@@ -587,7 +587,7 @@ def _matrix(X: Any, names: Sequence[str] | None) -> tuple[Array, tuple[str, ...]
         auto = names
     if arr.shape[1] == 0:
         raise DesignMatrixError("design matrix has no columns; add an intercept column of ones")
-    return np.array(arr, dtype=np.float64, order="C"), auto
+    return np.asarray(arr, dtype=np.float64), auto
 
 
 def _prepare_response(
@@ -663,6 +663,7 @@ def _finish_fit(
     **extra: Any,
 ) -> GLMResult:
     n, p = X.shape
+    X = np.asfortranarray(X)  # column-major: the weighted copies for LAPACK are then contiguous
     fit = _irls(
         X,
         y,
