@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from glmm_exercises.config import AssignmentConfig, apply_config, config_from_dict
+from glmm_exercises.config import AssignmentConfig, ConfigError, apply_config, config_from_dict
 from glmm_exercises.variants import build_exercise, exercise_module
 from graders.checks import Exercise
 from graders.grading_errors import GradingError
@@ -130,7 +130,10 @@ def load_assignment(directory: str | Path, student_id: str | None) -> StudentAss
             f"{str(directory)!r} holds neither {MANIFEST} nor {STUDENT_FILE}; pass the folder glmm-exercises "
             "generate wrote, or your own student folder"
         )
-    config = _config_from_stored(data, path)
+    try:
+        config = _config_from_stored(data, path)
+    except ConfigError as exc:
+        raise AssignmentError(f"{exc}; regenerate the assignment with this installation") from None
     missing = [eid for eid in config.exercise_ids if eid not in entry]
     if missing:
         raise AssignmentError(f"{str(path)!r} has no variant of {missing[0]!r} for student {student_id!r}; regenerate")

@@ -37,6 +37,7 @@ from glmm_exercises.catalogue import key_path
 from glmm_exercises.config import AssignmentConfig, apply_config, config_to_toml, default_config
 from glmm_exercises.roster import Roster
 from glmm_exercises.sheets import (
+    SheetError,
     SheetSection,
     render_exercise_markdown,
     render_sheet_html,
@@ -160,13 +161,16 @@ def generate(
                     write_text(folder / rel, _data_csv(data[name]))
                     files += 1
                     data_files.append(rel)
-                body = render_exercise_markdown(
-                    module.SHEET,
-                    params=params,
-                    data=data,
-                    functions=exercise.functions,
-                    extra={"title": exercise.title, "points": exercise.max_score, "data_files": data_files},
-                )
+                try:
+                    body = render_exercise_markdown(
+                        module.SHEET,
+                        params=params,
+                        data=data,
+                        functions=exercise.functions,
+                        extra={"title": exercise.title, "points": exercise.max_score, "data_files": data_files},
+                    )
+                except SheetError as exc:
+                    raise ProtocolError(f"{eid}: {exc}") from None
                 sections.append(SheetSection(eid, exercise.title, exercise.max_score, body, tuple(data_files)))
                 starters.append(StarterExercise(eid, exercise.title, params, exercise.functions, tuple(data_files)))
                 variants[eid] = {"params": params, "version": versions[eid], "points": exercise.max_score}

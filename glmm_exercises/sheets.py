@@ -27,6 +27,7 @@ from graders.checks import FunctionSpec
 
 __all__ = [
     "MathError",
+    "SheetError",
     "SheetSection",
     "markdown_to_html",
     "render_exercise_markdown",
@@ -36,7 +37,11 @@ __all__ = [
 ]
 
 
-class MathError(ValueError):
+class SheetError(ValueError):
+    """A sheet template is missing or does not render (a catalogue bug)."""
+
+
+class MathError(SheetError):
     """A formula in a sheet could not be converted to MathML (a catalogue bug)."""
 
 
@@ -90,7 +95,12 @@ def render_exercise_markdown(
     """Render an exercise's sheet template (``SHEET``) for one variant as Markdown."""
     env = template_environment(autoescape=False)
     context = {"params": params, "data": data, "functions": functions, **(extra or {})}
-    text = env.get_template(template).render(**context)
+    try:
+        text = env.get_template(template).render(**context)
+    except jinja2.TemplateNotFound:
+        raise SheetError(f"sheet template templates/{template} does not exist; write it (docs/catalogue-protocol.md)") from None
+    except jinja2.TemplateError as exc:
+        raise SheetError(f"sheet template templates/{template} does not render: {exc}") from None
     return text.strip() + "\n"
 
 

@@ -5,10 +5,14 @@ Usage::
     glmm-grade SUBMISSION --exercise ID [--student ID] [--seed N] [--public | --all]
                [--format text|md|html|json|gradescope|junit] [-o PATH]
                [--fail-under PCT] [--examples N] [--no-timings]
+    glmm-grade SUBMISSION --assignment DIR [--student ID] [same options]
 
 ``--public`` (default) runs the public checks with the exercise's public seed (or ``--seed``);
 ``--all`` runs every check, public and hidden, with the instructor's seed from ``--seed`` or the
-environment variable ``GLMM_GRADING_SEED``. Exit codes: 0 graded; 1 graded but the score is
+environment variable ``GLMM_GRADING_SEED``. ``--assignment DIR`` grades every exercise of a
+student's variant of an assignment written by ``glmm-exercises generate`` (DIR is its output
+folder, read with ``--student ID``, or the student's own folder); see
+``glmm_exercises.assignment``. Exit codes: 0 graded; 1 graded but the score is
 below ``--fail-under``; 2 bad usage or unreadable input (one line on stderr says what to do).
 
 All typed exceptions become messages and exit codes in :func:`main` and nowhere else.
@@ -21,12 +25,16 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from graders.grading_errors import GradingError, MissingSeedError
 from graders.render import FORMATS, render
+from graders.results import SubmissionResult
 from graders.runner import DEFAULT_EXAMPLES, SandboxFactory, grade
 from graders.sandbox import SandboxError
+
+if TYPE_CHECKING:
+    from glmm_exercises.assignment import AssignmentResult
 
 __all__ = ["SEED_ENV", "main"]
 
@@ -83,7 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
         "Exit codes: 0 graded, 1 below --fail-under, 2 bad usage or unreadable input.",
     )
     p.add_argument("submission", type=Path, help="the student's .py file or .ipynb notebook")
-    p.add_argument("--exercise", "-e", required=True, metavar="ID", help="exercise id, e.g. poisson-marginal")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--exercise", "-e", metavar="ID", help="exercise id, e.g. poisson-marginal")
+    target.add_argument(
+        "--assignment", type=Path, metavar="DIR",
+        help="grade every exercise of a generated assignment (the generate output folder with --student, "
+        "or a student's own folder)",
+    )
     p.add_argument("--student", metavar="ID", help="student id written into the report")
     p.add_argument("--seed", type=_seed, metavar="N", help="grading seed (public seed by default; instructor seed with --all)")
     which = p.add_mutually_exclusive_group()
@@ -94,8 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, metavar="PATH", help="write the report here instead of stdout")
     p.add_argument("--fail-under", type=_percent, metavar="PCT", help="exit 1 when the score is below PCT percent")
     p.add_argument(
-        "--examples", type=_positive_int, default=DEFAULT_EXAMPLES, metavar="N",
-        help=f"hypothesis examples per property check (default {DEFAULT_EXAMPLES})",
+        "--examples", type=_positive_int, default=None, metavar="N",
+        help=f"hypothesis examples per property check (default {DEFAULT_EXAMPLES}, or the assignment's setting)",
     )
     p.add_argument("--no-timings", action="store_true", help="leave wall-clock times out (reproducible output)")
     return p
@@ -119,7 +133,6 @@ def _run(argv: Sequence[str] | None, sandbox_factory: SandboxFactory | None) -> 
     from glmm_exercises.catalogue import get_exercise
 
     args = build_parser().parse_args(argv)
-    exercise = get_exercise(args.exercise)
     seed = _instructor_seed(args.seed) if args.mode == "all" else args.seed
     if args.mode == "all" and seed < 2**32:
         print(
@@ -127,20 +140,35 @@ def _run(argv: Sequence[str] | None, sandbox_factory: SandboxFactory | None) -> 
             "reference in reports; use a random 64-bit number",
             file=sys.stderr,
         )
-    result = grade(
-        args.submission,
-        exercise,
-        mode=args.mode,
-        seed=seed,
-        max_examples=args.examples,
-        student=args.student,
-        sandbox_factory=sandbox_factory,
-    )
     to_terminal = args.output is None
     colour = (
         args.format == "text" and to_terminal and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     )
-    text = render(result, args.format, timings=not args.no_timings, colour=colour)
+    result: SubmissionResult | AssignmentResult
+    if args.assignment is not None:
+        from glmm_exercises.assignment import grade_assignment, load_assignment, render_assignment
+
+        assignment = load_assignment(args.assignment, args.student)
+        result = grade_assignment(
+            args.submission,
+            assignment,
+            mode=args.mode,
+            seed=seed,
+            max_examples=args.examples,
+            sandbox_factory=sandbox_factory,
+        )
+        text = render_assignment(result, args.format, timings=not args.no_timings, colour=colour)
+    else:
+        result = grade(
+            args.submission,
+            get_exercise(args.exercise),
+            mode=args.mode,
+            seed=seed,
+            max_examples=DEFAULT_EXAMPLES if args.examples is None else args.examples,
+            student=args.student,
+            sandbox_factory=sandbox_factory,
+        )
+        text = render(result, args.format, timings=not args.no_timings, colour=colour)
     if to_terminal:
         sys.stdout.write(text)
         sys.stdout.flush()
