@@ -61,6 +61,7 @@ from reference.errors import (
     ModelInputError,
 )
 from reference.families import Family, get_family
+from reference.glm import glm_fit
 from reference.glmm_formula import (
     GLMMDesign,
     GroupingFactorError,
@@ -452,13 +453,30 @@ class _Objective:
 
 
 def _start(m: _Model) -> tuple[F64, float]:
+    """β from the GLM without random effects (reference.glm), φ from its Pearson statistic.
+
+    Falls back to a least-squares fit of ``g(mustart)`` when the GLM cannot be fitted
+    (e.g. separation); the nAGQ = 0 stage refines β anyway.
+    """
     resp = m.resp
-    eta0 = m.link.link(resp.mustart)
-    beta0, *_ = np.linalg.lstsq(m.X, eta0 - resp.offset, rcond=None)
+    beta0: F64 | None = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = glm_fit(m.X, resp.y, m.family, m.link, offset=resp.offset, weights=resp.wt)
+        coef = np.asarray(fit.coef_values, dtype=np.float64)
+        if np.all(np.isfinite(coef)):
+            beta0 = coef
+    except Exception:  # any GLM failure only costs a poorer start
+        beta0 = None
+    if beta0 is None:
+        eta0 = m.link.link(resp.mustart)
+        beta0, *_ = np.linalg.lstsq(m.X, eta0 - resp.offset, rcond=None)
     if not m.free_phi:
         return beta0, 1.0
-    mu = m.link.inverse(resp.offset + m.X @ beta0)
-    if not resp.valid(resp.offset + m.X @ beta0, mu):
+    eta = resp.offset + m.X @ beta0
+    mu = m.link.inverse(eta)
+    if not resp.valid(eta, mu):
         mu = resp.mustart
     pearson = float(np.mean(resp.wt * (resp.y - mu) ** 2 / m.family.variance(mu)))
     return beta0, max(pearson, 1e-8)
