@@ -26,9 +26,10 @@ numeric column named ``x`` (R: factor, ``xTRUE``; same numbers); an interaction 
 marginal terms are all absent (``y ~ a:b``) is coded full rank by formulaic where R codes it
 with an aliased column; helmert/poly contrast columns keep formulaic's labels.
 
-Missing values are not silently dropped (R's ``na.omit`` default): a NaN/inf in any variable the
-formula uses is an error naming the column, so the number of fitted values always equals the
-number of rows.
+Missing values are not silently dropped (R's ``na.omit`` default): a missing value (or inf) in
+any variable the formula uses is an error naming the column, so the number of fitted values
+always equals the number of rows; so is a factor level in new data that the fit did not see.
+Ordered pandas categoricals get treatment contrasts (R would use polynomial contrasts).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from __future__ import annotations
 import ast
 import difflib
 import functools
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -268,8 +270,19 @@ class DesignSpec:
             X, _ = _simple_matrix(self.simple_terms, self.has_intercept, data)
             check_finite_columns(X, self.names, "new-data design matrix")
             return X, None
+        from formulaic.errors import DataMismatchWarning
+
+        used = [c for c in self.model_spec.required_variables if c in data.columns]
+        _check_missing(used, data, "newdata")
         try:
-            mm = self.model_spec.get_model_matrix(data, context=_CONTEXT, na_action="ignore")
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", DataMismatchWarning)
+                mm = self.model_spec.get_model_matrix(data, context=_CONTEXT, na_action="ignore")
+        except DataMismatchWarning as exc:
+            unseen = str(exc).split(":", 1)[-1].split(". ")[0].strip()
+            raise DesignMatrixError(
+                f"newdata has factor levels the fit did not see: {unseen}; predict only for known levels"
+            ) from exc
         except Exception as exc:
             raise FormulaError(
                 f"cannot build the design of {self.rhs!r} for the new data: {exc}".splitlines()[0]
@@ -391,6 +404,7 @@ def build_design(
     # right-hand side: parse with formulaic, rewrite contrasts, rebuild (cached), materialise
     parsed = _parse_rhs(rhs, tuple(sorted(wanted.items())), formula)
     _check_columns(set(parsed.used), data, f"formula {formula!r}")
+    _check_missing(parsed.used, data, "design")
     if parsed.simple_terms is not None and all(_plain_numeric(data[c]) for c in parsed.used):
         X, names = _simple_matrix(parsed.simple_terms, parsed.has_intercept, data)
         if not names:
@@ -516,6 +530,18 @@ def _parse_rhs(rhs: str, contrasts: tuple[tuple[str, str], ...], formula: str) -
     return _ParsedRHS(
         parsed, tuple(sorted(used)), has_intercept, None if simple is None else tuple(simple)
     )
+
+
+def _check_missing(columns: Any, data: pd.DataFrame, what: str) -> None:
+    """Missing values in a used column: formulaic would code a missing level as the base level."""
+    for name in sorted(columns):
+        missing = pd.isna(data[name]).to_numpy()
+        if missing.any():
+            row = int(np.flatnonzero(missing)[0])
+            raise DesignMatrixError(
+                f"{what} column {name!r} has {int(missing.sum())} missing value(s) (first: row {row}); "
+                "drop or impute those rows before fitting"
+            )
 
 
 def _plain_numeric(column: pd.Series) -> bool:

@@ -123,8 +123,11 @@ def test_errors_name_the_problem(frame: pd.DataFrame) -> None:
     with pytest.raises(InvalidResponseError, match="not numeric"):
         build_design("g ~ x", frame)
     bad = frame.assign(z=frame["z"].where(frame.index != 5))
-    with pytest.raises(DesignMatrixError, match=r"'log\(z\)' holds NaN.*row 5"):
+    with pytest.raises(DesignMatrixError, match=r"'z' has 1 missing value.*row 5"):
         build_design("y ~ log(z)", bad)
+    zero = frame.assign(z=frame["z"].where(frame.index != 6, 0.0))
+    with pytest.raises(DesignMatrixError, match=r"'log\(z\)' holds inf.*row 6"):
+        build_design("y ~ log(z)", zero)
     with pytest.raises(InvalidResponseError, match="NaN or inf"):
         build_design("y ~ x", frame.assign(y=np.r_[np.nan, frame["y"].to_numpy()[1:]]))
 
@@ -206,3 +209,12 @@ def test_numeric_designs_built_directly_equal_formulaic(frame: pd.DataFrame) -> 
         np.testing.assert_array_equal(d.spec.matrix(frame.iloc[[2, 0]])[0], d.X[[2, 0]])
     with pytest.raises(DesignMatrixError, match="not numeric"):
         build_design("y ~ x + z", frame).spec.matrix(frame.assign(z="a"))
+
+
+def test_missing_factor_values_and_unseen_levels_are_errors(frame: pd.DataFrame) -> None:
+    holes = frame.assign(g=frame["g"].where(frame.index != 4, None))
+    with pytest.raises(DesignMatrixError, match=r"'g' has 1 missing value.*row 4"):
+        build_design("y ~ x + g", holes)
+    d = build_design("y ~ x + g", frame)
+    with pytest.raises(DesignMatrixError, match=r"did not see.*zz"):
+        d.spec.matrix(frame.iloc[:2].assign(g=["a", "zz"]))
