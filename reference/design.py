@@ -277,7 +277,8 @@ class DesignSpec:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", DataMismatchWarning)
-                mm = self.model_spec.get_model_matrix(data, context=_CONTEXT, na_action="ignore")
+                with np.errstate(all="ignore"):
+                    mm = self.model_spec.get_model_matrix(data, context=_CONTEXT, na_action="ignore")
         except DataMismatchWarning as exc:
             unseen = str(exc).split(":", 1)[-1].split(". ")[0].strip()
             raise DesignMatrixError(
@@ -422,7 +423,8 @@ def build_design(
         )
         return Design(y=y, trials=trials, X=X, offset=None, names=names, response=lhs, spec=spec)
     try:
-        mm = parsed.formula.get_model_matrix(data, context=_CONTEXT, na_action="ignore", output="numpy")
+        with np.errstate(all="ignore"):  # log(0) etc.: reported below as a column holding inf
+            mm = parsed.formula.get_model_matrix(data, context=_CONTEXT, na_action="ignore", output="numpy")
     except Exception as exc:
         raise FormulaError(f"cannot build the design matrix of {formula!r}: {exc}".splitlines()[0]) from exc
     has_intercept = parsed.has_intercept
