@@ -1,0 +1,80 @@
+"""`glmm-exercises selftest`: passes on the catalogue, and fails (exit 1, named cause) when a key,
+a mutant declaration or a variant's well-posedness is broken."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import glmm_exercises.selftest as selftest
+from glmm_exercises.catalogue import exercise_module, mutant_paths
+from glmm_exercises.cli import main
+
+EX = "poisson-marginal"
+
+
+def test_selftest_command_passes_on_two_variants_in_the_real_sandbox(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["selftest", "--exercise", EX, "--variants", "2", "--examples", "15"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.out
+    n_mutants = len(exercise_module(EX).MUTANTS)
+    row = next(line for line in captured.out.splitlines() if line.startswith(EX))
+    assert re.match(rf"{EX}\s+2\s+100\.0\s+{2 * n_mutants}/{2 * n_mutants}\s+0\s+[\d.]+ s\s+ok", row), row
+    assert captured.err.count(f"{EX} selftest-") == 2  # progress lines
+
+
+def test_variant_report_fields_in_process() -> None:
+    report = selftest.check_variant(EX, 0, examples=10, in_process=True)
+    assert report.ok and report.variant == "selftest-0" and report.key_failures == ()
+    assert report.params == selftest.variant_params(selftest.DEFAULT_SEED, "selftest-0", EX)
+    default = selftest.check_variant(EX, -1, examples=10, in_process=True)
+    assert default.variant == "default" and default.params == exercise_module(EX).DEFAULT_PARAMS and default.ok
+
+
+def run_broken(capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(["selftest", "-e", EX, "--variants", "1", "--examples", "10", "--in-process"])
+    return code, capsys.readouterr().out
+
+
+def test_a_wrong_answer_key_fails_the_selftest(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    wrong = mutant_paths(EX)["variance_poisson_only"]
+    monkeypatch.setattr(selftest, "key_path", lambda eid: wrong)
+    code, out = run_broken(capsys)
+    assert code == 1 and "FAILED" in out
+    assert re.search(r"answer key fails .*variance_scalar", out)
+
+
+def test_an_uncaught_mutant_fails_the_selftest(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    declared = dict(exercise_module(EX).MUTANTS)
+    declared["flattens_output"] = declared["flattens_output"] | {"mean_scalar"}  # it does not fail that one
+    monkeypatch.setattr(selftest, "expected_failures", lambda eid: declared)
+    code, out = run_broken(capsys)
+    assert code == 1
+    assert "mutant not caught: flattens_output: mean_scalar" in out
+
+
+def test_an_ill_posed_variant_fails_the_selftest(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    module = exercise_module(EX)
+    monkeypatch.setattr(module, "problems", lambda params: ["separation in the simulated data"])
+    code, out = run_broken(capsys)
+    assert code == 1
+    assert "ill-posed: separation in the simulated data" in out
+    assert re.search(rf"{EX}\s+1\s+100\.0\s+\S+\s+1\s", out)
+
+
+def test_selftest_rejects_exercises_outside_the_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "a.toml"
+    cfg.write_text(f'exercises = ["{EX}"]\n', encoding="utf-8")
+    assert main(["selftest", "--config", str(cfg), "-e", "no-such", "--variants", "1"]) == 2
+    assert "--exercise 'no-such' is not among the configured exercises" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_selftest_fifty_variants(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["selftest", "--exercise", EX, "--variants", "50", "--jobs", "2"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    n = len(exercise_module(EX).MUTANTS)
+    assert re.search(rf"{EX}\s+50\s+100\.0\s+{50 * n}/{50 * n}\s+0\s", out), out
