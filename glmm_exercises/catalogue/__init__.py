@@ -37,6 +37,7 @@ _REGISTRY: dict[str, str] = {
     "logit-marginal": "logit_marginal",
     "laplace-cluster": "laplace_cluster",
     "expfam": "expfam",
+    "simulate-curves": "simulate_curves",
 }
 
 

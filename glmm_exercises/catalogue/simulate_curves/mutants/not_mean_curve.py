@@ -1,0 +1,16 @@
+"""Mutant: correct cluster curves, but the 'population curve' is h(beta0 + beta1 x), the not-mean curve."""
+
+import numpy as np
+
+
+def cluster_curves(x, beta0, beta1, tau0, tau1, link, m, rng):
+    x = np.asarray(x, dtype=float)
+    gamma0 = rng.normal(0.0, tau0, size=m)
+    gamma1 = rng.normal(0.0, tau1, size=m)
+    eta = (beta0 + gamma0)[:, None] + (beta1 + gamma1)[:, None] * x[None, :]
+    return np.exp(eta) if link == "log" else 1.0 / (1.0 + np.exp(-eta))
+
+
+def population_mean_curve(x, beta0, beta1, tau0, tau1, link, m, rng):
+    eta = beta0 + beta1 * np.asarray(x, dtype=float)
+    return np.exp(eta) if link == "log" else 1.0 / (1.0 + np.exp(-eta))

@@ -1,0 +1,15 @@
+"""Mutant: the random slope is added to the intercept instead of being multiplied by x."""
+
+import numpy as np
+
+
+def cluster_curves(x, beta0, beta1, tau0, tau1, link, m, rng):
+    x = np.asarray(x, dtype=float)
+    gamma0 = rng.normal(0.0, tau0, size=m)
+    gamma1 = rng.normal(0.0, tau1, size=m)
+    eta = (beta0 + gamma0 + gamma1)[:, None] + beta1 * x[None, :]
+    return np.exp(eta) if link == "log" else 1.0 / (1.0 + np.exp(-eta))
+
+
+def population_mean_curve(x, beta0, beta1, tau0, tau1, link, m, rng):
+    return cluster_curves(x, beta0, beta1, tau0, tau1, link, m, rng).mean(axis=0)
