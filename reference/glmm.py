@@ -33,6 +33,15 @@ ML linear mixed model (``lmer(REML = FALSE)``). lme4's ``glmer`` handles Gamma d
 For such families ``theta`` is reported on lme4's relative scale (``Λ/σ``, σ = √φ);
 ``varcorr`` is always on the absolute scale.
 
+**Non-canonical links** (probit, cloglog, Gamma–log, …): PIRLS iterates with Fisher weights
+as lme4 does (only the path to the mode changes), but the Laplace determinant uses the
+observed information at the mode (the exact Laplace approximation, as glmmTMB). lme4 keeps the
+Fisher weights there, so for such links our log-likelihood matches glmmTMB and is higher than
+lme4's (cbpp probit: −92.5833 vs lme4 −92.6212), and the estimates differ from lme4 by ~1e-3.
+
+**Theta order**: random-effect terms are ordered as lme4 orders them (decreasing number of
+levels, stable), which fixes the order of ``theta``, ``ranef`` and ``varcorr``.
+
 **Log-likelihood** ``loglik`` is the full one, with every normalising constant
 (``−log y!``, binomial coefficients, …), for every ``nAGQ``. lme4 reports the same number for
 ``nAGQ = 0, 1``, but for ``nAGQ > 1`` its ``logLik`` drops the saturated-model term, so it is
@@ -40,7 +49,9 @@ on another scale than ours (the estimates agree; the logLik differs by a constan
 
 **Speed**: one grouping factor is handled without sparse matrices — rows are sorted by cluster
 and all per-cluster quantities are segment sums (``np.add.reduceat``) and batched ``p×p``
-solves; several terms use a sparse ``ZΛ`` (see :mod:`reference.glmm_re`).
+solves; several terms use a CSR ``ZΛ`` with block elimination of the largest term or sparse LU
+(see :mod:`reference.glmm_re`). Memory is O(n·p): a 10⁶-row random-intercept Poisson fit with
+3 covariates peaks at about 0.5 GB.
 """
 
 from __future__ import annotations
