@@ -543,7 +543,7 @@ class GLMResult:
 
 
 # ============================================================================ input handling
-def _vector(values: ArrayLike, n: int, what: str) -> Array:
+def _vector(values: ArrayLike, n: int, what: str, per: str = "row") -> Array:
     arr = np.asarray(values)
     if arr.dtype.kind not in "biuf":
         raise InvalidResponseError(f"{what} must be numeric, got dtype {arr.dtype}")
@@ -551,7 +551,7 @@ def _vector(values: ArrayLike, n: int, what: str) -> Array:
     if arr.size == 1 and n != 1:
         arr = np.full(n, float(arr[0]))
     if arr.size != n:
-        raise DesignMatrixError(f"{what} has {arr.size} values but the data have {n} rows; give one per row")
+        raise DesignMatrixError(f"{what} has {arr.size} values but {n} are needed, one per {per}")
     if not np.isfinite(arr).all():
         i = int(np.flatnonzero(~np.isfinite(arr))[0])
         raise InvalidResponseError(f"{what} holds a non-finite value ({arr[i]}) at row {i}; fix or drop that row")
@@ -663,6 +663,8 @@ def _finish_fit(
     **extra: Any,
 ) -> GLMResult:
     n, p = X.shape
+    if dispersion is not None and not (float(dispersion) > 0 and math.isfinite(float(dispersion))):
+        raise ModelInputError(f"dispersion must be a positive number, got {dispersion}")
     X = np.asfortranarray(X)  # column-major: the weighted copies for LAPACK are then contiguous
     fit = _irls(
         X,
@@ -672,7 +674,7 @@ def _finish_fit(
         family,
         link,
         control,
-        start=None if start is None else _vector(start, p, "start"),
+        start=None if start is None else _vector(start, p, "start", "coefficient"),
         etastart=None if etastart is None else _vector(etastart, n, "etastart"),
         mustart=None if mustart is None else _vector(mustart, n, "mustart"),
     )
@@ -691,10 +693,7 @@ def _finish_fit(
         disp = family.dispersion(y, fit.mu, prior, df_resid)
         estimated = bool(family.summary_estimates_dispersion)
     else:
-        disp = float(dispersion)
-        if not (disp > 0 and math.isfinite(disp)):
-            raise ModelInputError(f"dispersion must be a positive number, got {dispersion}")
-        estimated = False
+        disp, estimated = float(dispersion), False
     unscaled = _r_inverse_crossprod(fit.qr.r)
     vcov = np.full((p, p), np.nan)
     vcov[np.ix_(qr_cols, qr_cols)] = disp * unscaled
