@@ -453,3 +453,16 @@ def test_cbind_response_equals_trials_argument() -> None:
     np.testing.assert_allclose(r1.fixef.to_numpy(), r2.fixef.to_numpy(), atol=1e-8)
     with pytest.raises(Exception, match="given twice"):
         glmer("cbind(s, f) ~ 1 + (1 | g)", df, "binomial", trials="n")
+
+
+def test_rikz_nagq0_matches_lme4(rikz: pd.DataFrame) -> None:
+    """lme4 1.1-31 (R 4.2.2), run for this test:
+    glmer(Richness ~ NAP + (1 | Beach), rikz, family = poisson, nAGQ = 0):
+    logLik -107.3974766, fixef 1.6801153560 -0.5036003082, theta 0.4744510767,
+    SE 0.172865139 0.075679202 (from the penalised system, as ours for nAGQ = 0)."""
+    res = glmer("Richness ~ NAP + (1 | Beach)", rikz, "poisson", nAGQ=0)
+    assert res.loglik >= -107.3974766 - 1e-6
+    assert res.loglik == pytest.approx(-107.3974766, abs=1e-4)
+    np.testing.assert_allclose(res.fixef.to_numpy(), [1.6801153560, -0.5036003082], atol=1e-5)
+    assert res.theta.iloc[0] == pytest.approx(0.4744510767, abs=1e-4)
+    np.testing.assert_allclose(res.se.to_numpy(), [0.172865139, 0.075679202], rtol=1e-4)
