@@ -332,10 +332,12 @@ def _bfgs_box(fg: Any, x0: F64, lower: F64, *, maxiter: int, ftol: float, gtol: 
             scaled = False
             d = -pg
         if not scaled:
-            # first step (or after a reset): at most unit length in the largest coordinate
-            big = np.max(np.abs(d))
-            if big > 1.0:
-                d = d / big
+            # first step (or after a reset): a short step, at most 0.2 relative in the largest
+            # coordinate, so one steepest-descent step cannot jump across the parameter space
+            # (e.g. from θ = 1 straight onto the bound θ = 0)
+            big = float(np.max(np.abs(d) / np.maximum(np.abs(x), 1.0)))
+            if big > 0.2:
+                d = d * (0.2 / big)
         t = 1.0
         while True:
             xn = np.maximum(x + t * d, lower)
@@ -409,12 +411,16 @@ def _minimize(f: Any, x0: F64, lower: F64, opts: GLMMOptions, probe_step: F64, f
         at_bound = np.isfinite(lower) & (res.x <= lower + 1e-8)
         if not np.any(at_bound):
             break
-        probe = np.array(res.x, dtype=np.float64)
-        probe[at_bound] = lower[at_bound] + probe_step[at_bound]
-        f_probe = safe(probe)
-        if not f_probe < float(res.fun) - 1e-10:
+        best_probe, best_f = None, float(res.fun) - 1e-10
+        for factor in (0.1, 0.5, 1.0):
+            probe = np.array(res.x, dtype=np.float64)
+            probe[at_bound] = lower[at_bound] + factor * probe_step[at_bound]
+            f_probe = safe(probe)
+            if f_probe < best_f:
+                best_probe, best_f = probe, f_probe
+        if best_probe is None:
             break
-        res = run(probe)
+        res = run(best_probe)
     return _Stage(np.asarray(res.x, dtype=np.float64), float(res.fun), counter["n"], str(res.message), bool(res.success))
 
 
@@ -588,7 +594,7 @@ def _fit(m: _Model, opts: GLMMOptions) -> _FitOutput:
     except ConvergenceError as exc:
         raise ConvergenceError(f"cannot start the fit: {exc}") from None
     st1 = _minimize(
-        obj0, x1, lower1, opts, np.full(x1.size, 0.1 * scale0),
+        obj0, x1, lower1, opts, np.full(x1.size, scale0),
         ftol=opts.optimizer_ftol if m.nagq == 0 else opts.stage1_ftol,
     )
     if not math.isfinite(st1.fun):
@@ -624,7 +630,7 @@ def _fit(m: _Model, opts: GLMMOptions) -> _FitOutput:
     if newton_ok:
         messages.append(f"stage 2 (nAGQ={m.nagq}): Newton steps with the finite-difference Hessian converged")
     else:
-        st2 = _minimize(obj, x, lower2, opts, np.full(x2.size, 0.1 * scale0))
+        st2 = _minimize(obj, x, lower2, opts, np.full(x2.size, scale0))
         nfev += st2.nfev
         messages.append(f"stage 2 (nAGQ={m.nagq}): {st2.message}")
         if not math.isfinite(st2.fun):
