@@ -41,6 +41,7 @@ OUT = ROOT / "benchmarks" / "out"
 ROWS_PER_CLUSTER = 20
 DEFAULT_SIZES = (1_000, 10_000, 100_000, 1_000_000)
 SLOPE_SIZE = 100_000
+DEFAULT_SEED = 20261125
 BETA = {"poisson": (0.5, 0.3, -0.2), "binomial": (-0.5, 0.8, -0.4)}
 TAU0 = 0.6
 SLOPE_Q = ((0.6**2, 0.3 * 0.6 * 0.25), (0.3 * 0.6 * 0.25, 0.25**2))
@@ -72,12 +73,14 @@ class FitResult:
 # ---------------------------------------------------------------------------- data sets
 
 
-def make_cases(sizes: list[int], *, slope: bool) -> list[Case]:
+def make_cases(sizes: list[int], *, slope: bool, seed: int = DEFAULT_SEED) -> list[Case]:
+    """The benchmark problems; CSV names carry the seed when it is not the default one."""
+    tag = "" if seed == DEFAULT_SEED else f"_seed{seed}"
     cases = []
     for family in ("poisson", "binomial"):
         for n in sizes:
             cases.append(
-                Case(f"{family}-RI", family, n, "y ~ x1 + x2 + (1 | cluster)", OUT / f"glmm_{family}_ri_{n}.csv")
+                Case(f"{family}-RI", family, n, "y ~ x1 + x2 + (1 | cluster)", OUT / f"glmm_{family}_ri_{n}{tag}.csv")
             )
     if slope:
         cases.append(
@@ -86,20 +89,41 @@ def make_cases(sizes: list[int], *, slope: bool) -> list[Case]:
                 "poisson",
                 SLOPE_SIZE,
                 "y ~ x1 + x2 + (1 + x1 | cluster)",
-                OUT / f"glmm_poisson_rs_{SLOPE_SIZE}.csv",
+                OUT / f"glmm_poisson_rs_{SLOPE_SIZE}{tag}.csv",
             )
         )
     return cases
 
 
+def write_data_in_child(case: Case, seed: int) -> None:
+    """Run :func:`write_data` in a child process.
+
+    The parent must stay small: on Linux a child's ``ru_maxrss`` starts from the RSS of the
+    process it was forked from, so simulating 1e6 rows here would inflate every later
+    measurement.
+    """
+    code = (
+        "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); "
+        "import bench_glmm as b; "
+        "b.write_data(b.Case(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], Path(sys.argv[6])), int(sys.argv[7]))"
+    )
+    if case.csv.exists():
+        return
+    subprocess.run(
+        [sys.executable, "-c", code, str(Path(__file__).resolve().parent), case.name, case.family,
+         str(case.n), case.formula, str(case.csv), str(seed)],
+        check=True,
+    )
+
+
 def write_data(case: Case, seed: int) -> None:
     """Simulate the case's data set (deterministic in seed, family and size) and write the CSV."""
+    if case.csv.exists():
+        return
     import numpy as np
 
     from reference.simulate import simulate_glmm
 
-    if case.csv.exists():
-        return
     n_clusters = max(1, case.n // ROWS_PER_CLUSTER)
     slope = "(1 + x1" in case.formula
     df = simulate_glmm(
@@ -187,12 +211,13 @@ def run_child(argv: list[str], timeout: float, env: dict[str, str] | None = None
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read().decode(), err.read().decode()
-    # ru_maxrss is in KiB on Linux and bytes on macOS.
+    # ru_maxrss is in KiB on Linux and bytes on macOS. On Linux it includes the RSS the child
+    # inherited at fork, which is why this parent process never loads the data itself.
     scale = 1 / 1024 if sys.platform != "darwin" else 1 / 2**20
     peak = usage.ru_maxrss * scale
     data = _last_json_object(stdout)
     if proc.returncode != 0 or data is None:
-        tail = (stderr.strip().splitlines() or ["no output"])[-1]
+        tail = " | ".join(stderr.strip().splitlines()[-3:]) or "no output"
         return FitResult(False, peak_mb=peak, error=f"exit {proc.returncode}: {tail}")
     if "elapsed_seconds" in data:  # tests/r/lme4_bench.R's output
         data = {"ok": True, "seconds": data.pop("elapsed_seconds"), **data}
@@ -291,18 +316,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-r", action="store_true", help="do not run lme4")
     parser.add_argument("--no-slope", action="store_true", help="skip the random-slope model at N = 1e5")
     parser.add_argument("--repeat", type=int, default=1, help="fits per child process; the best time is kept")
-    parser.add_argument("--seed", type=int, default=20261125, help="simulation seed")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="simulation seed")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed per fit")
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
 
-    cases = make_cases(sorted(set(args.sizes)), slope=not args.no_slope)
+    cases = make_cases(sorted(set(args.sizes)), slope=not args.no_slope, seed=args.seed)
     for case in cases:
         t0 = time.perf_counter()
         existed = case.csv.exists()
-        write_data(case, args.seed)
+        write_data_in_child(case, args.seed)
         if not existed:
             print(f"wrote {case.csv.relative_to(ROOT)} ({time.perf_counter() - t0:.1f} s)", flush=True)
 

@@ -179,9 +179,11 @@ class ClusterModel:
         (relative error about 1e-8, ample for a Newton step and for the AGHQ scale).
         """
         eta = self.offset + u
-        first = float(np.sum(self._score_eta(eta))) - u / self.tau**2
         h = 1e-4 * max(1.0, float(np.max(np.abs(eta))))
-        curv = (self._score_eta(eta + h) - self._score_eta(eta - h)) / (2 * h)
+        # Far from the mode μ can overflow; the resulting NaN makes the caller halve its step.
+        with np.errstate(all="ignore"):
+            first = float(np.sum(self._score_eta(eta))) - u / self.tau**2
+            curv = (self._score_eta(eta + h) - self._score_eta(eta - h)) / (2 * h)
         second = float(np.sum(curv)) - 1.0 / self.tau**2
         return first, second
 
