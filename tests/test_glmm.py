@@ -389,12 +389,13 @@ def test_speed_random_intercept_poisson_1e5_rows() -> None:
     X = rng.normal(size=(g.size, 3))
     eta = 0.2 + X @ np.array([0.3, -0.2, 0.1]) + rng.normal(scale=0.5, size=n_groups)[g]
     df = pd.DataFrame({"y": rng.poisson(np.exp(eta)).astype(float), "x1": X[:, 0], "x2": X[:, 1], "x3": X[:, 2], "g": g})
-    start = time.perf_counter()
+    # CPU time, not wall time: the machines running the suite are often shared and loaded
+    start = time.process_time()
     res = glmer("y ~ x1 + x2 + x3 + (1 | g)", df, "poisson")
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     np.testing.assert_allclose(res.fixef.to_numpy(), [0.2, 0.3, -0.2, 0.1], atol=0.03)
     assert res.theta.iloc[0] == pytest.approx(0.5, abs=0.03)
-    assert elapsed < 10.0, f"1e5-row fit took {elapsed:.1f} s (lme4: about 10 s)"
+    assert elapsed < 10.0, f"1e5-row fit took {elapsed:.1f} s of CPU (lme4: about 10 s)"
 
 
 def test_prior_weights_equal_duplicated_rows_within_clusters() -> None:
