@@ -6,6 +6,7 @@ Usage::
                [--format text|md|html|json|gradescope|junit] [-o PATH]
                [--fail-under PCT] [--examples N] [--no-timings]
     glmm-grade SUBMISSION --assignment DIR [--student ID] [same options]
+    glmm-grade batch SUBMISSIONS_DIR --assignment DIR --out DIR [--jobs N] [--resume] ...  (graders/batch.py)
 
 ``--public`` (default) runs the public checks with the exercise's public seed (or ``--seed``);
 ``--all`` runs every check, public and hidden, with the instructor's seed from ``--seed`` or the
@@ -186,6 +187,11 @@ def _run(argv: Sequence[str] | None, sandbox_factory: SandboxFactory | None) -> 
 
 def main(argv: Sequence[str] | None = None, *, sandbox_factory: SandboxFactory | None = None) -> int:
     """Entry point of ``glmm-grade``; returns the exit code (0, 1 or 2)."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["batch"]:  # glmm-grade batch ...: a whole course (graders/batch.py)
+        from graders.batch import main as batch_main
+
+        return batch_main(words[1:])
     try:
         return _run(argv, sandbox_factory)
     except (GradingError, SandboxError) as exc:
