@@ -1,0 +1,118 @@
+"""Exercise link-aic: answer key, mutants, variants, separation test, sheet, and the reference against a check."""
+
+from __future__ import annotations
+
+import dataclasses
+import runpy
+import warnings
+from pathlib import Path
+
+import jinja2
+import numpy as np
+import pytest
+from _fake_sandbox import fake_factory
+
+from glmm_exercises.catalogue import expected_failures, get_exercise, key_path, mutant_paths
+from glmm_exercises.catalogue import link_aic as mod
+from graders.runner import grade
+
+EX_ID = "link-aic"
+SEED = 0x11AC_0A1C
+FAST = 5  # the generated checks fix their own (small) number of examples
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+OWN_CHECKS = {"glm_aic_own_data", "best_link_own_data", "glmm_aic_own_data", "gain_own_data"}
+
+pytestmark = pytest.mark.filterwarnings("ignore::Warning")
+
+
+def _own_data_only(ex):
+    return dataclasses.replace(ex, checks=tuple(c for c in ex.checks if c.name in OWN_CHECKS))
+
+
+def test_registered_and_default_variant_is_sound() -> None:
+    ex = get_exercise(EX_ID)
+    assert ex is mod.EXERCISE and ex.id == mod.ID
+    assert mod.problems(mod.DEFAULT_PARAMS) == []
+
+
+def test_answer_key_gets_full_marks() -> None:
+    ex = get_exercise(EX_ID)
+    result = grade(key_path(EX_ID), ex, mode="all", seed=SEED, max_examples=FAST, sandbox_factory=fake_factory())
+    assert [(c.name, c.message) for c in result.checks if not c.passed] == []
+    assert result.score == ex.max_score
+
+
+@pytest.mark.parametrize("mutant", sorted(expected_failures(EX_ID)))
+def test_each_mutant_loses_its_own_data_checks(mutant: str) -> None:
+    """Fast version: only the checks on the student's own data set (no generated data, no shrinking)."""
+    ex = _own_data_only(get_exercise(EX_ID))
+    result = grade(mutant_paths(EX_ID)[mutant], ex, mode="all", seed=SEED, max_examples=FAST, sandbox_factory=fake_factory())
+    assert {c.name for c in result.checks if not c.passed} == expected_failures(EX_ID)[mutant] & OWN_CHECKS
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mutant", sorted(expected_failures(EX_ID)))
+def test_each_mutant_loses_exactly_its_declared_checks(mutant: str) -> None:
+    ex = get_exercise(EX_ID)
+    result = grade(mutant_paths(EX_ID)[mutant], ex, mode="all", seed=SEED, max_examples=FAST, sandbox_factory=fake_factory())
+    assert {c.name for c in result.checks if not c.passed} == expected_failures(EX_ID)[mutant]
+
+
+def test_every_mutant_file_is_declared_and_fails_something_on_generated_data_too() -> None:
+    assert set(mutant_paths(EX_ID)) == set(expected_failures(EX_ID))
+    for failing in expected_failures(EX_ID).values():
+        assert failing - OWN_CHECKS  # the generated data sets catch every mutant as well
+
+
+def test_hints_name_the_mistakes() -> None:
+    ex = _own_data_only(get_exercise(EX_ID))
+    wanted = {
+        "returns_deviance": ("glm_aic_own_data", "deviance"),
+        "penalty_p": ("glm_aic_own_data", "+p where AIC has +2p"),
+        "glmm_fixed_effects_only": ("glmm_aic_own_data", "p + 1 parameters"),
+        "best_link_largest_aic": ("best_link_own_data", "largest AIC"),
+    }
+    for mutant, (name, phrase) in wanted.items():
+        result = grade(mutant_paths(EX_ID)[mutant], ex, mode="all", seed=SEED, max_examples=FAST, sandbox_factory=fake_factory())
+        check = next(c for c in result.checks if c.name == name)
+        assert not check.passed and phrase in check.hint, (mutant, check.hint)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_drawn_variants_are_well_posed_and_data_deterministic(seed: int) -> None:
+    params = mod.draw_params(np.random.default_rng(seed))
+    assert params == mod.draw_params(np.random.default_rng(seed))
+    assert mod.problems(params) == []
+    data = mod.make_data(params)
+    assert set(data) == {"binary"} and data["binary"].equals(mod.make_data(params)["binary"])
+    frame = data["binary"]
+    assert set(frame["y"]) == {0, 1} and frame["cluster"].nunique() == params["n_clusters"]
+    # x2 is a cluster-level covariate
+    assert (frame.groupby("cluster")["x2"].nunique() == 1).all()
+
+
+def test_problems_flags_a_bad_link_and_separated_data() -> None:
+    assert mod.problems({**mod.DEFAULT_PARAMS, "link": "cauchit"})
+    x = np.linspace(-1, 1, 10)
+    X = np.column_stack([np.ones(10), x])
+    assert mod.separated(X, (x > 0).astype(float))
+    assert not mod.separated(X, np.array([0, 1, 0, 1, 1, 0, 1, 0, 1, 0], dtype=float))
+
+
+def test_reference_glmm_aic_is_the_laplace_maximum_of_the_key() -> None:
+    """The oracle and an independent optimiser (the key's) agree on the default data set."""
+    key = runpy.run_path(str(key_path(EX_ID)))
+    frame = mod.make_data(mod.DEFAULT_PARAMS)["binary"]
+    X, y, cluster = mod._design(frame), frame["y"].to_numpy(float), frame["cluster"].to_numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert key["glmm_aic"](X, y, cluster) == pytest.approx(mod.glmm_aic_oracle(X, y, cluster), abs=1e-6)
+        for link in mod.LINKS:
+            assert key["binary_glm_aic"](X, y, link) == pytest.approx(mod.glm_aic_oracle(X, y, link), abs=1e-6)
+
+
+def test_sheet_renders_for_a_variant() -> None:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined, autoescape=False)
+    params = mod.draw_params(np.random.default_rng(1))
+    text = env.get_template(mod.SHEET).render(params=params, data=mod.make_data(params), functions=mod.EXERCISE.functions)
+    assert "binary.csv" in text and "glmm_aic_gain" in text and str(params["n_clusters"]) in text
