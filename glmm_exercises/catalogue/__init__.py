@@ -38,7 +38,7 @@ _REGISTRY: dict[str, str] = {
     "laplace-cluster": "laplace_cluster",
     "expfam": "expfam",
     "simulate-curves": "simulate_curves",
-    "link-aic": "link_aic",
+    "simulate-beaches": "simulate_beaches",
 }
 
 
