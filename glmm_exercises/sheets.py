@@ -9,6 +9,7 @@ are cut out before and put back after, so Markdown never sees (and mangles) TeX.
 
 from __future__ import annotations
 
+import functools
 import html
 import inspect
 import re
@@ -50,6 +51,7 @@ def _num(value: Any, digits: int = 4) -> str:
     return f"{float(value):.{digits}g}"
 
 
+@functools.cache
 def template_environment(*, autoescape: bool) -> jinja2.Environment:
     """Jinja2 environment over ``glmm_exercises.templates`` (StrictUndefined; filters ``num``, ``cleandoc``)."""
     root = files("glmm_exercises.templates")
@@ -197,6 +199,7 @@ def _split_math(markdown: str) -> tuple[str, list[tuple[str, bool]]]:
     return "".join(out), formulas
 
 
+@functools.lru_cache(maxsize=4096)
 def _mathml(tex: str, display: bool) -> str:
     try:
         return tex_to_mathml(tex, display="block" if display else "inline")
@@ -204,10 +207,15 @@ def _mathml(tex: str, display: bool) -> str:
         raise MathError(f"cannot convert the formula {tex!r} to MathML ({type(exc).__name__}: {exc})") from None
 
 
+@functools.cache
+def _markdown_parser() -> MarkdownIt:
+    return MarkdownIt("commonmark", {"html": False}).enable("table")
+
+
 def markdown_to_html(markdown: str) -> str:
     """HTML body for Markdown with TeX math; formulas become MathML (``<math>`` elements)."""
     text, formulas = _split_math(markdown)
-    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
+    body = _markdown_parser().render(text)
 
     def block(match: re.Match[str]) -> str:
         tex, display = formulas[int(match.group(1))]
