@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -96,12 +97,7 @@ def make_cases(sizes: list[int], *, slope: bool, seed: int = DEFAULT_SEED) -> li
 
 
 def write_data_in_child(case: Case, seed: int) -> None:
-    """Run :func:`write_data` in a child process.
-
-    The parent must stay small: on Linux a child's ``ru_maxrss`` starts from the RSS of the
-    process it was forked from, so simulating 1e6 rows here would inflate every later
-    measurement.
-    """
+    """Run :func:`write_data` in a child process, so the parent stays small (see LAUNCHER)."""
     code = (
         "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); "
         "import bench_glmm as b; "
@@ -191,30 +187,50 @@ cat(sprintf('{"ok": true, "seconds": %.6f, "loglik": %.12g, "lme4": "%s"}\n',
 """
 
 
+# A minimal launcher (python -S, no imports beyond os/sys) forks the measured program and
+# reports that grandchild's rusage. On Linux a process's ru_maxrss starts from the RSS of the
+# process it was forked from, so forking the fit directly from a large parent (pytest, or a
+# bench that has simulated 1e6 rows) would report the parent's size; the launcher is small.
+LAUNCHER = r"""
+import os, sys
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(sys.argv[1], sys.argv[1:])
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+sys.stderr.write("\n@@MAXRSS %d\n" % usage.ru_maxrss)
+sys.exit(os.waitstatus_to_exitcode(status) % 256)
+"""
+
+
 def run_child(argv: list[str], timeout: float, env: dict[str, str] | None = None) -> FitResult:
-    """Run one fit; measure the child's own peak RSS with wait4. Output is JSON on stdout."""
+    """Run one fit in a fresh process; its output is JSON on stdout; failures come back as data.
+
+    Peak memory is the fit process's own maximum resident set size (``ru_maxrss`` of
+    ``wait4``), measured through :data:`LAUNCHER` so no parent's size leaks into it.
+    """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env)
-        deadline = start + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() > deadline:
-                proc.kill()
-                os.wait4(proc.pid, 0)
-                proc.returncode = -9
-                return FitResult(False, error=f"timed out after {timeout:.0f} s")
-            time.sleep(0.02)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        proc = subprocess.Popen(
+            [sys.executable, "-S", "-c", LAUNCHER, *argv], stdout=out, stderr=err, env=env, start_new_session=True
+        )
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return FitResult(False, error=f"timed out after {timeout:g} s")
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read().decode(), err.read().decode()
-    # ru_maxrss is in KiB on Linux and bytes on macOS. On Linux it includes the RSS the child
-    # inherited at fork, which is why this parent process never loads the data itself.
-    scale = 1 / 1024 if sys.platform != "darwin" else 1 / 2**20
-    peak = usage.ru_maxrss * scale
+    marker = stderr.rfind("@@MAXRSS ")
+    peak = None
+    if marker != -1:
+        # ru_maxrss is in KiB on Linux and bytes on macOS.
+        scale = 1 / 1024 if sys.platform != "darwin" else 1 / 2**20
+        peak = int(stderr[marker + 9 :].split()[0]) * scale
+        stderr = stderr[:marker]
     data = _last_json_object(stdout)
     if proc.returncode != 0 or data is None:
         tail = " | ".join(stderr.strip().splitlines()[-3:]) or "no output"
