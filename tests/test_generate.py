@@ -370,12 +370,20 @@ def test_sheet_renders_in_headless_chromium(assignment: Path, tmp_path: Path) ->
     _screenshot(assignment / "students" / "alice" / "sheet.html", png, tmp_path)
     rows = _png_rows(png)
     assert len(_ink_rows(rows)) > len(rows) // 4
-    # 2. MathML is laid out as math: a display fraction is much taller than one line of text
+    # 2. MathML is laid out as math: a display fraction is much taller than one line of text,
+    #    while the same TeX left as plain text (the control) stays one line high
     from glmm_exercises.sheets import render_sheet_html
 
-    for name, body in (("frac", "$$\\frac{\\beta_0}{\\tau^2}$$"), ("line", "b0 / t2")):
-        (tmp_path / f"{name}.html").write_text(render_sheet_html(body, title="t").replace("<body>", '<body style="font-size:40px">'), encoding="utf-8")
-        _screenshot(tmp_path / f"{name}.html", tmp_path / f"{name}.png", tmp_path, "400,300")
-    frac, line = (_ink_rows(_png_rows(tmp_path / f"{n}.png")) for n in ("frac", "line"))
-    assert frac and line
-    assert frac[-1] - frac[0] > 1.6 * (line[-1] - line[0])
+    heights = {}
+    for name, body in (
+        ("frac", "$$\\frac{\\beta_0}{\\tau^2}$$"),
+        ("line", "b0 / t2"),
+        ("raw", "\\frac{\\beta_0}{\\tau^2}"),
+    ):
+        html = render_sheet_html(body, title="t").replace("<body>", '<body style="font-size:40px">')
+        (tmp_path / f"{name}.html").write_text(html, encoding="utf-8")
+        _screenshot(tmp_path / f"{name}.html", tmp_path / f"{name}.png", tmp_path, "1600,300")
+        ink = _ink_rows(_png_rows(tmp_path / f"{name}.png"))
+        assert ink, name
+        heights[name] = ink[-1] - ink[0]
+    assert heights["raw"] < 1.6 * heights["line"] < heights["frac"], heights
