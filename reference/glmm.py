@@ -150,6 +150,7 @@ class _Model:
     order: NDArray[np.intp]  # model row k is design row order[k]
     trials: F64 | None
     prior_weights: F64
+    offset_arg: Any
     term_ps: list[int]
     nagq: int
 
@@ -242,6 +243,7 @@ def _prepare(
         order=order,
         trials=None if tr is None else tr[order],
         prior_weights=pw[order],
+        offset_arg=offset,
         term_ps=[t.p for t in terms],
         nagq=int(nAGQ),
     )
@@ -707,6 +709,7 @@ class GLMMResult:
     _wt: F64 = field(repr=False)
     _trials: F64 | None = field(repr=False)
     _offset: F64 = field(repr=False)
+    _offset_arg: Any = field(repr=False)  # the offset= argument (column name, array or None)
     _index: pd.Index = field(repr=False)
     _design: GLMMDesign = field(repr=False)
     _options: GLMMOptions = field(repr=False)
@@ -760,6 +763,13 @@ class GLMMResult:
         else:
             X, off = self._design.fixed_spec.matrix(newdata)
             eta = X @ self.fixef.to_numpy() + (0.0 if off is None else off)
+            if isinstance(self._offset_arg, str):
+                eta = eta + np.asarray(newdata[self._offset_arg], dtype=np.float64)
+            elif self._offset_arg is not None:
+                raise ModelInputError(
+                    "the fit used an offset given as an array, which cannot be evaluated on newdata; "
+                    "pass offset as a column name or write offset(...) in the formula"
+                )
             if re:
                 eta = eta + self._re_part(newdata)
             index = newdata.index
@@ -906,6 +916,7 @@ def _build_result(formula: str, m: _Model, fit: _FitOutput, opts: GLMMOptions) -
         _wt=m.resp.wt[inv],
         _trials=None if m.trials is None else m.trials[inv],
         _offset=m.resp.offset[inv],
+        _offset_arg=m.offset_arg,
         _index=design.rows,
         _design=design,
         _options=opts,

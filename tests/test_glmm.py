@@ -467,3 +467,15 @@ def test_rikz_nagq0_matches_lme4(rikz: pd.DataFrame) -> None:
     np.testing.assert_allclose(res.fixef.to_numpy(), [1.6801153560, -0.5036003082], atol=1e-5)
     assert res.theta.iloc[0] == pytest.approx(0.4744510767, abs=1e-4)
     np.testing.assert_allclose(res.se.to_numpy(), [0.172865139, 0.075679202], rtol=1e-4)
+
+
+def test_offset_column_and_formula_offset_predict_alike() -> None:
+    df = _poisson_data(seed=23).assign(logt=lambda d: np.log(1 + np.arange(len(d)) % 4))
+    r_col = _quiet_fit("y ~ x + (1 | g)", df, "poisson", offset="logt")
+    r_formula = _quiet_fit("y ~ x + offset(logt) + (1 | g)", df, "poisson")
+    assert r_col.loglik == pytest.approx(r_formula.loglik, abs=1e-10)
+    np.testing.assert_allclose(r_col.predict(df).to_numpy(), r_formula.predict(df).to_numpy(), rtol=1e-8)
+    np.testing.assert_allclose(r_col.predict(df).to_numpy(), r_col.predict().to_numpy(), rtol=1e-8)
+    r_arr = _quiet_fit("y ~ x + (1 | g)", df, "poisson", offset=df["logt"].to_numpy())
+    with pytest.raises(Exception, match="offset given as an array"):
+        r_arr.predict(df)
