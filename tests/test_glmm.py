@@ -479,3 +479,16 @@ def test_offset_column_and_formula_offset_predict_alike() -> None:
     r_arr = _quiet_fit("y ~ x + (1 | g)", df, "poisson", offset=df["logt"].to_numpy())
     with pytest.raises(Exception, match="offset given as an array"):
         r_arr.predict(df)
+
+
+def test_double_bar_equals_separate_uncorrelated_terms() -> None:
+    rng = np.random.default_rng(24)
+    g = np.repeat(np.arange(12), 8)
+    x = rng.normal(size=g.size)
+    eta = 0.5 + 0.3 * x + rng.normal(scale=0.5, size=12)[g] + rng.normal(scale=0.3, size=12)[g] * x
+    df = pd.DataFrame({"y": rng.poisson(np.exp(eta)).astype(float), "x": x, "g": g})
+    r1 = _quiet_fit("y ~ x + (1 + x || g)", df, "poisson")
+    r2 = _quiet_fit("y ~ x + (1 | g) + (0 + x | g)", df, "poisson")
+    assert r1.loglik == pytest.approx(r2.loglik, abs=1e-8)
+    np.testing.assert_allclose(r1.theta.to_numpy(), r2.theta.to_numpy(), atol=1e-5)
+    assert list(r1.varcorr) == ["g", "g.1"]
