@@ -1,8 +1,8 @@
 """The `glmm-exercises` command line (instructor side).
 
-Commands: ``demo`` (the lecture notes' beaches models), ``list`` (the catalogue), ``generate``
-(per-student sheets, starter code and data), ``selftest`` (answer keys and mutants on sampled
-variants). `main(argv)` is testable without a subprocess; typed errors become one-line messages
+Commands: ``demo`` (generate, grade a sample class, the lecture notes' beaches models), ``list``
+(the catalogue), ``generate`` (per-student sheets, starter code and data), ``selftest`` (answer
+keys and mutants on sampled variants), ``export gradescope`` (an autograder bundle). `main(argv)` is testable without a subprocess; typed errors become one-line messages
 and exit code 2 in exactly one place (`main`).
 """
 
@@ -56,8 +56,13 @@ def _build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 success, 1 selftest failed, 2 bad usage or input.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    demo = sub.add_parser("demo", help="fit the lecture notes' beaches models on built-in data and print them")
+    demo = sub.add_parser(
+        "demo", help="generate a problem set, grade sample submissions, fit the lecture notes' beaches models"
+    )
     demo.add_argument("--seed", type=int, default=2018, help="seed of the simulated beaches data (default 2018)")
+    demo.add_argument("--out", type=Path, default=Path("demo-output"), metavar="DIR",
+                      help="output folder (default ./demo-output; replaced only if it is a previous demo output)")
+    demo.add_argument("--jobs", "-j", type=_positive_int, default=2, metavar="N", help="grading processes (default 2)")
 
     sub.add_parser("list", help="list the exercise catalogue (id, title, points, functions)")
 
@@ -89,7 +94,43 @@ def _build_parser() -> argparse.ArgumentParser:
         "--in-process", action="store_true",
         help="run keys and mutants in this process instead of the sandbox (faster; skips the sandbox transport)",
     )
+    export = sub.add_parser("export", help="package an assignment for an autograding platform")
+    export_sub = export.add_subparsers(dest="target", metavar="TARGET", parser_class=_Parser, required=True)
+    gs = export_sub.add_parser(
+        "gradescope",
+        help="Gradescope autograder zip (setup.sh, run_autograder, this package's wheel, variants, seed)",
+        description="Build a Gradescope autograder zip; see docs/batch.md. The grading seed comes from --seed "
+        "or GLMM_GRADING_SEED.",
+    )
+    gs.add_argument("--assignment", required=True, type=Path, metavar="DIR", help="the folder glmm-exercises generate wrote")
+    gs.add_argument("-o", "--output", type=Path, default=Path("autograder.zip"), metavar="ZIP",
+                    help="where to write the zip (default autograder.zip)")
+    gs.add_argument("--seed", type=_seed, metavar="N", help="instructor grading seed (else GLMM_GRADING_SEED)")
+    gs.add_argument("--wheel", type=Path, metavar="PATH", help="a prebuilt glmm-exercises wheel (default: build one)")
+    gs.add_argument("--examples", type=_positive_int, metavar="N", help="examples per property check (default: the assignment's)")
     return parser
+
+
+def _export(args: argparse.Namespace) -> int:
+    import os
+
+    from glmm_exercises.export import export_gradescope
+
+    seed = args.seed
+    if seed is None:
+        text = os.environ.get("GLMM_GRADING_SEED", "").strip()
+        if not text:
+            raise UsageError("the bundle needs the instructor grading seed; pass --seed N or set GLMM_GRADING_SEED")
+        try:
+            seed = _seed(text)
+        except argparse.ArgumentTypeError as exc:
+            raise UsageError(f"GLMM_GRADING_SEED: {exc}") from None
+    info = export_gradescope(args.assignment, args.output, seed=seed, wheel=args.wheel, examples=args.examples)
+    print(
+        f"wrote {info.path} ({info.students} students, exercises {', '.join(info.exercises)}, {info.wheel}); "
+        "upload it as the Gradescope autograder (Ubuntu base image)"
+    )
+    return 0
 
 
 def _progress(text: str) -> None:
@@ -169,6 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``glmm-exercises``; returns the exit code."""
     from glmm_exercises.atomic import OutputExistsError
     from glmm_exercises.config import ConfigError
+    from glmm_exercises.demo import DemoOutputError
+    from glmm_exercises.export import ExportError
     from glmm_exercises.roster import RosterError
     from glmm_exercises.variants import ProtocolError
     from graders.grading_errors import GradingError
@@ -182,16 +225,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from glmm_exercises.demo import run_demo
 
-            return run_demo(seed=args.seed)
+            return run_demo(seed=args.seed, output_dir=args.out, jobs=args.jobs)
         if args.command == "list":
             return _list()
         if args.command == "generate":
             return _generate(args)
         if args.command == "selftest":
             return _selftest(args)
+        if args.command == "export":
+            return _export(args)
         raise UsageError(f"unknown command {args.command!r}")
     except (
         UsageError, RosterError, ConfigError, OutputExistsError, GradingError, ProtocolError, ModelInputError, OSError,
+        DemoOutputError, ExportError,
     ) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

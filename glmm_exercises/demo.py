@@ -1,14 +1,27 @@
-"""The main job on built-in defaults: the beaches analyses of the lecture notes.
+"""``python -m glmm_exercises demo``: the whole story on built-in defaults.
 
-Three ways of handling the clustering of samples within beaches are fitted and printed:
-all observations pooled in one Poisson GLM, beach as a fixed (sum-contrast) factor, and
-beach as a random intercept (Poisson GLMM, Laplace). They run on a beaches-like data set
-that the package simulates, and also on the real RIKZ data when ``rikz.csv`` is found.
+1. **Generate** a problem set (two exercises) for the built-in 5-student roster
+   (``glmm_exercises/samples/roster.csv`` and ``assignment.toml``) into ``OUT/assignment``.
+2. **Grade** the built-in sample submissions (``glmm_exercises/samples``: a correct one, a partly
+   wrong one, a hostile one, an unfinished notebook; one student submits nothing) with
+   ``glmm-grade batch`` into ``OUT/grading``: per-student reports, ``gradebook.csv`` and the
+   instructor summary with plots.
+3. **Fit** the lecture notes' beaches models: all observations pooled in one Poisson GLM, beach
+   as a fixed (sum-contrast) factor, and beach as a random intercept (Poisson GLMM, Laplace), on
+   a beaches-like data set the package simulates, and on the real RIKZ data when ``rikz.csv`` is
+   found.
+
+``OUT`` (default ``./demo-output``) is replaced only when it is a previous demo output (it holds
+the marker file ``.glmm-demo``) or empty; anything else is refused with a one-line message.
 """
 
 from __future__ import annotations
 
+import csv
+import shutil
 import sys
+import time
+from pathlib import Path
 from typing import TextIO
 
 import pandas as pd
@@ -19,6 +32,17 @@ from glmm_exercises.paths import RIKZ_ENV, rikz_csv
 POOLED = "Richness ~ NAP"
 FIXED_BEACH = "Richness ~ NAP + C(Beach)"
 RANDOM_BEACH = "Richness ~ NAP + (1 | Beach)"
+
+DEFAULT_OUT = Path("demo-output")
+MARKER = ".glmm-demo"
+#: Course seed and grading seed of the demo. They are public, so the demo is reproducible; a real
+#: course uses secret random 64-bit numbers (see docs/grading.md).
+DEMO_COURSE_SEED = 0x6C6D_6D20_6465_6D6F
+DEMO_GRADING_SEED = 0x5EED_0F_DE30_2026
+
+
+class DemoOutputError(ValueError):
+    """The demo's output folder exists and is not a previous demo output."""
 
 
 def _rule(title: str, out: TextIO) -> None:
@@ -53,15 +77,108 @@ def beaches_analyses(data: pd.DataFrame, label: str, out: TextIO) -> dict[str, f
     return figures
 
 
-def run_demo(seed: int = 2018, out: TextIO | None = None) -> int:
-    """Run the demo; returns a process exit code."""
-    out = out or sys.stdout
-    rng_note = f"seed {seed}"
-    simulated = reference.simulate_beaches(seed=seed)
+def prepare_output(folder: Path) -> None:
+    """Empty ``folder`` for the demo: only a missing/empty folder or a previous demo output is replaced."""
+    if folder.exists() and not folder.is_dir():
+        raise DemoOutputError(f"demo output {str(folder)!r} is a file; pass --out with a folder path")
+    if folder.is_dir() and any(folder.iterdir()):
+        if not (folder / MARKER).is_file():
+            raise DemoOutputError(
+                f"{str(folder)!r} exists and is not a previous demo output (no {MARKER} file); "
+                "pass --out NEW_FOLDER or remove it yourself"
+            )
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MARKER).write_text("written by python -m glmm_exercises demo; the demo replaces this folder\n",
+                                 encoding="utf-8")
+
+
+def _copy_samples(dest: Path) -> list[str]:
+    from glmm_exercises.samples import SAMPLE_SUBMISSIONS, sample_path
+
+    for sid, name in SAMPLE_SUBMISSIONS.items():
+        suffix = Path(name).suffix
+        target = dest / sid / f"solution{suffix}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(sample_path(name), target)
+    return sorted(SAMPLE_SUBMISSIONS)
+
+
+def _table(gradebook: Path) -> str:
+    with gradebook.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    keep = [0, *range(3, len(rows[0]))]
+    cells = [[row[i] for i in keep] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(keep))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines) + "\n"
+
+
+def grading_story(folder: Path, out: TextIO, *, jobs: int = 2, progress: TextIO | None = None) -> dict[str, Path]:
+    """Generate the demo assignment, grade the sample submissions; return the paths written."""
+    from glmm_exercises.config import load_config
+    from glmm_exercises.generate import generate
+    from glmm_exercises.roster import read_roster
+    from glmm_exercises.samples import sample_path
+    from graders.batch import run_batch
+
+    roster = read_roster(sample_path("roster.csv"))
+    config = load_config(sample_path("assignment.toml"))
+    _rule("Instructor: generate a problem set for a 5-student roster", out)
+    t0 = time.perf_counter()
+    summary = generate(roster, DEMO_COURSE_SEED, folder / "assignment", config=config)
     out.write(
-        "glmm-exercises demo: the beaches example of the GLMM lecture notes\n"
+        f"{summary.students} students x {len(summary.exercises)} exercises ({', '.join(summary.exercises)}): "
+        f"{summary.files} files in {folder / 'assignment'} ({time.perf_counter() - t0:.1f} s)\n"
+        f"  each student's sheet:  {folder / 'assignment' / 'students' / '<id>' / 'sheet.html'}\n"
+    )
+    _rule("Students hand in: a correct one, a partly wrong one, a hostile one, an unfinished one", out)
+    submitted = _copy_samples(folder / "submissions")
+    out.write(f"submissions of {', '.join(submitted)} in {folder / 'submissions'}; eve handed in nothing\n")
+    _rule(f"Grade them all: glmm-grade batch --jobs {jobs} (sandboxed, hidden checks included)", out)
+    out.flush()
+    batch = run_batch(
+        folder / "submissions", folder / "assignment", folder / "grading",
+        mode="all", seed=DEMO_GRADING_SEED, jobs=jobs, progress=progress,
+    )
+    out.write(f"graded {batch.graded} submissions in {batch.seconds:.1f} s\n\n")
+    out.write(_table(batch.gradebook))
+    return {
+        "sheets": folder / "assignment" / "students",
+        "reports": folder / "grading" / "reports",
+        "gradebook": batch.gradebook,
+        "summary": batch.summary_html,
+    }
+
+
+def run_demo(
+    seed: int = 2018,
+    out: TextIO | None = None,
+    *,
+    output_dir: str | Path = DEFAULT_OUT,
+    jobs: int = 2,
+    grading: bool = True,
+    progress: TextIO | None = None,
+) -> int:
+    """Run the demo (see the module docstring); returns a process exit code.
+
+    ``seed`` seeds the simulated beaches data. ``grading=False`` runs only the beaches fits.
+    Raises :class:`DemoOutputError` when ``output_dir`` is not safe to replace.
+    """
+    out = out or sys.stdout
+    folder = Path(output_dir)
+    out.write("glmm-exercises demo: generate a problem set, grade a class, fit the lecture notes' beaches models\n")
+    paths: dict[str, Path] = {}
+    if grading:
+        prepare_output(folder)
+        paths = grading_story(folder, out, jobs=jobs, progress=progress if progress is not None else sys.stderr)
+
+    simulated = reference.simulate_beaches(seed=seed)
+    _rule("The beaches example of the GLMM lecture notes", out)
+    out.write(
         f"Simulated beaches-like data ({len(simulated)} samples, "
-        f"{simulated['Beach'].nunique()} beaches, {rng_note}).\n"
+        f"{simulated['Beach'].nunique()} beaches, seed {seed}).\n"
     )
     beaches_analyses(simulated, "Simulated beaches", out)
     path = rikz_csv()
@@ -74,9 +191,17 @@ def run_demo(seed: int = 2018, out: TextIO | None = None) -> int:
         real = pd.read_csv(path)
         out.write(f"\nReal RIKZ data from {path} ({len(real)} samples).\n")
         beaches_analyses(real[["Richness", "NAP", "Beach"]], "RIKZ data", out)
-    out.write("\nDone. `glmm-exercises --help` lists the other commands.\n")
+    if paths:
+        _rule("Open these", out)
+        out.write(
+            f"instructor summary (plots):  {paths['summary'].resolve()}\n"
+            f"gradebook (CSV):             {paths['gradebook'].resolve()}\n"
+            f"students' reports:           {paths['reports'].resolve()}/<id>.html\n"
+            f"students' problem sheets:    {paths['sheets'].resolve()}/<id>/sheet.html\n"
+        )
+    out.write("\nDone. `glmm-exercises --help` and `glmm-grade --help` list the other commands.\n")
     out.flush()
     return 0
 
 
-__all__ = ["beaches_analyses", "run_demo"]
+__all__ = ["DEFAULT_OUT", "DemoOutputError", "beaches_analyses", "grading_story", "prepare_output", "run_demo"]
