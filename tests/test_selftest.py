@@ -78,3 +78,17 @@ def test_selftest_fifty_variants(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0, out
     n = len(exercise_module(EX).MUTANTS)
     assert re.search(rf"{EX}\s+50\s+100\.0\s+{50 * n}/{50 * n}\s+0\s", out), out
+
+
+def test_mutants_for_hook_chooses_the_mutants_of_a_variant(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = exercise_module(EX)
+    seen = []
+
+    def mutants_for(params: dict) -> dict[str, frozenset[str]]:
+        seen.append(params)
+        return {"not_mean": module.MUTANTS["not_mean"], "flattens_output": frozenset()}
+
+    monkeypatch.setattr(module, "mutants_for", mutants_for, raising=False)
+    report = selftest.check_variant(EX, 1, examples=10, in_process=True)
+    assert seen == [report.params]
+    assert report.ok and (report.mutants_caught, report.mutants_total) == (1, 1)
