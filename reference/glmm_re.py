@@ -104,9 +104,7 @@ class BlockFactor:
         if self.p == 1:
             return rhs / self.chol
         r = rhs.reshape(-1, self.p, 1)
-        y = np.linalg.solve(self.chol, r)
-        x = np.linalg.solve(np.swapaxes(self.chol, 1, 2), y)
-        return x.reshape(-1)
+        return _chol_solve(self.chol, r).reshape(-1)
 
     def solve_mat(self, mat: F64) -> F64:
         """Solve ``A X = mat`` for a (q, m) right-hand side."""
@@ -114,17 +112,52 @@ class BlockFactor:
             return mat / self.chol[:, None]
         m = mat.shape[1]
         r = mat.reshape(-1, self.p, m)
-        y = np.linalg.solve(self.chol, r)
-        x = np.linalg.solve(np.swapaxes(self.chol, 1, 2), y)
-        return x.reshape(-1, m)
+        return _chol_solve(self.chol, r).reshape(-1, m)
 
     def diag_inverse_blocks(self) -> F64:
         """The (l, p, p) blocks of ``A⁻¹`` (conditional covariance of u per cluster)."""
         if self.p == 1:
             return (1.0 / self.chol)[:, None, None]
         eye = np.broadcast_to(np.eye(self.p), self.chol.shape)
-        linv = np.linalg.solve(self.chol, eye)
-        return np.swapaxes(linv, 1, 2) @ linv
+        return _chol_solve(self.chol, np.array(eye))
+
+
+# Small-matrix linear algebra vectorised over the leading (cluster) axis. numpy's batched
+# LAPACK wrappers make one call per 2×2 block, which costs more than the arithmetic; the
+# loops below run over the p ≤ a-few matrix entries, each step one array operation.
+
+
+def batched_cholesky(a: F64) -> F64:
+    """Lower Cholesky factors of a stack (l, p, p) of SPD matrices.
+
+    Raises:
+        np.linalg.LinAlgError: when a block is not positive definite.
+    """
+    p = a.shape[-1]
+    low = np.zeros_like(a)
+    for j in range(p):
+        d = a[:, j, j] - np.einsum("ik,ik->i", low[:, j, :j], low[:, j, :j])
+        if np.any(~(d > 0)):
+            raise np.linalg.LinAlgError("a block of the penalised system is not positive definite")
+        ljj = np.sqrt(d)
+        low[:, j, j] = ljj
+        for i in range(j + 1, p):
+            low[:, i, j] = (a[:, i, j] - np.einsum("ik,ik->i", low[:, i, :j], low[:, j, :j])) / ljj
+    return low
+
+
+def _chol_solve(low: F64, rhs: F64) -> F64:
+    """Solve ``L Lᵀ x = rhs`` per block; ``rhs`` is (l, p, m)."""
+    p = low.shape[-1]
+    y = np.empty_like(rhs, dtype=np.float64)
+    for i in range(p):
+        acc = rhs[:, i, :] - np.einsum("ik,ikm->im", low[:, i, :i], y[:, :i, :])
+        y[:, i, :] = acc / low[:, i, i][:, None]
+    x = np.empty_like(y)
+    for i in range(p - 1, -1, -1):
+        acc = y[:, i, :] - np.einsum("ki,ikm->im", low[:, i + 1 :, i].T, x[:, i + 1 :, :])
+        x[:, i, :] = acc / low[:, i, i][:, None]
+    return x
 
 
 class BlockRE:
@@ -189,7 +222,7 @@ class BlockRE:
             return BlockFactor(1.0 + lam[0, 0] ** 2 * s, 1)
         cb = self.cross_blocks(w)
         a = lam.T @ cb @ lam + np.eye(self.p)
-        return BlockFactor(np.linalg.cholesky(a), self.p)
+        return BlockFactor(batched_cholesky(a), self.p)
 
     def cross_x(self, lam: F64, w: F64, X: F64) -> F64:
         """``Λᵀ Zᵀ W X`` as (q, pX)."""
@@ -353,7 +386,7 @@ class SparseRE:
         a12 = a12.reshape(self.q1, self.q2)
         a22 = np.bincount(self._i22, (v2[:, :, None] * v2[:, None, :]).reshape(-1), minlength=self.q2 * self.q2)
         a22 = a22.reshape(self.q2, self.q2) + np.eye(self.q2)
-        bf = BlockFactor(a11[:, 0, 0].copy(), 1) if p1 == 1 else BlockFactor(np.linalg.cholesky(a11), p1)
+        bf = BlockFactor(a11[:, 0, 0].copy(), 1) if p1 == 1 else BlockFactor(batched_cholesky(a11), p1)
         b = bf.solve_mat(a12)
         schur = a22 - a12.T @ b
         cf = np.linalg.cholesky(schur)
