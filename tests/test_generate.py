@@ -273,16 +273,30 @@ def test_assignment_errors_are_one_line_exit_2(assignment: Path, tmp_path: Path,
         assert message in err and err.count("\n") == 1, err
 
 
-def test_html_and_text_reports_show_each_exercise(assignment: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_reports_show_each_exercise_in_every_format(assignment: Path, tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    from glmm_exercises.assignment import grade_assignment, load_assignment, render_assignment
+
     folder = assignment / "students" / "alice"
     out = tmp_path / "report.html"
-    argv = [str(folder / "solution.py"), "--assignment", str(folder), "--no-timings"]
-    assert grade_main([*argv, "--format", "html", "-o", str(out)]) == 0
+    assert grade_main([str(folder / "solution.py"), "--assignment", str(folder), "--format", "html", "-o", str(out)]) == 0
     page = out.read_text(encoding="utf-8")
     assert f'id="ex-{EX}"' in page and "Total: 0/" in page and "not yet implemented" in page
-    assert grade_main([*argv, "--format", "text"]) == 0
-    text = capsys.readouterr().out
-    assert f"[{EX} v1]" in text and "total 0/" in text
+
+    result = grade_assignment(folder / "solution.py", load_assignment(assignment, "alice"), max_examples=3)
+    [ex] = result.results
+    text = render_assignment(result, "text", timings=False)
+    assert f"[{EX} v1]" in text and f"total 0/{ex.max_score:g}" in text
+    md = render_assignment(result, "md", timings=False)
+    assert f"(`{EX}`) | 0/{ex.max_score:g} |" in md
+    gradescope = json.loads(render_assignment(result, "gradescope", timings=False))
+    assert gradescope["score"] == 0 and len(gradescope["tests"]) == len(ex.checks)
+    assert all(t["name"].startswith(f"{EX} / ") for t in gradescope["tests"])
+    suites = ET.fromstring(render_assignment(result, "junit", timings=False).split("?>", 1)[1])
+    assert [s.get("name") for s in suites] == [EX] and suites[0].get("failures") == str(len(ex.checks))
+    with pytest.raises(ValueError, match="unknown report format"):
+        render_assignment(result, "pdf")
 
 
 # Sheets --------------------------------------------------------------------------------------------
