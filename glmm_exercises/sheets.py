@@ -110,10 +110,11 @@ def render_sheet_markdown(
     sections: Sequence[SheetSection], *, course: str, title: str, student: Mapping[str, str]
 ) -> str:
     """The whole sheet (every exercise of the assignment) as one Markdown document."""
+    title, course = _plain_text(title), _plain_text(course)
     lines = [f"# {title}", ""]
     if course:
         lines += [f"*{course}*", ""]
-    who = student.get("name") or student["student_id"]
+    who = _plain_text(student.get("name") or student["student_id"])
     lines += [f"Student: {who} (`{student['student_id']}`)", ""]
     total = sum(s.points for s in sections)
     lines += [f"Exercises: {len(sections)}, {_num(total)} points in total.", ""]
@@ -125,6 +126,14 @@ def render_sheet_markdown(
             lines += [f"Data files: {files_text}", ""]
         lines += [_demote_headings(section.markdown).rstrip(), ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _plain_text(text: str) -> str:
+    """Roster or config text for a Markdown line: Markdown and math characters escaped."""
+    out = " ".join(str(text).split())
+    for ch in "\\`*_[]<>#$|~":
+        out = out.replace(ch, "\\" + ch)
+    return out
 
 
 def _demote_headings(markdown: str) -> str:

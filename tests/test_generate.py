@@ -401,3 +401,13 @@ def test_sheet_renders_in_headless_chromium(assignment: Path, tmp_path: Path) ->
         assert ink, name
         heights[name] = ink[-1] - ink[0]
     assert heights["raw"] < 1.6 * heights["line"] < heights["frac"], heights
+
+
+def test_roster_and_config_text_cannot_break_the_sheet(tmp_path: Path) -> None:
+    (tmp_path / "roster.csv").write_text('student_id,name\ns1,"Ke$ha <b>*x*</b>"\n', encoding="utf-8")
+    (tmp_path / "a.toml").write_text(f'exercises = ["{EX}"]\ncourse = "Stats $101 <i>"\n', encoding="utf-8")
+    argv = ["generate", "--roster", str(tmp_path / "roster.csv"), "--seed", "5", "--out", str(tmp_path / "o"), "-q"]
+    assert exercises_main([*argv, "--config", str(tmp_path / "a.toml")]) == 0
+    html = (tmp_path / "o" / "students" / "s1" / "sheet.html").read_text(encoding="utf-8")
+    assert "Ke$ha &lt;b&gt;*x*&lt;/b&gt;" in html and "Stats $101 &lt;i&gt;" in html
+    assert "<b>" not in html and "<i>" not in html
