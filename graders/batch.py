@@ -282,8 +282,15 @@ def grade_job(job: Job) -> JobOutcome:
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    """A fresh interpreter per worker (forkserver, else spawn): safe whatever threads this process runs.
+
+    The fork server imports the grading stack once, so each worker starts from a warm copy.
+    """
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["graders.batch", "graders.runner", "glmm_exercises.assignment"])
+        return ctx
+    return multiprocessing.get_context("spawn")
 
 
 def _run_pool(
@@ -298,9 +305,15 @@ def _run_pool(
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             inflight: dict[Future[JobOutcome], Job] = {}
             while (pending or inflight) and not broken:
-                while pending and len(inflight) < workers:
+                while pending and len(inflight) < workers and not broken:
                     job = pending.popleft()
-                    inflight[pool.submit(fn, job)] = job
+                    try:
+                        inflight[pool.submit(fn, job)] = job
+                    except BrokenProcessPool:  # a worker died since the last wait: not this job's fault
+                        pending.appendleft(job)
+                        broken = True
+                if not inflight:
+                    break
                 done, _ = wait(inflight, return_when=FIRST_COMPLETED)
                 for fut in done:
                     job = inflight.pop(fut)
