@@ -39,6 +39,7 @@ _REGISTRY: dict[str, str] = {
     "expfam": "expfam",
     "simulate-curves": "simulate_curves",
     "simulate-beaches": "simulate_beaches",
+    "glmm-fit": "glmm_fit",
     "link-aic": "link_aic",
 }
 
