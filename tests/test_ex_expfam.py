@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import jinja2
 import numpy as np
 import pytest
 from _fake_sandbox import fake_factory
@@ -12,12 +9,12 @@ from scipy import stats
 
 from glmm_exercises.catalogue import expected_failures, get_exercise, key_path, mutant_paths
 from glmm_exercises.catalogue import expfam as mod
+from glmm_exercises.sheets import markdown_to_html, render_exercise_markdown
 from graders.runner import grade
 
 EX_ID = "expfam"
 SEED = 0xE4F_A111
 FAST = 10  # examples per check in the default run
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
 ONE_PER_DISTRIBUTION = [
     {"distribution": "bernoulli"},
@@ -108,8 +105,8 @@ def test_true_densities_match_scipy_directly() -> None:
 
 
 def test_sheet_renders_for_every_distribution() -> None:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined, autoescape=False)
-    template = env.get_template(mod.SHEET)
     for params in ONE_PER_DISTRIBUTION:
-        text = template.render(params=params, data={}, functions=mod.EXERCISE.functions)
+        text = render_exercise_markdown(mod.SHEET, params=params, data={}, functions=mod.EXERCISE.functions)
+
+        assert "<math" in markdown_to_html(text)
         assert mod.DISTRIBUTIONS[params["distribution"]].label in text and "log_density" in text

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import runpy
-from pathlib import Path
 
-import jinja2
 import numpy as np
 import pytest
 from _fake_sandbox import fake_factory
 
 from glmm_exercises.catalogue import expected_failures, get_exercise, key_path, mutant_paths
 from glmm_exercises.catalogue import laplace_cluster as mod
+from glmm_exercises.sheets import markdown_to_html, render_exercise_markdown
 from graders.runner import grade
 from reference.marginal import cluster_loglik
 
 EX_ID = "laplace-cluster"
 SEED = 0x1A91_ACE5
 FAST = 12  # examples per check in the default run
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
 
 def _binomial_params() -> dict:
@@ -114,7 +112,8 @@ def test_key_many_nodes_agrees_with_brute_force_integration() -> None:
 
 
 def test_sheet_renders_for_a_variant() -> None:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined, autoescape=False)
     params = _binomial_params()
-    text = env.get_template(mod.SHEET).render(params=params, data=mod.make_data(params), functions=mod.EXERCISE.functions)
+    text = render_exercise_markdown(mod.SHEET, params=params, data=mod.make_data(params), functions=mod.EXERCISE.functions)
+
+    assert "<math" in markdown_to_html(text)
     assert "logit" in text and "ghq_loglik" in text and str(params["tau"]) in text

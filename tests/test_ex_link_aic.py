@@ -5,21 +5,19 @@ from __future__ import annotations
 import dataclasses
 import runpy
 import warnings
-from pathlib import Path
 
-import jinja2
 import numpy as np
 import pytest
 from _fake_sandbox import fake_factory
 
 from glmm_exercises.catalogue import expected_failures, get_exercise, key_path, mutant_paths
 from glmm_exercises.catalogue import link_aic as mod
+from glmm_exercises.sheets import markdown_to_html, render_exercise_markdown
 from graders.runner import grade
 
 EX_ID = "link-aic"
 SEED = 0x11AC_0A1C
 FAST = 5  # the generated checks fix their own (small) number of examples
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 OWN_CHECKS = {"glm_aic_own_data", "best_link_own_data", "glmm_aic_own_data", "gain_own_data"}
 
 pytestmark = pytest.mark.filterwarnings("ignore::Warning")
@@ -112,7 +110,8 @@ def test_reference_glmm_aic_is_the_laplace_maximum_of_the_key() -> None:
 
 
 def test_sheet_renders_for_a_variant() -> None:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined, autoescape=False)
     params = mod.draw_params(np.random.default_rng(1))
-    text = env.get_template(mod.SHEET).render(params=params, data=mod.make_data(params), functions=mod.EXERCISE.functions)
+    text = render_exercise_markdown(mod.SHEET, params=params, data=mod.make_data(params), functions=mod.EXERCISE.functions)
+
+    assert "<math" in markdown_to_html(text)
     assert "binary.csv" in text and "glmm_aic_gain" in text and str(params["n_clusters"]) in text

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import jinja2
 import numpy as np
 import pytest
 from _fake_sandbox import fake_factory
@@ -12,12 +9,12 @@ from scipy import integrate, special
 
 from glmm_exercises.catalogue import expected_failures, get_exercise, key_path, mutant_paths
 from glmm_exercises.catalogue import logit_marginal as mod
+from glmm_exercises.sheets import markdown_to_html, render_exercise_markdown
 from graders.runner import grade
 
 EX_ID = "logit-marginal"
 SEED = 0x10617_3A2B
 FAST = 15  # examples per check in the default run
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
 
 def test_registered_and_default_exercise_is_the_default_variant() -> None:
@@ -90,7 +87,8 @@ def test_oracle_matches_brute_force_integration_for_many_nodes() -> None:
 
 
 def test_sheet_renders_for_a_variant() -> None:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined, autoescape=False)
     params = mod.draw_params(np.random.default_rng(3))
-    text = env.get_template(mod.SHEET).render(params=params, data=mod.make_data(params), functions=mod.EXERCISE.functions)
+    text = render_exercise_markdown(mod.SHEET, params=params, data=mod.make_data(params), functions=mod.EXERCISE.functions)
+
+    assert "<math" in markdown_to_html(text)
     assert str(params["tau2"]) in text and "marginal_probability" in text

@@ -51,6 +51,7 @@ __all__ = [
     "build",
     "draw_params",
     "make_data",
+    "mutants_for",
     "problems",
 ]
 
@@ -303,44 +304,45 @@ def _vector(elements: st.SearchStrategy[float]) -> st.SearchStrategy[np.ndarray]
 
 
 FUNCTIONS = (
-    FunctionSpec("theta", "(mu, params)", "Canonical parameter θ as a function of the mean μ (float or array)."),
-    FunctionSpec("b", "(theta, params)", "The cumulant function b(θ) (float or array)."),
-    FunctionSpec("phi", "(params)", "The dispersion parameter φ (a float)."),
-    FunctionSpec("weight", "(params)", "The weight w (a float)."),
-    FunctionSpec("c", "(y, phi, w, params)", "The term c(y, φ, w) that does not involve θ (float or array y)."),
-    FunctionSpec("mean", "(theta, params)", "The mean b'(θ) as a function of θ (float or array)."),
-    FunctionSpec("variance", "(mu, params)", "The variance function V(μ) = b''(θ(μ)) (float or array)."),
+    FunctionSpec("canonical_parameter", "(mu, params)", "Canonical parameter θ as a function of the mean μ (float or array)."),
+    FunctionSpec("cumulant", "(theta, params)", "The cumulant function b(θ) (float or array)."),
+    FunctionSpec("dispersion", "(params)", "The dispersion parameter φ (a float)."),
+    FunctionSpec("prior_weight", "(params)", "The weight w (a float)."),
+    FunctionSpec("c_term", "(y, phi, w, params)", "The term c(y, φ, w) that does not involve θ (float or array y)."),
+    FunctionSpec("mean_from_theta", "(theta, params)", "The mean b'(θ) as a function of θ (float or array)."),
+    FunctionSpec("variance_function", "(mu, params)", "The variance function V(μ) = b''(θ(μ)) (float or array)."),
     FunctionSpec("canonical_link", "(mu, params)", "The canonical link g(μ), in the convention of the sheet."),
     FunctionSpec(
-        "log_density",
+        "rebuilt_log_density",
         "(y, mu, params)",
         """log f(y | μ) rebuilt from your parts. Use exactly:
 
-    t = theta(mu, params)
-    return (y * t - b(t, params)) * weight(params) / phi(params) + c(y, phi(params), weight(params), params)""",
+    t = canonical_parameter(mu, params)
+    w, phi = prior_weight(params), dispersion(params)
+    return (y * t - cumulant(t, params)) * w / phi + c_term(y, phi, w, params)""",
     ),
     FunctionSpec(
         "mean_at_mu",
         "(mu, params)",
         """b'(θ(μ)) from your parts. Use exactly:
 
-    return mean(theta(mu, params), params)""",
+    return mean_from_theta(canonical_parameter(mu, params), params)""",
     ),
     FunctionSpec(
         "b_prime_numeric",
         "(mu, params)",
         """A central difference of your b at θ(μ). Use exactly:
 
-    t = theta(mu, params)
+    t = canonical_parameter(mu, params)
     h = 1e-6 * (1 + abs(t))
-    return (b(t + h, params) - b(t - h, params)) / (2 * h)""",
+    return (cumulant(t + h, params) - cumulant(t - h, params)) / (2 * h)""",
     ),
     FunctionSpec(
         "var_y",
         "(mu, params)",
         """Var(Y) from your parts. Use exactly:
 
-    return phi(params) * variance(mu, params) / weight(params)""",
+    return dispersion(params) * variance_function(mu, params) / prior_weight(params)""",
     ),
 )
 
@@ -366,9 +368,9 @@ def build(params: dict[str, Any]) -> Exercise:
     scalar_mu = st.fixed_dictionaries({"mu": mu, "params": p})
     vector_mu = st.fixed_dictionaries({"mu": _vector(mu), "params": p})
     checks = (
-        check("density", "log_density", "rebuilt log-density at float (y, μ)", 3, "public",
+        check("density", "rebuilt_log_density", "rebuilt log-density at float (y, μ)", 3, "public",
               st.fixed_dictionaries({"y": y, "mu": mu, "params": p}), true_logpdf, DENSITY_HINT, DENSITY_DIAGNOSES),
-        check("density_vector", "log_density", "rebuilt log-density, arrays y and μ of equal length", 1, "hidden",
+        check("density_vector", "rebuilt_log_density", "rebuilt log-density, arrays y and μ of equal length", 1, "hidden",
               st.integers(1, 10).flatmap(lambda n: st.fixed_dictionaries({
                   "y": hnp.arrays(np.float64, n, elements=y), "mu": hnp.arrays(np.float64, n, elements=mu),
                   "params": p})),
@@ -380,7 +382,7 @@ def build(params: dict[str, Any]) -> Exercise:
               VAR_HINT, VAR_DIAGNOSES),
         check("canonical_link", "canonical_link", "the canonical link g(μ)", 1, "public", st.one_of(scalar_mu, vector_mu),
               canonical_link_oracle, LINK_HINT, LINK_DIAGNOSES),
-        check("variance_function", "variance", "the conventional variance function V(μ)", 1, "hidden",
+        check("variance_function", "variance_function", "the conventional variance function V(μ)", 1, "hidden",
               st.one_of(scalar_mu, vector_mu), variance_function, V_HINT, V_DIAGNOSES),
     )
     return Exercise(id=ID, version=VERSION, title=TITLE, functions=FUNCTIONS, checks=checks, public_seed=20241119)
@@ -396,3 +398,15 @@ MUTANTS: dict[str, frozenset[str]] = {
     "variance_is_var_y": frozenset({"var_y", "variance_function"}),
     "b_sign_flipped": frozenset({"density", "density_vector", "b_prime"}),
 }
+
+
+def mutants_for(params: dict[str, Any]) -> dict[str, frozenset[str]]:
+    """The mutants' failing checks in one variant: they are gamma mistakes (two also hit the exponential)."""
+    name = params["distribution"]
+    if name == "gamma":
+        return dict(MUTANTS)
+    out = {mutant: frozenset[str]() for mutant in MUTANTS}
+    if name == "exponential":  # the gamma with shape 1 shares θ, b and the link, but not φ or log Γ(ν)
+        out["b_sign_flipped"] = MUTANTS["b_sign_flipped"]
+        out["link_with_sign"] = MUTANTS["link_with_sign"]
+    return out

@@ -1,7 +1,7 @@
 """Answer key for expfam, written the way a student would (all distributions of the exercise).
 
 params is a dict: {"distribution": name, and the known parameter "n", "shape", "sigma2", "k" or "lam"}.
-Convention: f(y | theta) = exp((y theta - b(theta)) w / phi + c(y, phi, w)).
+Convention: f(y | theta) = exp((y theta - cumulant(theta)) w / phi + c_term(y, phi, w)).
 """
 
 import numpy as np
@@ -12,7 +12,7 @@ def _d(params):
     return params["distribution"]
 
 
-def theta(mu, params):
+def canonical_parameter(mu, params):
     mu = np.asarray(mu, dtype=float)
     d = _d(params)
     if d in ("bernoulli", "binomial_proportion"):
@@ -32,7 +32,7 @@ def theta(mu, params):
     raise ValueError(f"unknown distribution {d!r}")
 
 
-def b(theta, params):
+def cumulant(theta, params):
     t = np.asarray(theta, dtype=float)
     d = _d(params)
     if d in ("bernoulli", "binomial_proportion"):
@@ -52,7 +52,7 @@ def b(theta, params):
     raise ValueError(f"unknown distribution {d!r}")
 
 
-def phi(params):
+def dispersion(params):
     d = _d(params)
     if d == "gamma":
         return 1 / params["shape"]
@@ -63,13 +63,13 @@ def phi(params):
     return 1.0
 
 
-def weight(params):
+def prior_weight(params):
     if _d(params) == "binomial_proportion":
         return float(params["n"])
     return 1.0
 
 
-def c(y, phi, w, params):
+def c_term(y, phi, w, params):
     y = np.asarray(y, dtype=float)
     d = _d(params)
     if d in ("bernoulli", "exponential", "geometric"):
@@ -94,7 +94,7 @@ def c(y, phi, w, params):
     raise ValueError(f"unknown distribution {d!r}")
 
 
-def mean(theta, params):
+def mean_from_theta(theta, params):
     t = np.asarray(theta, dtype=float)
     d = _d(params)
     if d in ("bernoulli", "binomial_proportion"):
@@ -114,7 +114,7 @@ def mean(theta, params):
     raise ValueError(f"unknown distribution {d!r}")
 
 
-def variance(mu, params):
+def variance_function(mu, params):
     mu = np.asarray(mu, dtype=float)
     d = _d(params)
     if d in ("bernoulli", "binomial_proportion"):
@@ -141,26 +141,27 @@ def canonical_link(mu, params):
         return 1 / mu  # theta = -1/mu; the sign is dropped by convention
     if d == "inverse_gaussian":
         return 1 / mu**2  # theta = -1/(2 mu^2); constant factor dropped
-    return theta(mu, params)
+    return canonical_parameter(mu, params)
 
 
 # the four combinations, exactly as given on the sheet
 
 
-def log_density(y, mu, params):
-    t = theta(mu, params)
-    return (y * t - b(t, params)) * weight(params) / phi(params) + c(y, phi(params), weight(params), params)
+def rebuilt_log_density(y, mu, params):
+    t = canonical_parameter(mu, params)
+    w, phi = prior_weight(params), dispersion(params)
+    return (y * t - cumulant(t, params)) * w / phi + c_term(y, phi, w, params)
 
 
 def mean_at_mu(mu, params):
-    return mean(theta(mu, params), params)
+    return mean_from_theta(canonical_parameter(mu, params), params)
 
 
 def b_prime_numeric(mu, params):
-    t = theta(mu, params)
+    t = canonical_parameter(mu, params)
     h = 1e-6 * (1 + abs(t))
-    return (b(t + h, params) - b(t - h, params)) / (2 * h)
+    return (cumulant(t + h, params) - cumulant(t - h, params)) / (2 * h)
 
 
 def var_y(mu, params):
-    return phi(params) * variance(mu, params) / weight(params)
+    return dispersion(params) * variance_function(mu, params) / prior_weight(params)

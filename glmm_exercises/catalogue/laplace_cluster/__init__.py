@@ -37,6 +37,7 @@ __all__ = [
     "build",
     "draw_params",
     "make_data",
+    "mutants_for",
     "problems",
 ]
 
@@ -379,3 +380,11 @@ MUTANTS: dict[str, frozenset[str]] = {
     "nonadaptive_ghq": _GHQ,
     "mode_at_zero": _LAPLACE,
 }
+
+
+def mutants_for(params: dict[str, Any]) -> dict[str, frozenset[str]]:
+    """The mutants' failing checks in one variant: binary data have no log y! to drop."""
+    out = dict(MUTANTS)
+    if params["family"] == "binomial":
+        out["drops_log_factorial"] = frozenset()
+    return out
