@@ -46,7 +46,13 @@ def test_demo_runs_the_whole_story(tmp_path: Path, capsys: pytest.CaptureFixture
     for sid in ("ada", "ben", "cy", "dee"):
         assert (folder / "grading" / "reports" / f"{sid}.html").is_file()
         assert (folder / "assignment" / "students" / sid / "sheet.html").is_file()
-    assert (folder / "grading" / "summary.html").read_text(encoding="utf-8").count("<svg") == 3
+    summary = (folder / "grading" / "summary.html").read_text(encoding="utf-8")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert "<svg" not in summary and "[plots]" in summary
+    else:
+        assert summary.count("<svg") == 3
     for part in ("generate a problem set", "Grade them all", "solution 3, beach as a random intercept",
                  "Standard error of the NAP effect", "instructor summary (plots):", str((folder / "grading").resolve())):
         assert part in text
