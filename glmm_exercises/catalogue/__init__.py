@@ -40,6 +40,7 @@ _REGISTRY: dict[str, str] = {
     "simulate-curves": "simulate_curves",
     "simulate-beaches": "simulate_beaches",
     "glmm-fit": "glmm_fit",
+    "beaches-solutions": "beaches_solutions",
     "link-aic": "link_aic",
 }
 
