@@ -110,3 +110,15 @@ def test_sheet_renders_for_every_distribution() -> None:
 
         assert "<math" in markdown_to_html(text)
         assert mod.DISTRIBUTIONS[params["distribution"]].label in text and "log_density" in text
+
+
+@pytest.mark.parametrize("params", ONE_PER_DISTRIBUTION, ids=lambda p: p["distribution"])
+def test_mutants_for_each_distribution_fail_what_they_declare(params: dict) -> None:
+    ex = mod.build(params)
+    declared = mod.mutants_for(params)
+    assert set(declared) == set(mutant_paths(EX_ID))
+    for mutant, failing in declared.items():
+        if not failing:
+            continue
+        result = grade(mutant_paths(EX_ID)[mutant], ex, mode="all", seed=SEED, max_examples=FAST, sandbox_factory=fake_factory())
+        assert {c.name for c in result.checks if not c.passed} == failing, mutant

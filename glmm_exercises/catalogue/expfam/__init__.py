@@ -397,16 +397,31 @@ MUTANTS: dict[str, frozenset[str]] = {
     "link_with_sign": frozenset({"canonical_link"}),
     "variance_is_var_y": frozenset({"var_y", "variance_function"}),
     "b_sign_flipped": frozenset({"density", "density_vector", "b_prime"}),
+    "link_is_identity": frozenset({"canonical_link"}),
+    "no_c_term": frozenset({"density", "density_vector"}),
 }
+
+#: gamma-specific mutants (the exponential, a gamma with shape 1, shares two of the mistakes)
+_GAMMA_ONLY = ("phi_is_shape", "c_without_log_gamma", "link_with_sign", "variance_is_var_y", "b_sign_flipped")
 
 
 def mutants_for(params: dict[str, Any]) -> dict[str, frozenset[str]]:
-    """The mutants' failing checks in one variant: they are gamma mistakes (two also hit the exponential)."""
+    """The mutants' failing checks in one variant.
+
+    Most mutants are gamma mistakes (two also hit the exponential); ``link_is_identity`` is caught
+    unless the canonical link is the identity (normal); ``no_c_term`` unless c = 0 (Bernoulli,
+    exponential, geometric).
+    """
     name = params["distribution"]
-    if name == "gamma":
-        return dict(MUTANTS)
-    out = {mutant: frozenset[str]() for mutant in MUTANTS}
-    if name == "exponential":  # the gamma with shape 1 shares θ, b and the link, but not φ or log Γ(ν)
-        out["b_sign_flipped"] = MUTANTS["b_sign_flipped"]
-        out["link_with_sign"] = MUTANTS["link_with_sign"]
+    out = dict(MUTANTS)
+    if name != "gamma":
+        for mutant in _GAMMA_ONLY:
+            out[mutant] = frozenset()
+        if name == "exponential":  # the gamma with shape 1 shares θ, b and the link, but not φ or log Γ(ν)
+            out["b_sign_flipped"] = MUTANTS["b_sign_flipped"]
+            out["link_with_sign"] = MUTANTS["link_with_sign"]
+    if name == "normal":
+        out["link_is_identity"] = frozenset()
+    if name in ("bernoulli", "exponential", "geometric"):
+        out["no_c_term"] = frozenset()
     return out
