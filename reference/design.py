@@ -262,18 +262,20 @@ class DesignSpec:
         if self.simple_terms is not None:
             used = {c for term in self.simple_terms for c in term}
             _check_columns(used, data, "newdata for formula " + repr(self.formula))
-            for c in used:
-                if not _plain_numeric(data[c]):
+            values = _column_values(data, used)
+            for c, arr in values.items():
+                if not _plain_numeric_array(arr):
                     raise DesignMatrixError(
-                        f"newdata column {c!r} is not numeric (dtype {data[c].dtype}) but was numeric in the fit"
+                        f"newdata column {c!r} is not numeric (dtype {arr.dtype}) but was numeric in the fit"
                     )
-            X, _ = _simple_matrix(self.simple_terms, self.has_intercept, data)
+            _check_missing(values, "newdata")
+            X, _ = _simple_matrix(self.simple_terms, self.has_intercept, values, len(data))
             check_finite_columns(X, self.names, "new-data design matrix")
             return X, None
         from formulaic.errors import DataMismatchWarning
 
         used = [c for c in self.model_spec.required_variables if c in data.columns]
-        _check_missing(used, data, "newdata")
+        _check_missing(_column_values(data, used), "newdata")
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", DataMismatchWarning)
@@ -405,9 +407,10 @@ def build_design(
     # right-hand side: parse with formulaic, rewrite contrasts, rebuild (cached), materialise
     parsed = _parse_rhs(rhs, tuple(sorted(wanted.items())), formula)
     _check_columns(set(parsed.used), data, f"formula {formula!r}")
-    _check_missing(parsed.used, data, "design")
-    if parsed.simple_terms is not None and all(_plain_numeric(data[c]) for c in parsed.used):
-        X, names = _simple_matrix(parsed.simple_terms, parsed.has_intercept, data)
+    values = _column_values(data, parsed.used)
+    _check_missing(values, "design")
+    if parsed.simple_terms is not None and all(_plain_numeric_array(v) for v in values.values()):
+        X, names = _simple_matrix(parsed.simple_terms, parsed.has_intercept, values, len(data))
         if not names:
             raise FormulaError(f"formula {formula!r} has no coefficients to estimate; add an intercept or a predictor")
         check_finite_columns(X, names)
@@ -534,10 +537,25 @@ def _parse_rhs(rhs: str, contrasts: tuple[tuple[str, str], ...], formula: str) -
     )
 
 
-def _check_missing(columns: Any, data: pd.DataFrame, what: str) -> None:
+def _column_values(data: pd.DataFrame, names: Any) -> dict[str, NDArray[Any]]:
+    """Each named column once as a numpy array (pandas column access is slow in a loop).
+
+    Categorical columns come back as object arrays, so that they never count as numeric.
+    """
+    out: dict[str, NDArray[Any]] = {}
+    for name in sorted(names):
+        column = data[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            out[name] = np.asarray(column.to_numpy(), dtype=object)
+        else:
+            out[name] = column.to_numpy()
+    return out
+
+
+def _check_missing(values: Mapping[str, NDArray[Any]], what: str) -> None:
     """Missing values in a used column: formulaic would code a missing level as the base level."""
-    for name in sorted(columns):
-        missing = pd.isna(data[name]).to_numpy()
+    for name, arr in values.items():
+        missing = np.isnan(arr) if arr.dtype.kind == "f" else np.asarray(pd.isna(arr))
         if missing.any():
             row = int(np.flatnonzero(missing)[0])
             raise DesignMatrixError(
@@ -546,21 +564,18 @@ def _check_missing(columns: Any, data: pd.DataFrame, what: str) -> None:
             )
 
 
-def _plain_numeric(column: pd.Series) -> bool:
-    """A numeric or boolean column (formulaic would enter it as one numeric column too)."""
-    dtype = column.dtype
-    return bool(
-        pd.api.types.is_bool_dtype(dtype)
-        or (pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype))
-    )
+def _plain_numeric_array(arr: NDArray[Any]) -> bool:
+    return arr.dtype.kind in "biuf"
 
 
 def _simple_matrix(
-    terms: tuple[tuple[str, ...], ...], has_intercept: bool, data: pd.DataFrame
+    terms: tuple[tuple[str, ...], ...],
+    has_intercept: bool,
+    columns: Mapping[str, NDArray[Any]],
+    n: int,
 ) -> tuple[Array, tuple[str, ...]]:
     """Design of numeric columns and their products, in the given (R's) term order."""
-    n = len(data)
-    values = {c: data[c].to_numpy(dtype=np.float64) for term in terms for c in term}
+    values = {c: np.asarray(columns[c], dtype=np.float64) for term in terms for c in term}
     k = len(terms) + int(has_intercept)
     X = np.empty((n, k))
     names: list[str] = []

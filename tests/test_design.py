@@ -218,3 +218,9 @@ def test_missing_factor_values_and_unseen_levels_are_errors(frame: pd.DataFrame)
     d = build_design("y ~ x + g", frame)
     with pytest.raises(DesignMatrixError, match=r"did not see.*zz"):
         d.spec.matrix(frame.iloc[:2].assign(g=["a", "zz"]))
+
+
+def test_integer_categorical_column_is_a_factor(frame: pd.DataFrame) -> None:
+    d = build_design("y ~ kc", frame.assign(kc=pd.Categorical(frame["k"])))
+    assert d.names == ("(Intercept)", "kc2", "kc3", "kc4")
+    assert d.spec.simple_terms is None
