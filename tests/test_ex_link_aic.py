@@ -13,6 +13,7 @@ from _fake_sandbox import fake_factory
 from glmm_exercises.catalogue import expected_failures, get_exercise, key_path, mutant_paths
 from glmm_exercises.catalogue import link_aic as mod
 from glmm_exercises.sheets import markdown_to_html, render_exercise_markdown
+from graders.checks import Exercise
 from graders.runner import grade
 
 EX_ID = "link-aic"
@@ -23,7 +24,7 @@ OWN_CHECKS = {"glm_aic_own_data", "best_link_own_data", "glmm_aic_own_data", "ga
 pytestmark = pytest.mark.filterwarnings("ignore::Warning")
 
 
-def _own_data_only(ex):
+def _own_data_only(ex: Exercise) -> Exercise:
     return dataclasses.replace(ex, checks=tuple(c for c in ex.checks if c.name in OWN_CHECKS))
 
 
