@@ -261,15 +261,27 @@ class Family(ABC):
         self._check_values(y_, wt_)
 
     def initialize(
-        self, y: ArrayLike, wt: ArrayLike | None = None, link: str | Link | None = None
+        self,
+        y: ArrayLike,
+        wt: ArrayLike | None = None,
+        link: str | Link | None = None,
+        *,
+        trials: ArrayLike | None = None,
     ) -> Array:
         """Starting means, R's ``mustart`` (after :meth:`check_response`).
 
         ``link`` matters only for gaussian, where R refuses to start an inverse link at
-        ``y == 0`` or a log link at ``y <= 0``.
+        ``y == 0`` or a log link at ``y <= 0``. ``trials`` (binomial only) are the trials of a
+        successes/trials response, whose ``wt`` are prior weights times trials: R's
+        ``binomial()$initialize`` for a ``cbind(successes, failures)`` response starts from
+        ``(n y + 0.5) / (n + 1)`` with ``n`` the trials alone, not the prior weights times trials.
         """
         self.check_response(y, wt)
         y_ = _f64(y)
+        if trials is not None:
+            if self.name != "binomial":
+                raise ModelInputError(f"trials are only used by the binomial family, not by {self.name}")
+            wt = trials
         wt_ = np.ones_like(y_) if wt is None else np.broadcast_to(_f64(wt), y_.shape)
         if link is not None and self.name == "gaussian":
             lk = get_link(link).name

@@ -24,9 +24,11 @@ iteration counts agree with R:
   iterations.
 
 Standard errors come from the R factor of the last iteration's QR (R's ``summary.glm``), scaled
-by the dispersion: 1 for binomial and Poisson, otherwise the Pearson estimate
-``sum(w (y - mu)^2 / V(mu)) / df_resid`` (R's ``summary.glm`` also estimates it for the
-negative binomial with known ``k``; pass ``dispersion=1`` for glm.nb's convention).
+by the dispersion: 1 for binomial and Poisson, otherwise R's ``summary.glm`` estimate
+``sum(w r^2) / df_resid`` with the working weights ``w`` of the last iteration's start and the
+working residuals ``r`` at the final fit (the Pearson statistic over ``df_resid`` at an exact
+optimum). R also estimates it for the negative binomial with known ``k``, since that family is
+named neither "poisson" nor "binomial"; pass ``dispersion=1`` for glm.nb's convention.
 """
 
 from __future__ import annotations
@@ -193,12 +195,14 @@ def _irls(
     start: Array | None = None,
     etastart: Array | None = None,
     mustart: Array | None = None,
+    trials: Array | None = None,
 ) -> _Fit:
     # Like R, let huge means overflow to inf (a zero working weight, a non-finite deviance
     # that triggers step halving) instead of warning.
     with np.errstate(over="ignore", under="ignore"):
         return _irls_steps(
-            X, y, prior, offset, family, link, control, start=start, etastart=etastart, mustart=mustart
+            X, y, prior, offset, family, link, control,
+            start=start, etastart=etastart, mustart=mustart, trials=trials,
         )
 
 
@@ -214,12 +218,14 @@ def _irls_steps(
     start: Array | None,
     etastart: Array | None,
     mustart: Array | None,
+    trials: Array | None,
 ) -> _Fit:
     n, p = X.shape
     eps, maxit, tol = control.epsilon, int(control.maxit), control.tol
     coefold: Array | None = None
     if start is None and etastart is None and mustart is None:
-        mustart = family.initialize(y, prior, link)  # R's initialize: checks y, gives mustart
+        # R's initialize: checks y, gives mustart (binomial successes/trials: from the trials)
+        mustart = family.initialize(y, prior, link, trials=trials)
     else:
         family.check_response(y, prior)
     # R's precedence: etastart, then start, then mustart
@@ -281,6 +287,7 @@ def _irls_steps(
             z = (eta - offset)[good] + (y - mu)[good] / me[good]
             w = np.sqrt(prior[good] * me[good] ** 2 / varmu[good])
             qr = _wls_qr(X[good], w, z * w, tol)
+        last_w, last_good = w, good  # R's glm.fit keeps this iteration's w even when it stops here
         if not np.isfinite(qr.coef).all():
             converged = False
             warnings.warn(
@@ -289,7 +296,6 @@ def _irls_steps(
                 stacklevel=3,
             )
             break
-        last_w, last_good = w, good
         new = qr.coef
         eta = X @ new + offset
         mu = link.inverse(eta)
@@ -455,7 +461,7 @@ class GLMResult:
         if kind == "response":
             out = y - mu
         elif kind == "working":
-            out = (y - mu) / self.link.mu_eta(self.linear_predictor)
+            out = _working_residuals(self.link, y, mu, self.linear_predictor)
         elif kind == "pearson":
             with np.errstate(all="ignore"):
                 out = (y - mu) * np.sqrt(self.prior_weights) / np.sqrt(self.family.variance(mu))
@@ -677,6 +683,7 @@ def _finish_fit(
         start=None if start is None else _vector(start, p, "start", "coefficient"),
         etastart=None if etastart is None else _vector(etastart, n, "etastart"),
         mustart=None if mustart is None else _vector(mustart, n, "mustart"),
+        trials=trials,
     )
     rank = fit.qr.rank
     qr_cols = fit.qr.pivot[:rank]
@@ -690,7 +697,7 @@ def _finish_fit(
     df_resid = n_ok - rank
     df_null = n_ok - int(has_intercept)
     if dispersion is None:
-        disp = family.dispersion(y, fit.mu, prior, df_resid)
+        disp = _summary_dispersion(family, link, fit, y, df_resid)
         estimated = bool(family.summary_estimates_dispersion)
     else:
         disp, estimated = float(dispersion), False
@@ -735,6 +742,31 @@ def _finish_fit(
         has_intercept=has_intercept,
         **extra,
     )
+
+
+def _working_residuals(link: Link, y: Array, mu: Array, eta: Array) -> Array:
+    """R's working residuals ``(y - mu) / mu_eta(eta)``."""
+    return (y - mu) / link.mu_eta(eta)
+
+
+def _summary_dispersion(family: Family, link: Link, fit: _Fit, y: Array, df_resid: int) -> float:
+    """The dispersion R's ``summary.glm`` uses: 1 (binomial, Poisson) or its estimate.
+
+    R's estimate is ``sum(weights * residuals^2) / df_resid`` over ``weights > 0``, with
+    glm.fit's stored ``weights`` -- the working weights ``prior mu_eta^2 / V(mu)`` evaluated at
+    the start of the last iteration, one step before the reported coefficients -- and its
+    ``residuals``, the working residuals at the final ``mu``. At an exact optimum this is the
+    Pearson statistic over ``df_resid`` (:meth:`Family.dispersion`); after a stopped iteration
+    it differs from it by the size of the last step.
+    """
+    if not family.summary_estimates_dispersion:
+        return 1.0
+    if df_resid <= 0:
+        return float("nan")
+    ww = fit.working_weights
+    used = ww > 0
+    r = _working_residuals(link, y[used], fit.mu[used], fit.eta[used])
+    return float(np.sum(ww[used] * r * r) / df_resid)
 
 
 def _family_aic(

@@ -411,6 +411,15 @@ def test_zero_weight_rows_are_ignored_by_the_binomial_check_as_in_r() -> None:
     np.testing.assert_allclose(Binomial().initialize([2.0, 0.5], [0.0, 2.0]), [0.5, 1.5 / 3])
 
 
+def test_binomial_start_from_trials_ignores_prior_weights_as_r() -> None:
+    """R's binomial()$initialize for cbind(s, f): mustart = (n y + 0.5) / (n + 1), n = trials only."""
+    y, trials, prior = np.array([0.25, 1.0, 0.0]), np.array([4.0, 2.0, 0.0]), np.array([3.0, 0.5, 2.0])
+    start = Binomial().initialize(y, prior * trials, trials=trials)
+    np.testing.assert_allclose(start, [(1.0 + 0.5) / 5.0, 2.5 / 3.0, 0.5], rtol=1e-15)
+    with pytest.raises(ModelInputError, match="only used by the binomial"):
+        Poisson().initialize([1.0], trials=[2.0])
+
+
 def test_gaussian_start_needs_positive_y_for_log_link() -> None:
     with pytest.raises(InvalidResponseError, match="cannot start a gaussian"):
         Gaussian().initialize([0.0, 1.0], link="log")
