@@ -493,10 +493,28 @@ def test_rikz_beach_sum_contrasts_match_r(rikz: pd.DataFrame, formula: str, cont
     res = glm(formula, rikz, family="poisson", contrasts=contrasts)
     names = ["(Intercept)", "NAP"] + [f"Beach{j}" for j in range(1, 9)]
     assert list(res.coef.index) == names
-    # the lecture notes' R output (printed digits)
+    # the lecture notes' R output (printed digits): the first five estimates and z values, six SEs
     np.testing.assert_array_equal(np.round(res.coef_values[:5], 5), [1.64239, -0.49467, 0.45928, 0.88808, -0.49422])
     np.testing.assert_array_equal(np.round(res.se_values[:6], 5), [0.07356, 0.07642, 0.14943, 0.13527, 0.22710, 0.26525])
     np.testing.assert_array_equal(np.round(res.statistic_values[:5], 3), [22.326, -6.473, 3.074, 6.565, -2.176])
+    # All ten coefficients and SEs from live R 4.2.2 on the same rikz.csv (2026-11-25):
+    #   d$Beach <- factor(d$Beach); f <- glm(Richness ~ NAP + Beach, family = poisson, data = d,
+    #   contrasts = list(Beach = "contr.sum")); sprintf("%.17g", coef(f)); sqrt(diag(vcov(f)))
+    # The notes print Beach4 (their "beachfactor4") as -0.50982 with z -1.924, p 0.053740; R gives
+    # -0.59982 (z -2.261, p 0.0237). The notes' line is a misprint: -0.50982 / 0.26525 = -1.922 and
+    # p 0.0537 belongs to |z| = 1.93, so its estimate, z and p do not fit each other; its SE does.
+    r_coef = [
+        1.6423876926615431, -0.49466783514588314, 0.45928278668851713, 0.8880822927648393,
+        -0.49421657124887869, -0.59982379852112866, 0.58824155044673965, -0.27432577586975954,
+        -0.47707842022597541, -0.16553398643173481,
+    ]
+    r_se = [
+        0.073564683617468957, 0.076419742938322197, 0.14942767671731391, 0.13527238359071109,
+        0.22710072948599366, 0.26525456157705296, 0.16468977618871503, 0.21124108301941089,
+        0.28069643883998469, 0.21056579893374783,
+    ]
+    np.testing.assert_allclose(res.coef_values, r_coef, rtol=1e-6)
+    np.testing.assert_allclose(res.se_values, r_se, rtol=1e-6)
     # sum contrasts: the beach effects sum to zero -> the same fit as treatment coding
     treat = glm("Richness ~ NAP + C(Beach)", rikz, family="poisson")
     assert treat.deviance == pytest.approx(res.deviance, rel=1e-10)
