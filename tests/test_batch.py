@@ -9,7 +9,10 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -179,6 +182,32 @@ def test_resume_after_a_partial_run_gives_the_identical_gradebook(course: Path, 
     # a resumed batch must use the same settings
     assert grade_main(["batch", str(course / "submissions"), "--assignment", str(course / "assignment"),
                        "--out", str(out), "--seed", str(SEED + 1), "--resume", "-q"]) == 2
+
+
+@pytest.mark.slow  # grades the class once more in a subprocess that gets killed, then resumes
+def test_killed_batch_resumes_to_the_identical_gradebook(course: Path, graded: Path) -> None:
+    out = course / "out-killed"
+    cmd = [sys.executable, "-m", "graders.cli", "batch", str(course / "submissions"), "--assignment",
+           str(course / "assignment"), "--out", str(out), "--jobs", "2", "--seed", str(SEED), "-q"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
+            if (out / "results").is_dir() and any((out / "results").glob("*.json")):
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, "the batch finished before it could be killed"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the whole process group: parent, fork server, workers, sandboxes
+        proc.wait()
+    assert not (out / "gradebook.csv").exists()
+    finished = sorted((out / "results").glob("*.json"))
+    assert 1 <= len(finished) < 6
+    for path in finished:  # whatever was written is complete
+        assert json.loads(path.read_text(encoding="utf-8"))["format"] == RESULT_FORMAT
+    again = run_batch(course / "submissions", course / "assignment", out, seed=SEED, jobs=2, resume=True)
+    assert again.reused == len([p for p in finished if json.loads(p.read_text())["status"] == "graded"])
+    assert (out / "gradebook.csv").read_bytes() == (graded / "gradebook.csv").read_bytes()
 
 
 def test_batch_usage_errors_are_one_line(course: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
