@@ -304,26 +304,11 @@ def _run_pool(
         broken = False
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             inflight: dict[Future[JobOutcome], Job] = {}
-            while (pending or inflight) and not broken:
-                while pending and len(inflight) < workers and not broken:
-                    job = pending.popleft()
-                    try:
-                        inflight[pool.submit(fn, job)] = job
-                    except BrokenProcessPool:  # a worker died since the last wait: not this job's fault
-                        pending.appendleft(job)
-                        broken = True
-                if not inflight:
-                    break
-                done, _ = wait(inflight, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    job = inflight.pop(fut)
-                    try:
-                        on_done(fut.result())
-                    except BrokenProcessPool:
-                        broken = True
-                        suspects.append(job)
-                    except Exception as exc:
-                        on_done(failure_outcome(job, f"grading job failed ({type(exc).__name__}: {exc})"))
+            try:
+                broken = _drain(pool, pending, inflight, workers, fn, on_done, suspects)
+            except KeyboardInterrupt:  # do not wait for queued jobs; finished students are on disk
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
             if broken:
                 suspects.extend(inflight.values())
     for job in suspects:  # alone in a fresh worker: a second death is this job's own
@@ -338,6 +323,40 @@ def _run_pool(
             except Exception as exc:
                 outcome = failure_outcome(job, f"grading job failed ({type(exc).__name__}: {exc})")
         on_done(outcome)
+
+
+def _drain(
+    pool: ProcessPoolExecutor,
+    pending: deque[Job],
+    inflight: dict[Future[JobOutcome], Job],
+    workers: int,
+    fn: JobFunction,
+    on_done: Callable[[JobOutcome], None],
+    suspects: list[Job],
+) -> bool:
+    """Keep ``workers`` jobs in flight until all are done or the pool breaks; True when it broke."""
+    broken = False
+    while (pending or inflight) and not broken:
+        while pending and len(inflight) < workers and not broken:
+            job = pending.popleft()
+            try:
+                inflight[pool.submit(fn, job)] = job
+            except BrokenProcessPool:  # a worker died since the last wait: not this job's fault
+                pending.appendleft(job)
+                broken = True
+        if not inflight:
+            break
+        done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+        for fut in done:
+            job = inflight.pop(fut)
+            try:
+                on_done(fut.result())
+            except BrokenProcessPool:
+                broken = True
+                suspects.append(job)
+            except Exception as exc:
+                on_done(failure_outcome(job, f"grading job failed ({type(exc).__name__}: {exc})"))
+    return broken
 
 
 def _run_dask(
@@ -695,6 +714,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (GradingError, OutputExistsError, OSError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; finished students are kept: run the same command with --resume",
+              file=sys.stderr)
+        return 130
     except SystemExit as exc:  # --help
         return int(exc.code or 0) if isinstance(exc.code, int | None) else 2
     for w in summary.warnings:
