@@ -125,3 +125,15 @@ def test_sheet_renders_for_both_families() -> None:
     for params in (mod.DEFAULT_PARAMS, _binomial_params()):
         text = env.get_template(mod.SHEET).render(params=params, data=mod.make_data(params), functions=mod.EXERCISE.functions)
         assert params["family"] in text and "fit_glmm(X, y, cluster, family)" in text
+
+
+def test_mutants_for_is_a_subset_of_the_default_variants_exact_failures() -> None:
+    # selftest's per-variant failures (robust in every variant) must agree with what the default variant shows
+    robust = mod.mutants_for(mod.DEFAULT_PARAMS)
+    assert set(robust) == set(mod.MUTANTS)
+    for name, checks in robust.items():
+        assert checks and checks <= mod.MUTANTS[name], name
+
+
+def test_mutants_for_skips_the_factorial_mutant_for_binary_data() -> None:
+    assert mod.mutants_for(_binomial_params())["no_log_factorial"] == frozenset()

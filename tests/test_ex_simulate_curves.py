@@ -113,3 +113,11 @@ def test_sheet_renders_for_both_links() -> None:
         params = mod.draw_params(np.random.default_rng(seed))
         text = env.get_template(mod.SHEET).render(params=params, data={}, functions=mod.EXERCISE.functions)
         assert params["link"] in text and "cluster_curves(x, beta0" in text
+
+
+def test_mutants_for_is_a_subset_of_the_default_variants_exact_failures() -> None:
+    # selftest's per-variant failures (robust in every variant) must agree with what the default variant shows
+    robust = mod.mutants_for(mod.DEFAULT_PARAMS)
+    assert set(robust) == set(mod.MUTANTS)
+    for name, checks in robust.items():
+        assert checks and checks <= mod.MUTANTS[name], name

@@ -340,3 +340,20 @@ MUTANTS: dict[str, frozenset[str]] = {
     "tau2_as_tau": frozenset({"tau_own", "tau_generated"}),
     "laplace_no_determinant": _ALL,
 }
+
+
+def mutants_for(params: dict[str, Any]) -> dict[str, frozenset[str]]:
+    """Checks each mutant fails in this variant (used by selftest; ``MUTANTS`` is exact for the Poisson default).
+
+    Binary responses have no ``log y!`` constant, so that mutant is right for binomial variants.
+    """
+    out = {
+        "glm_ignores_clusters": _ALL,
+        "no_log_factorial": MUTANTS["no_log_factorial"],
+        "aic_beta_only": MUTANTS["aic_beta_only"],
+        "tau2_as_tau": MUTANTS["tau2_as_tau"],
+        "laplace_no_determinant": frozenset({"tau_own", "loglik_own", "tau_generated", "loglik_generated"}),
+    }
+    if params["family"] != "poisson":
+        out["no_log_factorial"] = frozenset()
+    return out

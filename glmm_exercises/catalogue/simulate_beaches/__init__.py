@@ -344,3 +344,18 @@ MUTANTS: dict[str, frozenset[str]] = {
     "variance_as_sd": _STATS,
     "normal_counts": frozenset({"within_beach", "other_parameters"}),
 }
+
+
+def mutants_for(params: dict[str, Any]) -> dict[str, frozenset[str]]:
+    """Checks each mutant fails in EVERY variant (used by selftest; ``MUTANTS`` is exact for the default).
+
+    The large-design checks only: on a variant's own small data set (28-72 samples) the NAP test's
+    power against the wrong sign is high but not overwhelming for every drawable β1.
+    """
+    return {
+        "gamma_per_observation": _STATS | {"within_beach"},
+        "gamma_shared": _STATS,
+        "nap_wrong_sign": frozenset({"within_beach", "other_parameters"}),
+        "variance_as_sd": _STATS,
+        "normal_counts": frozenset({"within_beach", "other_parameters"}),
+    }

@@ -415,3 +415,20 @@ MUTANTS: dict[str, frozenset[str]] = {
     "not_mean_curve": frozenset({"mean_curve_own", "mean_curve_other_link"}),
     "transposed": frozenset({"curves_zero_variance", "curves_structure", *_CURVES_STAT}),
 }
+
+
+def mutants_for(params: dict[str, Any]) -> dict[str, frozenset[str]]:
+    """Checks each mutant fails in EVERY variant (used by selftest; ``MUTANTS`` is exact for the default).
+
+    Only failures that do not hinge on chance are listed: structural rejections and sub-tests whose
+    effect is many standard errors wide for every drawable variant. The random slope mistake only
+    shows in a case that has a random slope (the variant's own or the other link's case).
+    """
+    own_slope = params["tau1"] > 0
+    return {
+        "same_gamma_for_all": frozenset({"curves_structure", *_CURVES_STAT}),
+        "variance_as_sd": _CURVES_STAT,
+        "slope_into_intercept": frozenset({"curves_own" if own_slope else "curves_other_link"}),
+        "not_mean_curve": frozenset({"mean_curve_own", "mean_curve_other_link"}),
+        "transposed": frozenset({"curves_structure", *_CURVES_STAT}),
+    }
