@@ -105,3 +105,27 @@ def test_mutants_for_is_a_subset_of_the_default_variants_exact_failures() -> Non
     assert set(robust) == set(mod.MUTANTS)
     for name, checks in robust.items():
         assert checks and checks <= mod.MUTANTS[name], name
+
+
+@pytest.mark.slow
+def test_sub_tests_are_calibrated_under_the_model() -> None:
+    # p-values of data simulated by the answer key are close to uniform (the chi-square and normal
+    # approximations are good in the body; the Bonferroni levels are far in the tail)
+    import runpy
+
+    from scipy import stats
+
+    key = runpy.run_path(str(key_path(EX_ID)))
+    ex = mod.EXERCISE
+    for check in (c for c in ex.checks if c.name in ("beach_totals", "within_beach", "other_parameters")):
+        case = check.cases[0]
+        pvals = {sub.name: [] for sub in check.subtests}
+        for rep in range(200):
+            df = key["simulate_beaches"](case["beta0"], case["beta1"], case["tau0"], case["n_beaches"],
+                                         case["per_beach"], case["nap"], np.random.default_rng(rep))
+            for sub in check.subtests:
+                pvals[sub.name].append(sub.p_value(mod.to_array(df), case))
+        for name, p in pvals.items():
+            p = np.array(p)
+            assert np.mean(p < 0.05) <= 0.11, (check.name, name)
+            assert stats.kstest(p, "uniform").pvalue > 1e-3, (check.name, name, np.quantile(p, [0.01, 0.1, 0.5]))

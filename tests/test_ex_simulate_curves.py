@@ -121,3 +121,26 @@ def test_mutants_for_is_a_subset_of_the_default_variants_exact_failures() -> Non
     assert set(robust) == set(mod.MUTANTS)
     for name, checks in robust.items():
         assert checks and checks <= mod.MUTANTS[name], name
+
+
+@pytest.mark.slow
+def test_sub_tests_are_calibrated_for_the_answer_key() -> None:
+    # under the model every KS p-value is uniform; the mean-curve test is conservative (variance bound)
+    from scipy import stats
+
+    key = runpy.run_path(str(key_path(EX_ID)))
+    for params in (mod.DEFAULT_PARAMS, {**mod.DEFAULT_PARAMS, "link": "logit", "beta0": 3.0, "beta1": 1.0, "tau0": 2.0, "tau1": 1.0}):
+        ex = mod.build(params)
+        for check in (c for c in ex.checks if c.name in ("curves_own", "mean_curve_own")):
+            case = check.cases[0]
+            pvals = {sub.name: [] for sub in check.subtests}
+            for rep in range(150):
+                draws = key[check.function](*(case[p] for p in ("x", "beta0", "beta1", "tau0", "tau1", "link", "m")),
+                                            np.random.default_rng(rep))
+                for sub in check.subtests:
+                    pvals[sub.name].append(sub.p_value(np.asarray(draws), case))
+            for name, p in pvals.items():
+                p = np.array(p)
+                assert np.mean(p < 0.05) <= 0.12, (check.name, name)
+                if "deviations" in name:
+                    assert stats.kstest(p, "uniform").pvalue > 1e-3, (check.name, name)
