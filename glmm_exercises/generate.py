@@ -19,11 +19,9 @@ renamed at the end, so a failure leaves nothing behind.
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,36 +76,32 @@ def _data_csv(table: pd.DataFrame) -> str:
     return table.to_csv(index=False, lineterminator="\n")
 
 
-def _combined_key(exercise_ids: tuple[str, ...]) -> str | None:
-    """All answer keys in one file, or None when their top-level names collide."""
-    future: set[str] = set()
-    bodies: list[str] = []
-    owners: dict[str, str] = {}
-    for eid in exercise_ids:
+def _combined_key(functions: dict[str, tuple[str, ...]]) -> str:
+    """All answer keys in one file that grades like a solution of the whole assignment.
+
+    Each key runs in its own module namespace (keys may share helper names), and the functions
+    each exercise asks for are bound at the top level. ``functions``: exercise id -> function names.
+    """
+    parts = [
+        '"""All answer keys of this assignment in one file (grade it like a solution).\n\n'
+        "Each key runs in its own namespace; the functions the exercises ask for are bound below.\n"
+        '"""\n\n',
+        "import sys as _sys\nimport types as _types\n\n\n",
+        "def _load_key(name, source):\n",
+        "    module = _types.ModuleType(name)\n",
+        "    _sys.modules[name] = module  # dataclasses and pickling look modules up by name\n",
+        "    exec(compile(source, name + '.py', 'exec'), module.__dict__)\n",
+        "    return module\n\n\n",
+        "def _export(function):\n",
+        "    function.__module__ = __name__  # counts as defined by this file\n",
+        "    return function\n",
+    ]
+    for eid, names in functions.items():
         source = key_path(eid).read_text(encoding="utf-8")
-        tree = ast.parse(source)
-        lines = source.splitlines()
-        drop: set[int] = set()
-        for node in tree.body:
-            if isinstance(node, ast.ImportFrom) and node.module == "__future__":
-                future.update(a.name for a in node.names)
-                drop.update(range(node.lineno - 1, (node.end_lineno or node.lineno)))
-            elif isinstance(node, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef):
-                if node.name in owners and owners[node.name] != eid:
-                    return None
-                owners[node.name] = eid
-            elif isinstance(node, ast.Assign):
-                for target in node.targets:
-                    if isinstance(target, ast.Name):
-                        if target.id in owners and owners[target.id] != eid:
-                            return None
-                        owners[target.id] = eid
-        kept = "\n".join(line for i, line in enumerate(lines) if i not in drop).strip()
-        bodies.append(f"# ---- answer key of {eid} " + "-" * max(4, 70 - len(eid)) + "\n\n" + kept + "\n")
-    head = '"""All answer keys of this assignment in one file (grade it like a solution)."""\n\n'
-    if future:
-        head += f"from __future__ import {', '.join(sorted(future))}\n\n"
-    return head + "\n\n".join(bodies)
+        var = "_key_" + re.sub(r"\W", "_", eid)
+        parts.append(f"\n\n{var} = _load_key({var[1:]!r}, {source!r})\n")
+        parts += [f"{name} = _export({var}.{name})\n" for name in names]
+    return "".join(parts)
 
 
 def generate(
@@ -212,16 +206,9 @@ def generate(
         for eid in ids:
             write_text(instructor / "keys" / f"{eid}.py", key_path(eid).read_text(encoding="utf-8"))
         files += 2 + len(ids)
-        combined = _combined_key(ids)
-        if combined is None:
-            print(
-                "glmm-exercises: warning: the answer keys define the same helper names, so no "
-                "instructor/key_solution.py was written (grade each key on its own)",
-                file=sys.stderr,
-            )
-        else:
-            write_text(instructor / "key_solution.py", combined)
-            files += 1
+        names = {eid: tuple(f.name for f in build_exercise(eid).functions) for eid in ids}
+        write_text(instructor / "key_solution.py", _combined_key(names))
+        files += 1
     return GenerateSummary(out, len(roster), ids, files)
 
 

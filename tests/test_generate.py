@@ -411,3 +411,28 @@ def test_roster_and_config_text_cannot_break_the_sheet(tmp_path: Path) -> None:
     html = (tmp_path / "o" / "students" / "s1" / "sheet.html").read_text(encoding="utf-8")
     assert "Ke$ha &lt;b&gt;*x*&lt;/b&gt;" in html and "Stats $101 &lt;i&gt;" in html
     assert "<b>" not in html and "<i>" not in html
+
+
+def test_combined_key_binds_every_function_of_the_catalogue(tmp_path: Path) -> None:
+    from glmm_exercises.variants import build_exercise
+
+    names = {eid: tuple(f.name for f in build_exercise(eid).functions) for eid in exercise_ids()}
+    path = tmp_path / "key_solution.py"
+    path.write_text(generate_module._combined_key(names), encoding="utf-8")
+    ns = runpy.run_path(str(path), run_name="key_solution")
+    for eid, functions in names.items():
+        for name in functions:
+            assert callable(ns[name]), (eid, name)
+            assert ns[name].__module__ == "key_solution"  # the sandbox counts it as defined by the file
+    ns_key = runpy.run_path(str(exercise_module(EX).__file__).replace("__init__.py", "key.py"))
+    assert ns["marginal_mean"](1.0, 0.5, 0.3, 1.0) == ns_key["marginal_mean"](1.0, 0.5, 0.3, 1.0)
+
+
+@pytest.mark.slow
+def test_combined_key_full_marks_on_the_whole_catalogue(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = write_inputs(tmp_path, students=("s1",), config=None)
+    assert exercises_main([*argv, "--out", str(tmp_path / "out")]) == 0
+    key = tmp_path / "out" / "instructor" / "key_solution.py"
+    report = grade_json(capsys, [str(key), "--assignment", str(tmp_path / "out"), "--student", "s1", "--examples", "10"])
+    assert len(report["exercises"]) == len(exercise_ids())
+    assert report["percent"] == 100.0, [c["message"] for e in report["exercises"] for c in e["checks"] if c["status"] != "passed"]
