@@ -152,8 +152,9 @@ class Family(ABC):
         """The term of ``log f`` that does not involve ``theta``."""
 
     @abstractmethod
-    def dev_resids(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike) -> Array:
-        """R's ``family$dev.resids``: weighted unit deviances, summing to the deviance."""
+    def _dev_resids(self, y: Array, mu: Array, wt: Array) -> Array:
+        """The formula of :meth:`dev_resids` on float64 arrays (trusted: no conversion; the
+        caller silences floating point warnings). The IRLS loop calls it directly."""
 
     @abstractmethod
     def aic(
@@ -193,6 +194,11 @@ class Family(ABC):
             kernel = np.where(y_ == 0, 0.0, y_ * th) - self.b(th)
             kernel = np.where(np.isinf(th), np.where(y_ == mu_, 0.0, -np.inf), kernel)
             return np.asarray(kernel * w_ / phi_ + self.c(y_, phi_, w_))
+
+    def dev_resids(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike) -> Array:
+        """R's ``family$dev.resids``: weighted unit deviances, summing to the deviance."""
+        with np.errstate(all="ignore"):
+            return np.asarray(self._dev_resids(_f64(y), _f64(mu), _f64(wt)))
 
     def loglik(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike = 1.0, phi: float = 1.0) -> float:
         """Total log-likelihood ``sum(logpdf(y, mu, phi, wt))`` (binomial: ``wt`` = trials)."""
@@ -341,9 +347,9 @@ class Gaussian(Family):
         with np.errstate(divide="ignore"):
             return -0.5 * (y_ * y_ * w_ / phi_ + np.log(2.0 * np.pi * phi_ / w_))
 
-    def dev_resids(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike) -> Array:
-        r = _f64(y) - _f64(mu)
-        return _f64(wt) * r * r
+    def _dev_resids(self, y: Array, mu: Array, wt: Array) -> Array:
+        r = y - mu
+        return wt * r * r
 
     def aic(
         self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike, dev: float, n: ArrayLike | None = None
@@ -401,10 +407,8 @@ class Binomial(Family):
         log_choose = special.gammaln(n + 1.0) - special.gammaln(k + 1.0) - special.gammaln(n - k + 1.0)
         return _log_or_neg_inf(log_choose)
 
-    def dev_resids(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike) -> Array:
-        y_, mu_ = _f64(y), _f64(mu)
-        with np.errstate(all="ignore"):
-            return 2.0 * _f64(wt) * (_y_log_y_over_mu(y_, mu_) + _y_log_y_over_mu(1.0 - y_, 1.0 - mu_))
+    def _dev_resids(self, y: Array, mu: Array, wt: Array) -> Array:
+        return 2.0 * wt * (_y_log_y_over_mu(y, mu) + _y_log_y_over_mu(1.0 - y, 1.0 - mu))
 
     def aic(
         self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike, dev: float, n: ArrayLike | None = None
@@ -485,11 +489,9 @@ class Poisson(Family):
     def c(self, y: ArrayLike, phi: ArrayLike, w: ArrayLike) -> Array:
         return _f64(w) * _log_or_neg_inf(-special.gammaln(_counts_or_nan(_f64(y)) + 1.0))
 
-    def dev_resids(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike) -> Array:
-        y_, mu_, wt_ = np.broadcast_arrays(_f64(y), _f64(mu), _f64(wt))
-        with np.errstate(all="ignore"):
-            positive = wt_ * (_y_log_y_over_mu(y_, mu_) - (y_ - mu_))
-        return 2.0 * np.where(y_ > 0, positive, mu_ * wt_)
+    def _dev_resids(self, y: Array, mu: Array, wt: Array) -> Array:
+        positive = wt * (_y_log_y_over_mu(y, mu) - (y - mu))
+        return 2.0 * np.where(y > 0, positive, mu * wt)
 
     def aic(
         self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike, dev: float, n: ArrayLike | None = None
@@ -547,11 +549,9 @@ class Gamma(Family):
         with np.errstate(divide="ignore", invalid="ignore"):
             return shape * np.log(shape * y_) - np.log(y_) - special.gammaln(shape)
 
-    def dev_resids(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike) -> Array:
-        y_, mu_ = _f64(y), _f64(mu)
-        with np.errstate(all="ignore"):
-            ratio = np.where(y_ == 0, 1.0, y_ / mu_)
-            return -2.0 * _f64(wt) * (np.log(ratio) - (y_ - mu_) / mu_)
+    def _dev_resids(self, y: Array, mu: Array, wt: Array) -> Array:
+        ratio = np.where(y == 0, 1.0, y / mu)
+        return -2.0 * wt * (np.log(ratio) - (y - mu) / mu)
 
     def aic(
         self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike, dev: float, n: ArrayLike | None = None
@@ -611,11 +611,9 @@ class InverseGaussian(Family):
         with np.errstate(divide="ignore", invalid="ignore"):
             return 0.5 * np.log(precision / (2.0 * np.pi * y_ * y_ * y_)) - 0.5 * precision / y_
 
-    def dev_resids(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike) -> Array:
-        y_, mu_ = _f64(y), _f64(mu)
-        with np.errstate(all="ignore"):
-            r = y_ - mu_
-            return _f64(wt) * r * r / (y_ * mu_ * mu_)
+    def _dev_resids(self, y: Array, mu: Array, wt: Array) -> Array:
+        r = y - mu
+        return wt * r * r / (y * mu * mu)
 
     def aic(
         self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike, dev: float, n: ArrayLike | None = None
@@ -698,12 +696,11 @@ class NegativeBinomial(Family):
         log_coef = special.gammaln(n + self.k) - special.gammaln(self.k) - special.gammaln(n + 1.0)
         return _f64(w) * _log_or_neg_inf(log_coef)
 
-    def dev_resids(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike) -> Array:
+    def _dev_resids(self, y: Array, mu: Array, wt: Array) -> Array:
         # MASS: 2 wt (y log(pmax(1, y) / mu) - (y + k) log((y + k) / (mu + k))); the first term
         # is y log(y / mu) for counts, taken as 0 at y = 0 (MASS gives NaN there when mu = 0)
-        y_, mu_, k = _f64(y), _f64(mu), self.k
-        with np.errstate(all="ignore"):
-            return 2.0 * _f64(wt) * (_y_log_y_over_mu(y_, mu_) - (y_ + k) * np.log((y_ + k) / (mu_ + k)))
+        k = self.k
+        return 2.0 * wt * (_y_log_y_over_mu(y, mu) - (y + k) * np.log((y + k) / (mu + k)))
 
     def aic(
         self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike, dev: float, n: ArrayLike | None = None

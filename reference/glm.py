@@ -105,26 +105,27 @@ class _QR:
         return np.triu(self.qr[: self.rank, : self.rank])
 
 
-def _wls_qr(X: Array, w: Array, b: Array, tol: float) -> _QR:
+def _wls_qr(X: Array, w: Array, b: Array, tol: float, x_sq: Array | None = None) -> _QR:
     """Least squares ``diag(w) X beta = b`` by Householder QR with R's ``dqrdc2`` pivoting.
 
     A column is aliased when its norm after projecting out the earlier kept columns (the
     ``|R_jj|`` of the QR) falls below ``tol`` times its own norm; it is then moved to the end
     and the decomposition is redone without it. The common full-rank case costs one LAPACK
-    QR.
+    QR. ``x_sq`` (optional) is ``X * X``, which makes the column norms one product with ``w^2``.
     """
     n, p = X.shape
     cols = np.arange(p)
     aliased: list[int] = []
     A = np.multiply(X, w[:, None], order="F")
-    own_norms = np.sqrt(np.einsum("ij,ij->j", A, A))
-    own_norms[own_norms == 0.0] = 1.0  # dqrdc2: a zero column keeps norm 1
+    own_sq = (w * w) @ x_sq if x_sq is not None else np.einsum("ij,ij->j", A, A)
+    own_sq[own_sq == 0.0] = 1.0  # dqrdc2: a zero column keeps norm 1
+    threshold = tol * np.sqrt(own_sq)
     while True:
         qr, tau, _, info = lapack.dgeqrf(A, overwrite_a=1)
         if info != 0:  # pragma: no cover - LAPACK argument error
             raise ConvergenceError(f"QR decomposition failed (LAPACK info {info})")
         k = min(n, cols.size)
-        small = np.abs(qr.diagonal()[:k]) < tol * own_norms[cols[:k]]
+        small = np.abs(qr.diagonal()[:k]) < (threshold[:k] if not aliased else threshold[cols[:k]])
         if small.any():
             j = int(np.argmax(small))
         elif cols.size > n:
@@ -137,17 +138,20 @@ def _wls_qr(X: Array, w: Array, b: Array, tol: float) -> _QR:
             break
         A = np.multiply(X[:, cols], w[:, None], order="F")
     rank = cols.size
-    coef = np.zeros(p)
     if rank == 0:
-        return _QR(coef, 0, np.arange(p), np.zeros((0, 0)))
+        return _QR(np.zeros(p), 0, np.arange(p), np.zeros((0, 0)))
     qtb, _, info = lapack.dormqr("L", "T", qr, tau, b.reshape(-1, 1), 64)
     if info != 0:  # pragma: no cover
         raise ConvergenceError(f"QR solve failed (LAPACK info {info})")
     sol, info = lapack.dtrtrs(qr[:rank, :rank], qtb[:rank, 0])
     if info != 0:  # pragma: no cover - excluded by the pivoting
         raise ConvergenceError("singular triangular factor in the least-squares step")
-    coef[cols] = sol
-    pivot = cols if not aliased else np.concatenate([cols, np.asarray(aliased, dtype=np.intp)])
+    if aliased:
+        coef = np.zeros(p)
+        coef[cols] = sol
+        pivot = np.concatenate([cols, np.asarray(aliased, dtype=np.intp)])
+    else:
+        coef, pivot = sol, cols
     return _QR(coef, rank, pivot.astype(np.intp, copy=False), qr)
 
 
@@ -175,12 +179,27 @@ class _Fit:
     working_weights: Array
 
 
+# Inside the IRLS loop the family and link formulas are called through their trusted kernels
+# (``Family._dev_resids``, ``Link._inverse``, ``Link._mu_eta``, ``Link._valid_eta``): the inputs
+# are float64 vectors checked once per fit, and ``_irls`` silences floating point warnings once,
+# so the per-call conversion and ``np.errstate`` of the public methods are skipped. The public
+# methods call the same kernels, so each formula is still written once.
 def _dev(family: Family, y: Array, mu: Array, wt: Array) -> float:
-    return float(family.dev_resids(y, mu, wt).sum())
+    return float(np.add.reduce(family._dev_resids(y, mu, wt)))
 
 
 def _valid(family: Family, link: Link, eta: Array, mu: Array) -> bool:
-    return bool(link.valid_eta(eta).all() and family.valid_mu(mu).all())
+    return bool(np.logical_and.reduce(link._valid_eta(eta)) and np.logical_and.reduce(family.valid_mu(mu)))
+
+
+def _all_finite(a: Array) -> bool:
+    """All of ``a`` finite: one sum decides unless it overflows or meets an inf/NaN."""
+    return math.isfinite(float(np.add.reduce(a))) or bool(np.isfinite(a).all())
+
+
+def _finite_positive(a: Array) -> bool:
+    """All of ``a`` finite and > 0 (NaN fails), by two reductions and no temporaries."""
+    return bool(np.minimum.reduce(a) > 0.0 and np.maximum.reduce(a) < math.inf)
 
 
 def _irls(
@@ -198,8 +217,8 @@ def _irls(
     trials: Array | None = None,
 ) -> _Fit:
     # Like R, let huge means overflow to inf (a zero working weight, a non-finite deviance
-    # that triggers step halving) instead of warning.
-    with np.errstate(over="ignore", under="ignore"):
+    # that triggers step halving) instead of warning; the kernels (see ``_dev``) rely on this.
+    with np.errstate(all="ignore"):
         return _irls_steps(
             X, y, prior, offset, family, link, control,
             start=start, etastart=etastart, mustart=mustart, trials=trials,
@@ -237,7 +256,7 @@ def _irls_steps(
     else:
         assert mustart is not None
         eta = link.link(mustart)
-    mu = link.inverse(eta)
+    mu = link._inverse(eta)
     if not _valid(family, link, eta, mu):
         raise ConvergenceError(
             f"cannot find valid starting values for {family}({link.r_name}): "
@@ -251,44 +270,54 @@ def _irls_steps(
     coef = coefold if coefold is not None else np.zeros(p)
     qr: _QR | None = None
     last_w, last_good = np.zeros(0), np.zeros(n, dtype=bool)
+    x_sq = X * X  # for the column norms in _wls_qr
     iteration = 0
     for iteration in range(1, maxit + 1):
         varmu = family.variance(mu)
-        me = link.mu_eta(eta)
-        nonzero = me != 0
-        all_good = all_positive and bool(nonzero.all())
-        good = positive if all_good else positive & nonzero
-        # R's checks, done only when something is off (cheap in the common case)
-        if not all_good or not (np.isfinite(varmu).all() and np.isfinite(me).all() and varmu.all()):
-            vpos, mpos = varmu[positive], me[positive]
-            if np.isnan(vpos).any():
-                raise ConvergenceError("NaN in V(mu) during the iterations; check the data and the link")
-            if (vpos == 0).any():
-                raise ConvergenceError(
-                    "V(mu) is 0 for some observations (fitted mean on the boundary); check for separation"
-                )
-            if np.isnan(mpos).any():
-                raise ConvergenceError(
-                    "NaN in d mu / d eta during the iterations; check the data and the link"
-                )
-            if not good.any():
-                converged = False
-                warnings.warn(
-                    f"no observation is informative at iteration {iteration}; the fit stopped",
-                    ConvergenceWarning,
-                    stacklevel=3,
-                )
-                break
-        if all_good:
+        me = link._mu_eta(eta)
+        w2 = prior * me * me / varmu
+        if all_positive and _finite_positive(w2):
+            # the common case: every working weight finite and positive, hence mu_eta and V(mu)
+            # finite and non-zero, so R's checks below would all pass
+            good = positive
             z = eta - offset + (y - mu) / me
-            w = np.sqrt(prior * me * me / varmu)
-            qr = _wls_qr(X, w, z * w, tol)
+            w = np.sqrt(w2)
+            qr = _wls_qr(X, w, z * w, tol, x_sq)
         else:
-            z = (eta - offset)[good] + (y - mu)[good] / me[good]
-            w = np.sqrt(prior[good] * me[good] ** 2 / varmu[good])
-            qr = _wls_qr(X[good], w, z * w, tol)
+            nonzero = me != 0
+            all_good = all_positive and bool(nonzero.all())
+            good = positive if all_good else positive & nonzero
+            # R's checks
+            if not all_good or not (np.isfinite(varmu).all() and np.isfinite(me).all() and varmu.all()):
+                vpos, mpos = varmu[positive], me[positive]
+                if np.isnan(vpos).any():
+                    raise ConvergenceError("NaN in V(mu) during the iterations; check the data and the link")
+                if (vpos == 0).any():
+                    raise ConvergenceError(
+                        "V(mu) is 0 for some observations (fitted mean on the boundary); check for separation"
+                    )
+                if np.isnan(mpos).any():
+                    raise ConvergenceError(
+                        "NaN in d mu / d eta during the iterations; check the data and the link"
+                    )
+                if not good.any():
+                    converged = False
+                    warnings.warn(
+                        f"no observation is informative at iteration {iteration}; the fit stopped",
+                        ConvergenceWarning,
+                        stacklevel=3,
+                    )
+                    break
+            if all_good:
+                z = eta - offset + (y - mu) / me
+                w = np.sqrt(prior * me * me / varmu)
+                qr = _wls_qr(X, w, z * w, tol, x_sq)
+            else:
+                z = (eta - offset)[good] + (y - mu)[good] / me[good]
+                w = np.sqrt(prior[good] * me[good] ** 2 / varmu[good])
+                qr = _wls_qr(X[good], w, z * w, tol)
         last_w, last_good = w, good  # R's glm.fit keeps this iteration's w even when it stops here
-        if not np.isfinite(qr.coef).all():
+        if not _all_finite(qr.coef):
             converged = False
             warnings.warn(
                 f"non-finite coefficients at iteration {iteration}; the fit stopped",
@@ -298,7 +327,7 @@ def _irls_steps(
             break
         new = qr.coef
         eta = X @ new + offset
-        mu = link.inverse(eta)
+        mu = link._inverse(eta)
         dev = _dev(family, y, mu, prior)
         boundary = False
         if not math.isfinite(dev):
@@ -315,7 +344,7 @@ def _irls_steps(
                 ii += 1
                 new = (new + coefold) / 2
                 eta = X @ new + offset
-                mu = link.inverse(eta)
+                mu = link._inverse(eta)
                 dev = _dev(family, y, mu, prior)
             boundary = True
         if not _valid(family, link, eta, mu):
@@ -332,7 +361,7 @@ def _irls_steps(
                 ii += 1
                 new = (new + coefold) / 2
                 eta = X @ new + offset
-                mu = link.inverse(eta)
+                mu = link._inverse(eta)
             boundary = True
             dev = _dev(family, y, mu, prior)
         coef = new
