@@ -115,8 +115,11 @@ def test_key_recovers_the_simulation_truth_roughly_on_a_large_data_set() -> None
 
 def test_problems_flags_bad_variants() -> None:
     assert mod.problems({**mod.DEFAULT_PARAMS, "family": "gamma"})
-    # no cluster variation at all: the reference τ̂ sits on the boundary
-    assert mod.problems({**mod.DEFAULT_PARAMS, "tau": 0.0, "n_clusters": 10})
+    # identical clusters leave no between-cluster variation: the reference τ̂ sits on the boundary
+    x = np.tile(np.linspace(-1, 1, 6), 8)
+    y = np.tile([0.0, 1, 1, 2, 3, 5], 8)
+    case = {"X": np.column_stack([np.ones_like(x), x]), "y": y, "cluster": np.repeat(np.arange(1, 9), 6), "family": "poisson"}
+    assert any("boundary" in p for p in mod._fit_problems(mod.reference_fit(**case)))
 
 
 def test_sheet_renders_for_both_families() -> None:
