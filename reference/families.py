@@ -100,7 +100,8 @@ def _log_or_neg_inf(value: Array) -> Array:
 
 def _y_log_y_over_mu(y: Array, mu: Array) -> Array:
     """``y * log(y / mu)`` with the convention ``0 * log(0 / mu) = 0`` (R's ``y_log_y``)."""
-    return np.where(y != 0, y * np.log(np.where(y != 0, y, 1.0) / mu), 0.0)
+    nonzero = y != 0
+    return np.where(nonzero, y * np.log(np.where(nonzero, y, 1.0) / mu), 0.0)
 
 
 def _first_index(mask: NDArray[np.bool_]) -> int:

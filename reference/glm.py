@@ -37,7 +37,7 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -102,7 +102,15 @@ class _QR:
     @property
     def r(self) -> Array:
         """The (rank, rank) upper triangular factor of the kept columns."""
-        return np.triu(self.qr[: self.rank, : self.rank])
+        return self.qr[: self.rank, : self.rank] * _upper_mask(self.rank)
+
+
+@cache
+def _upper_mask(k: int) -> Array:
+    """Ones on and above the diagonal of a (k, k) matrix (cheaper than ``np.triu`` per call)."""
+    mask = np.triu(np.ones((k, k)))
+    mask.setflags(write=False)
+    return mask
 
 
 def _wls_qr(X: Array, w: Array, b: Array, tol: float, x_sq: Array | None = None) -> _QR:
@@ -612,9 +620,8 @@ def _matrix(X: Any, names: Sequence[str] | None) -> tuple[Array, tuple[str, ...]
             arr = arr.reshape(-1, 1)
         if arr.ndim != 2:
             raise DesignMatrixError(f"design matrix must be 2-dimensional, got shape {arr.shape}")
-        auto = tuple(
-            "(Intercept)" if bool(np.all(arr[:, j] == 1.0)) else f"x{j}" for j in range(arr.shape[1])
-        )
+        ones = _ones_columns(arr)
+        auto = tuple("(Intercept)" if one else f"x{j}" for j, one in enumerate(ones))
     if names is not None:
         names = tuple(str(n) for n in names)
         if len(names) != arr.shape[1]:
@@ -650,8 +657,15 @@ def _prepare_response(
     return prop, prior * trials
 
 
+def _ones_columns(X: Array) -> NDArray[np.bool_]:
+    """For each column of ``X``: is it all ones (an intercept)? Two reductions, no (n, p) temporary."""
+    if X.shape[0] == 0:
+        return np.ones(X.shape[1], dtype=bool)
+    return np.asarray((np.minimum.reduce(X, axis=0) == 1.0) & (np.maximum.reduce(X, axis=0) == 1.0))
+
+
 def _intercept_column(X: Array) -> bool:
-    return bool(np.any(np.all(X == 1.0, axis=0)))
+    return bool(np.any(_ones_columns(X)))
 
 
 def _finish(

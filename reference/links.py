@@ -115,12 +115,12 @@ def _nonzero(eta: Array) -> NDArray[np.bool_]:
 
 
 def _floor_eps(x: Array) -> Array:
-    # np.fmax would turn nan into eps; keep nan visible as R's pmax does
-    return np.where(x < R_EPS, R_EPS, x)
+    # np.maximum keeps nan visible, as R's pmax does (np.fmax would turn it into eps)
+    return np.maximum(x, R_EPS)
 
 
 def _clamp_unit(mu: Array) -> Array:
-    return np.where(mu > 1.0 - R_EPS, 1.0 - R_EPS, _floor_eps(mu))
+    return np.minimum(_floor_eps(mu), 1.0 - R_EPS)
 
 
 # identity
