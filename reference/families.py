@@ -104,6 +104,11 @@ def _y_log_y_over_mu(y: Array, mu: Array) -> Array:
     return np.where(nonzero, y * np.log(np.where(nonzero, y, 1.0) / mu), 0.0)
 
 
+def _sum_is_finite(a: Array) -> bool:
+    """A finite sum proves every value finite (an inf or NaN makes it inf/NaN); False is inconclusive."""
+    return bool(np.isfinite(np.add.reduce(a, axis=None)))
+
+
 def _first_index(mask: NDArray[np.bool_]) -> int:
     return int(np.flatnonzero(mask.ravel())[0])
 
@@ -241,25 +246,28 @@ class Family(ABC):
             raise InvalidResponseError(
                 f"{self.name} response must be one-dimensional, got shape {y_arr.shape}{hint}"
             )
-        y_ = y_arr.astype(np.float64)
+        y_ = y_arr.astype(np.float64, copy=False)
         wt_ = np.ones_like(y_) if wt is None else np.asarray(wt)
         if wt_.dtype.kind not in "biuf":
             raise InvalidResponseError(f"weights must be numeric, got dtype {wt_.dtype}")
-        try:
-            y_, wt_ = np.broadcast_arrays(y_, wt_.astype(np.float64))
-        except ValueError:
-            raise InvalidResponseError(
-                f"weights of shape {np.shape(wt)} do not match the response of shape {y_.shape}"
-            ) from None
-        if not np.all(np.isfinite(wt_)):
+        wt_ = wt_.astype(np.float64, copy=False)
+        if wt_.shape != y_.shape:
+            try:
+                y_, wt_ = np.broadcast_arrays(y_, wt_)
+            except ValueError:
+                raise InvalidResponseError(
+                    f"weights of shape {np.shape(wt)} do not match the response of shape {y_.shape}"
+                ) from None
+        # one reduction each in the common case: a finite sum means all values are finite
+        if not _sum_is_finite(wt_) and not np.all(np.isfinite(wt_)):
             i = _first_index(~np.isfinite(wt_))
             raise InvalidResponseError(f"weights must be finite, got {wt_.ravel()[i]} at index {i}")
-        if np.any(wt_ < 0):
+        if wt_.size and np.minimum.reduce(wt_, axis=None) < 0:
             i = _first_index(wt_ < 0)
             raise InvalidResponseError(
                 f"weights must be non-negative, got {wt_.ravel()[i]} at index {i}"
             )
-        if not np.all(np.isfinite(y_)):
+        if not _sum_is_finite(y_) and not np.all(np.isfinite(y_)):
             i = _first_index(~np.isfinite(y_))
             raise InvalidResponseError(
                 f"{self.name} response has a missing or infinite value ({y_.ravel()[i]}) at "
@@ -491,8 +499,9 @@ class Poisson(Family):
         return _f64(w) * _log_or_neg_inf(-special.gammaln(_counts_or_nan(_f64(y)) + 1.0))
 
     def _dev_resids(self, y: Array, mu: Array, wt: Array) -> Array:
-        positive = wt * (_y_log_y_over_mu(y, mu) - (y - mu))
-        return 2.0 * np.where(y > 0, positive, mu * wt)
+        # R: 2 wt (y log(y / mu) - (y - mu)) for y > 0, 2 wt mu at y = 0 (where the unused
+        # first branch is NaN)
+        return 2.0 * np.where(y > 0, wt * (y * np.log(y / mu) - (y - mu)), mu * wt)
 
     def aic(
         self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike, dev: float, n: ArrayLike | None = None

@@ -38,7 +38,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, cached_property
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -92,8 +92,7 @@ _DEFAULT_CONTROL = GLMControl()
 
 
 # ============================================================================ linear algebra
-@dataclass(frozen=True)
-class _QR:
+class _QR(NamedTuple):  # a NamedTuple: built once per iteration, cheaper than a dataclass
     coef: Array  # (p,) in the original column order; aliased columns 0
     rank: int
     pivot: NDArray[np.intp]  # kept columns first (original order), then aliased ones
@@ -113,19 +112,25 @@ def _upper_mask(k: int) -> Array:
     return mask
 
 
-def _wls_qr(X: Array, w: Array, b: Array, tol: float, x_sq: Array | None = None) -> _QR:
+def _wls_qr(
+    X: Array, w: Array, b: Array, tol: float, x_sq: Array | None = None, w_sq: Array | None = None
+) -> _QR:
     """Least squares ``diag(w) X beta = b`` by Householder QR with R's ``dqrdc2`` pivoting.
 
     A column is aliased when its norm after projecting out the earlier kept columns (the
     ``|R_jj|`` of the QR) falls below ``tol`` times its own norm; it is then moved to the end
     and the decomposition is redone without it. The common full-rank case costs one LAPACK
-    QR. ``x_sq`` (optional) is ``X * X``, which makes the column norms one product with ``w^2``.
+    QR. ``x_sq`` (optional) is ``X * X``, which makes the column norms one product with ``w^2``
+    (``w_sq``, when the caller has it).
     """
     n, p = X.shape
     cols = np.arange(p)
     aliased: list[int] = []
     A = np.multiply(X, w[:, None], order="F")
-    own_sq = (w * w) @ x_sq if x_sq is not None else np.einsum("ij,ij->j", A, A)
+    if x_sq is not None:
+        own_sq = (w * w if w_sq is None else w_sq) @ x_sq
+    else:
+        own_sq = np.einsum("ij,ij->j", A, A)
     own_sq[own_sq == 0.0] = 1.0  # dqrdc2: a zero column keeps norm 1
     threshold = tol * np.sqrt(own_sq)
     while True:
@@ -290,7 +295,7 @@ def _irls_steps(
             good = positive
             z = eta - offset + (y - mu) / me
             w = np.sqrt(w2)
-            qr = _wls_qr(X, w, z * w, tol, x_sq)
+            qr = _wls_qr(X, w, z * w, tol, x_sq, w2)
         else:
             nonzero = me != 0
             all_good = all_positive and bool(nonzero.all())
@@ -686,7 +691,7 @@ def _finish(
     trials: Array | None = None,
     **extra: Any,
 ) -> GLMResult:
-    with np.errstate(over="ignore", under="ignore"):  # as R: overflow gives inf, silently
+    with np.errstate(all="ignore"):  # as R: overflow gives inf, silently; the kernels rely on it
         return _finish_fit(
             X, y, prior, offset, family, link, control, names, has_intercept, offset_given,
             dispersion, start, etastart, mustart, trials, **extra,
@@ -857,10 +862,10 @@ def _null_deviance(
             )
         return null_fit.deviance
     if has_intercept:
-        wtdmu = np.full(y.size, np.sum(prior * y) / np.sum(prior))
+        wtdmu = np.asarray(np.add.reduce(prior * y) / np.add.reduce(prior))  # broadcast by the kernel
     else:
         wtdmu = link.inverse(offset)
-    return float(np.sum(family.dev_resids(y, wtdmu, prior)))
+    return _dev(family, y, wtdmu, prior)  # inside _finish's errstate
 
 
 def _warn_diagnostics(
