@@ -197,8 +197,12 @@ class Family(ABC):
         y_, mu_, phi_, w_ = _f64(y), _f64(mu), _f64(phi), _f64(w)
         with np.errstate(all="ignore"):
             th = self.theta(mu_)
-            kernel = np.where(y_ == 0, 0.0, y_ * th) - self.b(th)
-            kernel = np.where(np.isinf(th), np.where(y_ == mu_, 0.0, -np.inf), kernel)
+            on_boundary = np.isinf(th)
+            if on_boundary.any():
+                kernel = np.where(y_ == 0, 0.0, y_ * th) - self.b(th)
+                kernel = np.where(on_boundary, np.where(y_ == mu_, 0.0, -np.inf), kernel)
+            else:  # the same bracket (y * theta is 0 at y = 0 when theta is finite)
+                kernel = y_ * th - self.b(th)
             return np.asarray(kernel * w_ / phi_ + self.c(y_, phi_, w_))
 
     def dev_resids(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike) -> Array:
@@ -779,6 +783,8 @@ _ALIASES: dict[str, str] = {
     "nb": "negative_binomial",
 }
 
+_BY_NAME: dict[str, Family] = {}  # resolved parameterless families, by the exact name given
+
 _R_NEGBIN = re.compile(r"^negative[ ._]binomial\(\s*([^)]+?)\s*\)$", re.IGNORECASE)
 
 
@@ -798,6 +804,8 @@ def get_family(name_or_family: str | Family, *, k: float | None = None) -> Famil
             f"family must be a name or a Family, got {type(name_or_family).__name__}; "
             f"use one of {', '.join(FAMILIES)}"
         )
+    if k is None and name_or_family in _BY_NAME:  # graders resolve the same names thousands of times
+        return _BY_NAME[name_or_family]
     raw = name_or_family.strip()
     match = _R_NEGBIN.match(raw)
     if match:
@@ -819,7 +827,10 @@ def get_family(name_or_family: str | Family, *, k: float | None = None) -> Famil
         return NegativeBinomial(k)
     if k is not None:
         raise ModelInputError(f"k is only used by the negative binomial family, not by {key}")
-    return FAMILIES[key]()
+    family = FAMILIES[key]()
+    if len(_BY_NAME) < 64:
+        _BY_NAME[name_or_family] = family  # families without parameters are immutable and stateless
+    return family
 
 
 def resolve(

@@ -750,8 +750,11 @@ def _finish_fit(
     else:
         disp, estimated = float(dispersion), False
     unscaled = _r_inverse_crossprod(fit.qr.r)
-    vcov = np.full((p, p), np.nan)
-    vcov[np.ix_(qr_cols, qr_cols)] = disp * unscaled
+    if rank == p and not aliased.any() and bool((qr_cols == np.arange(p)).all()):
+        vcov = disp * unscaled
+    else:
+        vcov = np.full((p, p), np.nan)
+        vcov[np.ix_(qr_cols, qr_cols)] = disp * unscaled
 
     null_dev = _null_deviance(y, prior, offset, family, link, control, has_intercept, offset_given, fit)
     family_aic = _family_aic(family, y, fit.mu, prior, fit.deviance, trials)
@@ -897,9 +900,14 @@ def _warn_diagnostics(
     if family.name == "binomial":
         # R's test (within 10 eps of 0 or 1) misses most quasi-complete separations, where
         # IRLS stops at probabilities ~1e-9 from the bound; also flag those (y at that bound).
-        extreme = (fit.mu > 1.0 - eps) | (fit.mu < eps)
-        extreme |= ((fit.mu > 1.0 - _SEPARATION_TOL) & (y == 1.0)) | ((fit.mu < _SEPARATION_TOL) & (y == 0.0))
-        extreme &= prior > 0
+        mu = fit.mu
+        # two reductions rule out the common case: every test below needs a mean within 1e-7 of a bound
+        if mu.size and (np.minimum.reduce(mu) < _SEPARATION_TOL or np.maximum.reduce(mu) > 1.0 - _SEPARATION_TOL):
+            extreme = (mu > 1.0 - eps) | (mu < eps)
+            extreme |= ((mu > 1.0 - _SEPARATION_TOL) & (y == 1.0)) | ((mu < _SEPARATION_TOL) & (y == 0.0))
+            extreme &= prior > 0
+        else:
+            extreme = np.zeros(mu.shape, dtype=bool)
         if extreme.any():
             warnings.warn(
                 f"fitted probabilities numerically 0 or 1 occurred ({int(extreme.sum())} observation(s)): "
@@ -912,7 +920,9 @@ def _warn_diagnostics(
             )
     elif family.name == "poisson":
         # as for binomial: also flag means within 1e-7 of 0 where the count is 0
-        if ((prior > 0) & ((fit.mu < eps) | ((fit.mu < _SEPARATION_TOL) & (y == 0.0)))).any():
+        if fit.mu.size and np.minimum.reduce(fit.mu) < _SEPARATION_TOL and (
+            (prior > 0) & ((fit.mu < eps) | ((fit.mu < _SEPARATION_TOL) & (y == 0.0)))
+        ).any():
             warnings.warn(
                 "fitted rates numerically 0 occurred: a predictor separates the zero counts, so "
                 "some coefficients are infinite; remove or merge the offending levels",
