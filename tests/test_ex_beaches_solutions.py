@@ -74,14 +74,14 @@ def test_a_hard_coded_answer_sheet_fits_one_variant_only(tmp_path: Path) -> None
     # a student who hard-codes the default variant's letters is right there and wrong after a reshuffle
     letters = {q: mod.correct_letter(mod.DEFAULT_PARAMS, q) for q in mod.QUESTIONS}
     sub = tmp_path / "hardcoded.py"
-    sub.write_text(f"def answers(options):\n    return {letters!r}\n")
+    sub.write_text(f"def beaches_answers(options):\n    return {letters!r}\n")
     mc = {f"mc_{q}" for q in mod.QUESTIONS}
     assert not set(_failed(sub, mod.EXERCISE, SEED)) & mc
     other = {**mod.DEFAULT_PARAMS, "orders": {q: list(reversed(o)) for q, o in mod.DEFAULT_PARAMS["orders"].items()}}
     other = mod.with_questions(other)
     assert set(_failed(sub, mod.build(other), SEED)) & mc == mc
     bad = tmp_path / "bad_letter.py"
-    bad.write_text("def answers(options):\n    return {q: 'E' for q in options}\n")
+    bad.write_text("def beaches_answers(options):\n    return {q: 'E' for q in options}\n")
     assert "one of the letters" in _failed(bad, mod.EXERCISE, SEED)["mc_why_random"]
 
 

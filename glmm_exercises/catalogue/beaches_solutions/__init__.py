@@ -7,7 +7,7 @@ by a random intercept — the Poisson GLMM ``Richness ~ NAP + (1 | Beach)``. On 
 simulated for the variant (:func:`reference.simulate_beaches`), students compute
 
 ``beaches_numbers(data)`` → ``{"extra_parameters", "intercept_fixed", "se_pooled", "se_fixed",
-"se_random", "se_ratio"}`` and answer short multiple-choice questions, ``answers(options)`` →
+"se_random", "se_ratio"}`` and answer short multiple-choice questions, ``beaches_answers(options)`` →
 ``{question id: letter}``; the options are shuffled per variant (``params["orders"]``) and passed in
 the variant's order, as the sheet shows them.
 
@@ -113,7 +113,7 @@ DEFAULT_PARAMS: dict[str, Any] = with_questions({
 
 
 def options_for(params: dict[str, Any]) -> dict[str, list[str]]:
-    """The options of every question in the variant's order (what the sheet shows and answers() receives)."""
+    """The options of every question in the variant's order (what the sheet shows and beaches_answers() receives)."""
     return {q: [QUESTIONS[q][1][i] for i in params["orders"][q]] for q in QUESTIONS}
 
 
@@ -245,7 +245,7 @@ def _entry(name: str) -> Callable[[Any], Any]:
 def _letter(question: str) -> Callable[[Any], Any]:
     def extract(value: Any) -> Any:
         if not isinstance(value, dict) or question not in value:
-            raise KeyError(f"answers must return a dict with a letter for every question; {question!r} is missing")
+            raise KeyError(f"beaches_answers must return a dict with a letter for every question; {question!r} is missing")
         letter = value[question]
         if not isinstance(letter, str) or letter.strip().upper() not in LETTERS:
             raise ValueError(f"the answer to {question!r} must be one of the letters A, B, C, D; got {letter!r}")
@@ -305,7 +305,7 @@ FUNCTIONS = (
           "se_ratio": se_random / se_pooled.""",
     ),
     FunctionSpec(
-        "answers",
+        "beaches_answers",
         "(options)",
         """Answers to the multiple-choice questions of the sheet.
 
@@ -345,7 +345,7 @@ def build(params: dict[str, Any]) -> Exercise:
     for q, (text, _options) in QUESTIONS.items():
         right = float(LETTERS.index(correct_letter(params, q)))
         checks.append(PropertyCheck(
-            name=f"mc_{q}", function="answers", description=f"multiple choice: {text}", points=1,
+            name=f"mc_{q}", function="beaches_answers", description=f"multiple choice: {text}", points=1,
             visibility="hidden", cases=st.just({"options": opts}), oracle=lambda options, right=right: right,
             comparison=Comparison(rtol=0.0, atol=0.0), hint=f"Reconsider: {text}", extract=_letter(q),
             max_examples=1,

@@ -92,7 +92,7 @@ KEY_PHRASES = {
 }
 
 
-def answers(options):
+def beaches_answers(options):
     out = {}
     for question, texts in options.items():
         for i, text in enumerate(texts):
