@@ -432,6 +432,7 @@ def test_combined_key_binds_every_function_of_the_catalogue(tmp_path: Path) -> N
 def test_combined_key_full_marks_on_the_whole_catalogue(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = write_inputs(tmp_path, students=("s1",), config=None)
     assert exercises_main([*argv, "--out", str(tmp_path / "out")]) == 0
+    capsys.readouterr()
     key = tmp_path / "out" / "instructor" / "key_solution.py"
     report = grade_json(capsys, [str(key), "--assignment", str(tmp_path / "out"), "--student", "s1", "--examples", "10"])
     assert len(report["exercises"]) == len(exercise_ids())
