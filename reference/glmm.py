@@ -84,7 +84,15 @@ from reference.glmm_pirls import PirlsResult, Response, deviance, pirls
 from reference.glmm_re import BlockRE, SparseRE, theta_lower_bounds, theta_start, theta_to_lambda
 from reference.links import Link
 
-__all__ = ["GLMMOptions", "GLMMResult", "NAGQError", "glmer", "glmer_deviance"]
+__all__ = [
+    "DevianceFunction",
+    "GLMMOptions",
+    "GLMMResult",
+    "NAGQError",
+    "glmer",
+    "glmer_deviance",
+    "glmer_deviance_function",
+]
 
 F64 = NDArray[np.float64]
 
@@ -115,6 +123,9 @@ class GLMMOptions:
     hessian_refresh: float = 1e-3  # recompute the Hessian for the SEs if x moved more (relative)
     grad_check_tol: float = 2e-3  # lme4's check.conv.grad: max |H⁻¹ g| allowed
     singular_tol: float = 1e-4  # lme4's boundary tolerance on θ diagonals
+    boundary_tol: float = 1e-3  # a θ diagonal within this (× the θ scale) of its bound 0 is probed …
+    boundary_probes: tuple[float, ...] = (1e-3, 0.1, 0.5, 1.0)  # … at these interior values (× the θ scale)
+    boundary_restarts: int = 5  # searches restarted from a better interior probe at most this often
     dense_max: int = 64  # several terms: dense Cholesky up to this q, sparse LU above (see glmm_re)
 
 
@@ -375,16 +386,26 @@ class _Stage:
     success: bool
 
 
-def _minimize(f: Any, x0: F64, lower: F64, opts: GLMMOptions, probe_step: F64, ftol: float | None = None) -> _Stage:
-    counter = {"n": 0}
+def _safe_value(f: Any) -> Any:
+    """``f`` with PIRLS failures and non-finite values mapped to +inf."""
 
-    def safe(x: F64) -> float:
-        counter["n"] += 1
+    def value(x: F64) -> float:
         try:
             v = f(x)
         except ConvergenceError:
             return math.inf
         return v if math.isfinite(v) else math.inf
+
+    return value
+
+
+def _minimize(f: Any, x0: F64, lower: F64, opts: GLMMOptions, probe_step: F64, ftol: float | None = None) -> _Stage:
+    counter = {"n": 0}
+    value = _safe_value(f)
+
+    def safe(x: F64) -> float:
+        counter["n"] += 1
+        return value(x)
 
     def fg(x: F64) -> tuple[float, F64]:
         f0 = safe(x)
@@ -405,25 +426,40 @@ def _minimize(f: Any, x0: F64, lower: F64, opts: GLMMOptions, probe_step: F64, f
         )
 
     res = run(x0)
-    # The deviance is even in each column of Λ, so its derivative along a diagonal θ is 0 at
-    # the bound 0: a gradient method that lands there stops, even when the bound is a local
-    # maximum. Probe away from the bound and restart when that is better (lme4's
-    # derivative-free bobyqa does not have this problem).
-    for _ in range(3):
-        at_bound = np.isfinite(lower) & (res.x <= lower + 1e-8)
-        if not np.any(at_bound):
+    for _ in range(opts.boundary_restarts):
+        better = _escape_boundary(safe, res.x, res.fun, lower, probe_step, opts)
+        if better is None:
             break
-        best_probe, best_f = None, float(res.fun) - 1e-10
-        for factor in (0.1, 0.5, 1.0):
-            probe = np.array(res.x, dtype=np.float64)
-            probe[at_bound] = lower[at_bound] + factor * probe_step[at_bound]
-            f_probe = safe(probe)
-            if f_probe < best_f:
-                best_probe, best_f = probe, f_probe
-        if best_probe is None:
-            break
-        res = run(best_probe)
+        res = run(better)
     return _Stage(np.asarray(res.x, dtype=np.float64), float(res.fun), counter["n"], str(res.message), bool(res.success))
+
+
+def _escape_boundary(
+    f: Any, x: F64, fx: float, lower: F64, probe_step: F64, opts: GLMMOptions
+) -> F64 | None:
+    """An interior point with a lower deviance than the (near-)boundary point ``x``, or None.
+
+    The deviance is even in each column of Λ, so its derivative along a diagonal θ is exactly 0
+    at the bound 0: every gradient test (projected gradient, Newton decrement, small steps)
+    declares a stationary point there, even when the bound is a local *maximum* along θ (the
+    one-sided second derivative is negative and the deviance falls on stepping inside). Hence a
+    θ diagonal that ends within ``boundary_tol`` of its bound is accepted only after probing the
+    interior: the θ's near the bound are set to each of ``boundary_probes`` (× ``probe_step``),
+    the other parameters kept. Along θ the cross-derivatives with β vanish at the bound, so a
+    small probe tests the curvature of the profiled deviance; the larger probes catch an
+    interior minimum behind a bump. lme4's derivative-free bobyqa explores the same way.
+    """
+    near = np.isfinite(lower) & (x - lower <= opts.boundary_tol * probe_step)
+    if not np.any(near):
+        return None
+    best, best_f = None, fx - 1e-10 * max(abs(fx), 1.0)
+    for factor in opts.boundary_probes:
+        probe = np.array(x, dtype=np.float64)
+        probe[near] = lower[near] + factor * probe_step[near]
+        f_probe = f(probe)
+        if f_probe < best_f:
+            best, best_f = probe, f_probe
+    return best
 
 
 class _Objective:
@@ -627,12 +663,27 @@ def _fit(m: _Model, opts: GLMMOptions) -> _FitOutput:
     obj.u = pr1.u
     x2 = np.concatenate([pr1.beta, st1.x])
     lower2 = np.concatenate([np.full(m.nb, -np.inf), lower1])
+    probe2 = np.full(x2.size, scale0)
     x, f0, g, H, x_hess, newton_evals, newton_ok = _newton(obj, x2, lower2, opts)
     nfev += newton_evals
     if newton_ok:
+        # Newton's tests are blind at θ = 0 too (the gradient along θ vanishes there)
+        value = _safe_value(obj)
+        probes = [0]
+
+        def counted(x_: F64) -> float:
+            probes[0] += 1
+            return value(x_)
+
+        inside = _escape_boundary(counted, x, f0, lower2, probe2, opts)
+        nfev += probes[0]
+        if inside is not None:
+            newton_ok = False
+            x = inside
+    if newton_ok:
         messages.append(f"stage 2 (nAGQ={m.nagq}): Newton steps with the finite-difference Hessian converged")
     else:
-        st2 = _minimize(obj, x, lower2, opts, np.full(x2.size, scale0))
+        st2 = _minimize(obj, x, lower2, opts, probe2)
         nfev += st2.nfev
         messages.append(f"stage 2 (nAGQ={m.nagq}): {st2.message}")
         if not math.isfinite(st2.fun):
@@ -1043,6 +1094,57 @@ def glmer(
     return _build_result(formula, m, fit, opts)
 
 
+class DevianceFunction:
+    """The objective of :func:`glmer` as a reusable callable (see :func:`glmer_deviance_function`).
+
+    The formula, data and design are processed once; each call only runs PIRLS (warm-started
+    from the previous call's conditional modes) and evaluates the deviance.
+    """
+
+    def __init__(self, m: _Model, opts: GLMMOptions) -> None:
+        self._m = m
+        self._obj = _Objective(m, opts, joint=False, nagq=m.nagq)
+        self.n_beta = m.nb
+        self.n_theta = m.ntheta
+
+    def __call__(self, beta: ArrayLike, theta: ArrayLike, phi: float = 1.0) -> float:
+        """−2 log-likelihood at ``beta``, ``theta`` (lme4's order and relative scale) and ``phi``."""
+        m = self._m
+        beta_arr = np.asarray(beta, dtype=np.float64).reshape(-1)
+        theta_arr = np.asarray(theta, dtype=np.float64).reshape(-1)
+        if beta_arr.size != m.nb or theta_arr.size != m.ntheta:
+            raise ModelInputError(
+                f"expected {m.nb} fixed effects and {m.ntheta} theta values, got {beta_arr.size} and {theta_arr.size}"
+            )
+        if not phi > 0:
+            raise ModelInputError(f"phi must be positive, got {phi}")
+        scale = math.sqrt(phi) if m.free_phi else 1.0
+        x = np.concatenate([beta_arr, theta_arr * scale, [math.log(phi)] if m.free_phi else []])
+        return self._obj(x)
+
+
+def glmer_deviance_function(
+    formula: str,
+    data: pd.DataFrame,
+    family: str | Family,
+    *,
+    link: str | Link | None = None,
+    trials: str | ArrayLike | None = None,
+    weights: str | ArrayLike | None = None,
+    offset: str | ArrayLike | None = None,
+    nAGQ: int = 1,
+    options: GLMMOptions | None = None,
+) -> DevianceFunction:
+    """The objective of :func:`glmer` as a function ``f(beta, theta, phi=1.0) -> float``.
+
+    Same arguments and meaning as :func:`glmer_deviance`, but the model is set up once, so the
+    function is cheap to call many times (profiling, checking the optimum, plotting).
+    """
+    opts = options or GLMMOptions()
+    m = _prepare(formula, data, family, link, trials, weights, offset, max(int(nAGQ), 1), opts)
+    return DevianceFunction(m, opts)
+
+
 def glmer_deviance(
     formula: str,
     data: pd.DataFrame,
@@ -1063,19 +1165,10 @@ def glmer_deviance(
     ``beta`` in the order of the fixed-effects columns, ``theta`` in lme4's order and scale
     (relative to σ = √φ for families with a dispersion, which then needs ``phi``). Laplace for
     ``nAGQ=1``, adaptive Gauss–Hermite with ``nAGQ`` nodes for one scalar term. Useful for
-    profiling and for checking the approximation against direct numerical integration.
+    profiling and for checking the approximation against direct numerical integration; for
+    many evaluations use :func:`glmer_deviance_function`.
     """
-    opts = options or GLMMOptions()
-    m = _prepare(formula, data, family, link, trials, weights, offset, max(int(nAGQ), 1), opts)
-    beta_arr = np.asarray(beta, dtype=np.float64).reshape(-1)
-    theta_arr = np.asarray(theta, dtype=np.float64).reshape(-1)
-    if beta_arr.size != m.nb or theta_arr.size != m.ntheta:
-        raise ModelInputError(
-            f"expected {m.nb} fixed effects and {m.ntheta} theta values, got {beta_arr.size} and {theta_arr.size}"
-        )
-    if not phi > 0:
-        raise ModelInputError(f"phi must be positive, got {phi}")
-    scale = math.sqrt(phi) if m.free_phi else 1.0
-    x = np.concatenate([beta_arr, theta_arr * scale, [math.log(phi)] if m.free_phi else []])
-    obj = _Objective(m, opts, joint=False, nagq=m.nagq)
-    return obj(x)
+    f = glmer_deviance_function(
+        formula, data, family, link=link, trials=trials, weights=weights, offset=offset, nAGQ=nAGQ, options=options
+    )
+    return f(beta, theta, phi)
