@@ -13,7 +13,7 @@ The deviance at the mode is the Laplace approximation
     −2 log L ≈ −2 Σ log f(y_i | μ_i*) + ‖u*‖² + log det A(u*),
 
 with every normalising constant of ``log f`` included. For one scalar random-effects term
-it is computed through :func:`reference.quadrature.adaptive_log_integral` (Laplace = one
+it is computed through :func:`reference.quadrature.adaptive_log_integral_unchecked` (Laplace = one
 node; ``nAGQ`` nodes otherwise), so the Laplace approximation and adaptive Gauss–Hermite
 quadrature share one code path.
 """
@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from reference.errors import ConvergenceError
-from reference.quadrature import HALF_LOG_2PI, adaptive_log_integral
+from reference.quadrature import HALF_LOG_2PI, adaptive_log_integral_unchecked
 
 __all__ = ["PirlsResult", "Response", "deviance", "pirls"]
 
@@ -316,12 +316,12 @@ def log_integrals(
     mode = pr.u
     fac = pr.factor if fac is None else fac
     scale = 1.0 / np.sqrt(fac.chol)  # p == 1: 'chol' holds the 1×1 block A_j itself
-    eta_fixed = pr.eta - struct.zlam_u(state, pr.u)
+    eta_fixed = pr.eta - struct.zlam_u(state, pr.u) if nagq > 1 else pr.eta
     logf_mode = struct.segsum(resp.logf_obs(pr.mu, phi, pr.dev_obs if resp.fixed_dispersion else None))
     xr = None if struct.intercept_only else struct.Xr[:, :1]
 
     def logf(U: F64) -> F64:
-        if U.shape[1] == 1 and np.array_equal(U[:, 0], mode):
+        if U.shape[1] == 1:  # one node: it is the mode itself (Laplace), where logf is known
             vals = logf_mode[:, None]
         else:
             shift = struct.expand(U * lam)
@@ -332,4 +332,5 @@ def log_integrals(
             vals = struct.segsum(resp.logf_obs(mu, phi))
         return vals - 0.5 * U * U - HALF_LOG_2PI
 
-    return adaptive_log_integral(logf, mode, scale, nagq)
+    # trusted call: the mode is PIRLS's (finite), scale > 0 (laplace_factor keeps a positive 1×1 block)
+    return adaptive_log_integral_unchecked(logf, mode, scale, nagq)

@@ -492,3 +492,22 @@ def test_double_bar_equals_separate_uncorrelated_terms() -> None:
     assert r1.loglik == pytest.approx(r2.loglik, abs=1e-8)
     np.testing.assert_allclose(r1.theta.to_numpy(), r2.theta.to_numpy(), atol=1e-5)
     assert list(r1.varcorr) == ["g", "g.1"]
+
+
+def test_unchecked_adaptive_log_integral_is_the_checked_formula() -> None:
+    """The trusted entry point used inside the deviance gives the public function's values,
+    and both are exact for a normal integrand (log ∫ exp(−(u−m)²/(2s²)) du = log(s√(2π)))."""
+    from reference.quadrature import adaptive_log_integral, adaptive_log_integral_unchecked
+
+    m = np.array([-1.0, 0.0, 2.5])
+    s = np.array([0.3, 1.0, 2.0])
+
+    def logf(u: np.ndarray) -> np.ndarray:
+        return -0.5 * ((u - m[:, None]) / s[:, None]) ** 2 + 0.1 * np.cos(u)
+
+    exact_normal = np.log(s * math.sqrt(2 * math.pi))
+    for k in (1, 2, 7, 25):
+        checked = adaptive_log_integral(logf, m, s, k)
+        assert adaptive_log_integral_unchecked(logf, m, s, k) == pytest.approx(checked, rel=1e-14, abs=1e-14)
+        normal = adaptive_log_integral_unchecked(lambda u: -0.5 * ((u - m[:, None]) / s[:, None]) ** 2, m, s, k)
+        assert normal == pytest.approx(exact_normal, abs=1e-12)
