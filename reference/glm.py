@@ -131,15 +131,17 @@ def _wls_qr(
         own_sq = (w * w if w_sq is None else w_sq) @ x_sq
     else:
         own_sq = np.einsum("ij,ij->j", A, A)
-    own_sq[own_sq == 0.0] = 1.0  # dqrdc2: a zero column keeps norm 1
-    threshold = tol * np.sqrt(own_sq)
+    if not np.minimum.reduce(own_sq) > 0.0:
+        own_sq[own_sq == 0.0] = 1.0  # dqrdc2: a zero column keeps norm 1
+    limit_sq = (tol * tol) * own_sq  # |R_jj| < tol * norm, compared in squares
     while True:
         qr, tau, _, info = lapack.dgeqrf(A, overwrite_a=1)
         if info != 0:  # pragma: no cover - LAPACK argument error
             raise ConvergenceError(f"QR decomposition failed (LAPACK info {info})")
         k = min(n, cols.size)
-        small = np.abs(qr.diagonal()[:k]) < (threshold[:k] if not aliased else threshold[cols[:k]])
-        if small.any():
+        diag = qr.diagonal()[:k]
+        small = diag * diag < (limit_sq[:k] if not aliased else limit_sq[cols[:k]])
+        if np.logical_or.reduce(small):
             j = int(np.argmax(small))
         elif cols.size > n:
             j = n  # more columns than rows: the rest are aliased
@@ -663,10 +665,16 @@ def _prepare_response(
 
 
 def _ones_columns(X: Array) -> NDArray[np.bool_]:
-    """For each column of ``X``: is it all ones (an intercept)? Two reductions, no (n, p) temporary."""
+    """For each column of ``X``: is it all ones (an intercept)?
+
+    Only columns whose first value is 1 are scanned (axis reductions over all columns cost more).
+    """
     if X.shape[0] == 0:
         return np.ones(X.shape[1], dtype=bool)
-    return np.asarray((np.minimum.reduce(X, axis=0) == 1.0) & (np.maximum.reduce(X, axis=0) == 1.0))
+    ones = X[0] == 1.0
+    for j in np.flatnonzero(ones):
+        ones[j] = bool(np.logical_and.reduce(X[:, j] == 1.0))
+    return ones
 
 
 def _intercept_column(X: Array) -> bool:
