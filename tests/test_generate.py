@@ -437,3 +437,18 @@ def test_combined_key_full_marks_on_the_whole_catalogue(tmp_path: Path, capsys: 
     report = grade_json(capsys, [str(key), "--assignment", str(tmp_path / "out"), "--student", "s1", "--examples", "10"])
     assert len(report["exercises"]) == len(exercise_ids())
     assert report["percent"] == 100.0, [c["message"] for e in report["exercises"] for c in e["checks"] if c["status"] != "passed"]
+
+
+def test_grading_refuses_an_assignment_from_another_exercise_version(
+    assignment: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    own = json.loads((assignment / "students" / "alice" / "assignment.json").read_text(encoding="utf-8"))
+    own["exercises"][EX]["version"] = "0"
+    (tmp_path / "assignment.json").write_text(json.dumps(own), encoding="utf-8")
+    solution = assignment / "students" / "alice" / "solution.py"
+    assert grade_main([str(solution), "--assignment", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"generated with {EX} version 0, but this installation has version 1" in err
+    (tmp_path / "assignment.json").write_text("{not json", encoding="utf-8")
+    assert grade_main([str(solution), "--assignment", str(tmp_path)]) == 2
+    assert "regenerate the assignment" in capsys.readouterr().err
