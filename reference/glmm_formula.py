@@ -15,6 +15,7 @@ The public pieces are :func:`parse_formula` (pure string work) and :func:`build_
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -205,10 +206,31 @@ def _rename(cols: list[str]) -> tuple[str, ...]:
 
 
 def _required(expr: str) -> set[str]:
+    return set(_required_cached(expr))
+
+
+@lru_cache(maxsize=256)
+def _required_cached(expr: str) -> frozenset[str]:
+    # parsing a formula costs ~1 ms (formulaic); a course fits the same few formulas many times
     try:
-        return {str(v) for v in Formula(expr).required_variables}
+        return frozenset(str(v) for v in Formula(expr).required_variables)
     except Exception as exc:  # formulaic raises several types
         raise FormulaError(f"cannot parse formula part {expr!r}: {exc}") from None
+
+
+class _InterceptSpec:
+    """Stands in for formulaic's model spec of the left side ``1``: a column of ones."""
+
+    def get_model_matrix(self, frame: pd.DataFrame) -> NDArray[np.float64]:
+        return np.ones((len(frame), 1))
+
+
+def _re_matrix(lhs: str, frame: pd.DataFrame) -> tuple[list[str], NDArray[np.float64], Any]:
+    """Columns, matrix and model spec of a random-effect left side (``1`` without formulaic)."""
+    if lhs.replace(" ", "") == "1":
+        return ["Intercept"], np.ones((len(frame), 1)), _InterceptSpec()
+    zm = model_matrix(lhs, frame, na_action="raise")
+    return list(zm.columns), np.asarray(zm, dtype=np.float64), zm.model_spec
 
 
 def group_labels(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:
@@ -262,11 +284,10 @@ def build_design(
         double = term.lhs.startswith("||")
         lhs = term.lhs[2:] if double else term.lhs
         try:
-            zm = model_matrix(lhs, frame, na_action="raise")
+            zcols, Xr_all, zspec = _re_matrix(lhs, frame)
         except Exception as exc:
             raise FormulaError(f"cannot build the random-effect design for ({lhs} | {term.group}): {exc}") from None
-        cols = _rename(list(zm.columns))
-        Xr_all = np.asarray(zm, dtype=np.float64)
+        cols = _rename(zcols)
         if Xr_all.shape[1] == 0:
             raise FormulaError(f"random-effect term ({lhs} | {term.group}) has no columns; write (1 | {term.group})")
         codes, levels = _factor_codes(group_labels(frame, term.group_columns))
@@ -280,7 +301,7 @@ def build_design(
                     levels=levels,
                     codes=codes,
                     Xr=np.ascontiguousarray(Xr_all[:, list(idx)]),
-                    spec=(zm.model_spec, idx),
+                    spec=(zspec, idx),
                 )
             )
     # lme4 orders the terms by decreasing number of levels (stable): θ, ranef and varcorr follow
