@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-slow lint bench clean
+.PHONY: demo test test-slow lint bench bench-glmm clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_glm.py
+
+# GLMM fits against lme4 at N = 1e3..1e6 (about 30 minutes with R installed; --skip-r without)
+bench-glmm: $(STAMP)
+	$(BIN)/python benchmarks/bench_glmm.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
