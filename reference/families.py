@@ -121,7 +121,9 @@ class Family(ABC):
     ``fixed_dispersion`` (``phi = 1`` in the likelihood), ``n_scale_params`` (parameters R's
     ``logLik.glm`` counts besides the coefficients) and ``summary_estimates_dispersion``
     (whether R's ``summary.glm`` uses the Pearson estimate instead of 1).
-    All array methods accept array-likes, compute in float64 and broadcast.
+    All array methods accept array-likes, compute in float64 and broadcast. ``dev_resids`` is a thin
+    wrapper (conversion, silenced floating point warnings) around the family's ``_dev_resids``
+    kernel, which the GLM's IRLS loop calls directly on validated float64 vectors.
     """
 
     name: ClassVar[str]

@@ -671,10 +671,11 @@ def _ones_columns(X: Array) -> NDArray[np.bool_]:
     """
     if X.shape[0] == 0:
         return np.ones(X.shape[1], dtype=bool)
-    ones = X[0] == 1.0
-    for j in np.flatnonzero(ones):
-        ones[j] = bool(np.logical_and.reduce(X[:, j] == 1.0))
-    return ones
+    first = X[0].tolist()
+    return np.array(
+        [first[j] == 1.0 and bool(np.logical_and.reduce(X[:, j] == 1.0)) for j in range(X.shape[1])],
+        dtype=bool,
+    )
 
 
 def _intercept_column(X: Array) -> bool:
@@ -749,7 +750,7 @@ def _finish_fit(
 
     _warn_diagnostics(fit, y, prior, family, link, control, names, aliased)
 
-    n_ok = int(np.sum(prior != 0))
+    n_ok = int(np.count_nonzero(prior))
     df_resid = n_ok - rank
     df_null = n_ok - int(has_intercept)
     if dispersion is None:

@@ -62,7 +62,10 @@ class Link:
     """One link function ``g`` together with its inverse and derivative.
 
     Instances are immutable and live in :data:`LINKS`; obtain them with :func:`get_link`.
-    All methods accept anything array-like, compute in float64 and broadcast.
+    All methods accept anything array-like, compute in float64 and broadcast; each is a thin
+    wrapper (conversion, silenced floating point warnings) around the kernel stored in the
+    matching private field (``_inverse``, ``_mu_eta``, ...), which the GLM's IRLS loop calls
+    directly on float64 vectors inside its own ``np.errstate``. Each formula exists once.
 
     >>> float(get_link("logit").inverse(0.0))
     0.5
