@@ -217,10 +217,13 @@ class Family(ABC):
         return float(np.sum(self.logpdf(y, mu, phi, wt)))
 
     def dispersion(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike, df_residual: float) -> float:
-        """The dispersion R's ``summary.glm`` uses: 1, or the Pearson estimate.
+        """1 where R's ``summary.glm`` fixes the dispersion, else the Pearson estimate at ``mu``.
 
         Pearson: ``sum(wt (y - mu)^2 / V(mu)) / df_residual`` over observations with ``wt > 0``
-        (``nan`` when ``df_residual <= 0``, as R).
+        (``nan`` when ``df_residual <= 0``, as R). This is R's ``summary.glm`` value at an exact
+        optimum; a fitted ``reference.glm`` reports R's own number, which uses the working weights
+        of the last IRLS iteration's start (see ``reference.glm``) and differs after a stopped
+        iteration by the size of the last step.
         """
         if not self.summary_estimates_dispersion:
             return 1.0
