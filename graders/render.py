@@ -161,6 +161,7 @@ def render_text(result: SubmissionResult, *, colour: bool = False, timings: bool
     if m["execution_time"]:
         total += f" in {m['execution_time']}"
     lines.append(paint(_BOLD, total))
+    lines.append(paint(_DIM, f"isolation: {m['isolation']}"))
     return "\n".join(lines) + "\n"
 
 
