@@ -21,8 +21,11 @@ Optimiser: stage 1 uses a small bounded quasi-Newton (BFGS with projection; forw
 finite-difference gradients). Stage 2 starts with Newton steps using one finite-difference
 Hessian of the deviance (second-order differences, 2d + d(d−1) evaluations) — the Hessian
 needed for the standard errors anyway — and falls back to the quasi-Newton search when the
-Hessian is not positive definite or a step fails. A diagonal θ that ends on its bound 0 is
-probed and the search restarted if the bound is not a minimum. Every tolerance is
+Hessian is not positive definite or a step fails. The deviance is even in each column of Λ,
+so at θ = 0 its derivative along θ vanishes and every gradient test passes there, minimum or
+not: a diagonal θ that ends within ``boundary_tol`` of its bound 0 (after either stage) is
+accepted only if probes at interior values do not lower the deviance; otherwise the search
+restarts from the best probe. Every tolerance is
 in one keyword-only record, :class:`GLMMOptions` (like MixedModels.jl's ``optsummary``).
 
 **Dispersion** (gaussian, Gamma, inverse Gaussian): φ is an extra parameter of the Laplace
