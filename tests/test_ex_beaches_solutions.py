@@ -120,5 +120,5 @@ def test_sheet_shows_the_variants_option_order() -> None:
     text = env.get_template(mod.SHEET).render(params=params, data=mod.make_data(params), functions=mod.EXERCISE.functions)
     for q, shown in params["questions"].items():
         right = mod.correct_letter(params, q)
-        assert f"{right}. {mod.QUESTIONS[q][1][0]}" in text
+        assert f"- **{right}.** {mod.QUESTIONS[q][1][0]}" in text
         assert shown["text"] in text
