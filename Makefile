@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-slow lint bench bench-glmm clean
+.PHONY: demo test test-slow selftest lint bench bench-glmm clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
+
+# every exercise on 3 sampled variants: keys score 100 %, mutants lose points, variants well posed
+selftest: $(STAMP)
+	$(BIN)/glmm-exercises selftest --variants 3
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

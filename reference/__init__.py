@@ -1,3 +1,5 @@
+"""reference: the GLM/GLMM engine of glmm-exercises (links, families, glm, glmer, quadrature, marginal quantities, simulation)."""
+
 from reference.families import FAMILIES as FAMILIES
 from reference.families import Binomial as Binomial
 from reference.families import Family as Family
@@ -15,6 +17,7 @@ from reference.glm import glm_fit as glm_fit
 from reference.glmm import GLMMOptions as GLMMOptions
 from reference.glmm import GLMMResult as GLMMResult
 from reference.glmm import glmer as glmer
+from reference.glmm import glmer_deviance_function as glmer_deviance_function
 from reference.links import LINKS as LINKS
 from reference.links import Link as Link
 from reference.links import get_link as get_link
