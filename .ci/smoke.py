@@ -37,6 +37,14 @@ def main() -> int:
             print(f"smoke: `{script} --help` exited {proc.returncode}: {proc.stderr.strip()[-500:]}")
             return 1
         print(f"smoke: `{script} --help` ok")
+    from glmm_exercises import catalogue
+
+    for exercise_id in catalogue.exercise_ids():
+        catalogue.get_exercise(exercise_id)
+        if not catalogue.key_path(exercise_id).is_file() or not catalogue.mutant_paths(exercise_id):
+            print(f"smoke: exercise {exercise_id}: answer key or mutants missing from the wheel")
+            return 1
+    print(f"smoke: {len(catalogue.exercise_ids())} exercises load with their keys and mutants")
     proc = subprocess.run([sys.executable, "-m", "glmm_exercises", "--help"], capture_output=True, text=True, timeout=120)
     if proc.returncode != 0:
         print(f"smoke: `python -m glmm_exercises --help` failed: {proc.stderr.strip()[-500:]}")
