@@ -428,6 +428,16 @@ class Binomial(Family):
     def _dev_resids(self, y: Array, mu: Array, wt: Array) -> Array:
         return 2.0 * wt * (_y_log_y_over_mu(y, mu) + _y_log_y_over_mu(1.0 - y, 1.0 - mu))
 
+    def _dev_resids_binary(self, success: NDArray[np.bool_], mu: Array, wt: Array) -> Array:
+        """:meth:`_dev_resids` for 0/1 data (``success = y == 1``), with the same values bit for bit.
+
+        At ``y = 1`` the bracket is ``1 * log(1 / mu) + 0``, at ``y = 0`` it is
+        ``0 + 1 * log(1 / (1 - mu))``; this evaluates only the non-zero term. For callers that
+        evaluate the deviance many times on the same 0/1 response (the GLMM's PIRLS); the
+        arguments broadcast, as in :meth:`_dev_resids`.
+        """
+        return 2.0 * wt * np.log(1.0 / np.where(success, mu, 1.0 - mu))
+
     def aic(
         self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike, dev: float, n: ArrayLike | None = None
     ) -> float:

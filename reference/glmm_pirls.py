@@ -66,6 +66,10 @@ class Response:
         self.canonical = link.name == family.canonical_link
         self.theta_identity = (family.name, link.name) in _THETA_IDENTITY
         self.mustart = np.asarray(family.initialize(y, wt), dtype=np.float64)
+        # 0/1 binomial data: the family's bit-identical binary deviance kernel (one log per row)
+        self.success: NDArray[np.bool_] | None = None
+        if family.name == "binomial" and bool(np.all((y == 0.0) | (y == 1.0))):
+            self.success = y == 1.0
         if self.fixed_dispersion:
             ll0 = np.asarray(family.logpdf(y, self.mustart, 1.0, wt), dtype=np.float64)
             dev0 = np.asarray(family.dev_resids(y, self.mustart, wt), dtype=np.float64)
@@ -86,16 +90,23 @@ class Response:
         )
 
     def dev_obs(self, mu: F64) -> F64:
-        return self.family.dev_resids(self.y, mu, self.wt)
+        return self._dev(self.y, mu, self.wt, self.success)
+
+    def _dev(self, y: F64, mu: F64, wt: F64, success: NDArray[np.bool_] | None) -> F64:
+        if success is None:
+            return self.family.dev_resids(y, mu, wt)
+        with np.errstate(all="ignore"):
+            return self.family._dev_resids_binary(success, mu, wt)
 
     def logf_obs(self, mu: F64, phi: float, dev: F64 | None = None) -> F64:
         """Per-observation ``log f(y | μ)`` (2-D ``mu`` allowed: rows = observations)."""
         if self.fixed_dispersion:
             if dev is None:
-                y, wt, c = self.y, self.wt, self.const
+                y, wt, c, s = self.y, self.wt, self.const, self.success
                 if mu.ndim == 2:
                     y, wt, c = y[:, None], wt[:, None], c[:, None]
-                dev = self.family.dev_resids(y, mu, wt)
+                    s = None if s is None else s[:, None]
+                dev = self._dev(y, mu, wt, s)
                 return c - 0.5 * dev
             return self.const - 0.5 * dev
         y, wt = self.y, self.wt

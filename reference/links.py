@@ -146,11 +146,15 @@ def _logit_link(mu: Array) -> Array:
 
 
 def _logit_inverse(eta: Array) -> Array:
-    odds = np.where(
-        eta < -_LOGIT_THRESH,
-        R_EPS,
-        np.where(eta > _LOGIT_THRESH, 1.0 / R_EPS, np.exp(np.clip(eta, -_LOGIT_THRESH, _LOGIT_THRESH))),
-    )
+    if np.less_equal(np.abs(eta), _LOGIT_THRESH).all():
+        # the common case (no threshold applies, no nan): the same values with fewer passes
+        odds = np.exp(eta)
+    else:
+        odds = np.where(
+            eta < -_LOGIT_THRESH,
+            R_EPS,
+            np.where(eta > _LOGIT_THRESH, 1.0 / R_EPS, np.exp(np.clip(eta, -_LOGIT_THRESH, _LOGIT_THRESH))),
+        )
     return odds / (1.0 + odds)
 
 
