@@ -61,6 +61,7 @@ class Response:
         self.wt = wt
         self.offset = offset
         self.fixed_dispersion = bool(family.fixed_dispersion)
+        self.unit_wt = bool(np.all(wt == 1.0))
         # links whose inverse always lands in the family's range need no per-step check
         self.always_valid = link.name in _RANGE_LINKS.get(family.name, ())
         self.canonical = link.name == family.canonical_link
@@ -117,8 +118,11 @@ class Response:
     def weights(self, eta: F64, mu: F64, phi: float) -> tuple[F64, F64]:
         """Fisher weights and η-scores, both divided by φ."""
         if self.theta_identity:
+            v, r = self.family.variance(mu), self.y - mu
+            if self.unit_wt and phi == 1.0:  # multiplying by 1 changes nothing: skip it
+                return v, r
             wv = self.wt / phi
-            return wv * self.family.variance(mu), wv * (self.y - mu)
+            return wv * v, wv * r
         me = self.link.mu_eta(eta)
         v = self.family.variance(mu)
         wv = self.wt * me / (v * phi)

@@ -146,7 +146,9 @@ def _logit_link(mu: Array) -> Array:
 
 
 def _logit_inverse(eta: Array) -> Array:
-    if np.less_equal(np.abs(eta), _LOGIT_THRESH).all():
+    if eta.size and -_LOGIT_THRESH <= np.minimum.reduce(eta, axis=None) and np.maximum.reduce(
+        eta, axis=None
+    ) <= _LOGIT_THRESH:
         # the common case (no threshold applies, no nan): the same values with fewer passes
         odds = np.exp(eta)
     else:
