@@ -6,6 +6,12 @@ tolerance, whether the shape must match exactly, which kinds of values are accep
 NaN may be matched by a NaN (only where a check declares it; otherwise NaN in the student's
 value is always a mismatch). Infinities must match exactly, sign included.
 
+Two exact kinds exist besides the numeric default: ``Comparison(kind="string")`` demands a
+``str`` equal to the expected one (``ignore_case`` / ``ignore_whitespace`` relax this only when
+the check declares them), and ``Comparison(kind="bool")`` demands a real boolean (``bool`` or
+numpy ``bool_``; the ints 1/0 and strings such as ``"True"`` are type mismatches). Subclasses
+of ``str`` are rejected, so an object with a rigged ``__eq__`` cannot pass.
+
 ``compare(expected, got, comparison)`` returns ``None`` when the values agree, otherwise a
 :class:`Mismatch` whose one-line ``message`` says what differs and where.
 """
@@ -38,8 +44,18 @@ class Comparison:
     atol: float = 0.0
     shape: Literal["exact", "broadcast"] = "exact"
     nan_equal: bool = False
+    kind: Literal["numeric", "string", "bool"] = "numeric"
+    ignore_case: bool = False
+    ignore_whitespace: bool = False
 
     def __post_init__(self) -> None:
+        if self.kind not in ("numeric", "string", "bool"):
+            raise ValueError(f"Comparison kind must be 'numeric', 'string' or 'bool', not {self.kind!r}")
+        if self.kind != "string" and (self.ignore_case or self.ignore_whitespace):
+            raise ValueError(
+                "ignore_case/ignore_whitespace apply to string comparisons only; "
+                "declare Comparison(kind='string', ...)"
+            )
         if not (self.rtol >= 0 and self.atol >= 0):
             raise ValueError(
                 f"Comparison tolerances must be non-negative (got rtol={self.rtol}, atol={self.atol}); "
@@ -50,6 +66,11 @@ class Comparison:
 
     def describe(self) -> str:
         """One line for reports, e.g. ``rtol=1e-07, atol=0, exact shape``."""
+        if self.kind == "bool":
+            return "exact boolean"
+        if self.kind == "string":
+            relax = [w for w, on in (("case", self.ignore_case), ("whitespace", self.ignore_whitespace)) if on]
+            return "exact string" + (f" ignoring {' and '.join(relax)}" if relax else "")
         nan = ", NaN matches NaN" if self.nan_equal else ""
         return f"rtol={self.rtol:g}, atol={self.atol:g}, {self.shape} shape{nan}"
 
@@ -98,8 +119,46 @@ def _where(index: tuple[int, ...]) -> str:
     return f" at index {list(index)}" if index else ""
 
 
+def _normalise(text: str, comparison: Comparison) -> str:
+    if comparison.ignore_whitespace:
+        text = " ".join(text.split())
+    if comparison.ignore_case:
+        text = text.casefold()
+    return text
+
+
+def _compare_string(expected: object, got: object, comparison: Comparison) -> Mismatch | None:
+    if type(expected) is not str:
+        raise OracleValueError(f"oracle returned {_kind_name(expected)}, not a str; fix the check's oracle")
+    if type(got) is not str:  # exact type: a str subclass could rig __eq__
+        shown = f" ({got!r})" if type(got) in (bool, int, float) else ""
+        return Mismatch("type", f"expected a str such as {expected!r}, got {_kind_name(got)}{shown}")
+    if str.__eq__(_normalise(expected, comparison), _normalise(got, comparison)):
+        return None
+    relax = "" if comparison.describe() == "exact string" else f" ({comparison.describe()})"
+    return Mismatch("value", f"expected {expected!r}, got {got[:200]!r}{relax}")
+
+
+def _compare_bool(expected: object, got: object) -> Mismatch | None:
+    if type(expected) not in (bool, np.bool_):
+        raise OracleValueError(f"oracle returned {_kind_name(expected)}, not a bool; fix the check's oracle")
+    if type(got) not in (bool, np.bool_):
+        shown = f" ({got[:50]!r})" if type(got) is str else f" ({got!r})" if type(got) in (int, float) else ""
+        return Mismatch(
+            "type", f"expected a bool (True or False), got {_kind_name(got)}{shown}; return True or False"
+        )
+    exp_b, got_b = bool(expected), bool(got)
+    if exp_b is got_b:
+        return None
+    return Mismatch("value", f"expected {exp_b!r}, got {got_b!r}")
+
+
 def compare(expected: object, got: object, comparison: Comparison) -> Mismatch | None:
     """Compare ``got`` (student) with ``expected`` (oracle); ``None`` means they agree."""
+    if comparison.kind == "string":
+        return _compare_string(expected, got, comparison)
+    if comparison.kind == "bool":
+        return _compare_bool(expected, got)
     exp = as_real_array(expected)
     if exp is None:
         raise OracleValueError(

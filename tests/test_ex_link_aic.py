@@ -19,7 +19,7 @@ from graders.runner import grade
 EX_ID = "link-aic"
 SEED = 0x11AC_0A1C
 FAST = 5  # the generated checks fix their own (small) number of examples
-OWN_CHECKS = {"glm_aic_own_data", "best_link_own_data", "glmm_aic_own_data", "gain_own_data"}
+OWN_CHECKS = {"glm_aic_own_data", "best_link_own_data", "glmm_aic_own_data", "glmm_beats_own_data"}
 
 pytestmark = pytest.mark.filterwarnings("ignore::Warning")
 
@@ -70,12 +70,42 @@ def test_hints_name_the_mistakes() -> None:
         "penalty_p": ("glm_aic_own_data", "+p where AIC has +2p"),
         "glmm_fixed_effects_only": ("glmm_aic_own_data", "p + 1 parameters"),
         "best_link_largest_aic": ("best_link_own_data", "largest AIC"),
+        "glmm_beats_reversed": ("glmm_beats_own_data", "smaller AIC wins"),
     }
     for mutant, (name, phrase) in wanted.items():
         ex = dataclasses.replace(full, checks=tuple(c for c in full.checks if c.name == name))
         result = grade(mutant_paths(EX_ID)[mutant], ex, mode="all", seed=SEED, max_examples=FAST, sandbox_factory=fake_factory())
         check = next(c for c in result.checks if c.name == name)
         assert not check.passed and phrase in check.hint, (mutant, check.hint)
+
+
+def test_link_name_and_verdict_are_compared_exactly_with_readable_messages() -> None:
+    """best_link answers with a name and glmm_beats_glm with a bool; a wrong one shows expected vs got."""
+    full = get_exercise(EX_ID)
+    frame = mod.make_data(mod.DEFAULT_PARAMS)["binary"]
+    X, y, cluster = mod._design(frame), frame["y"].to_numpy(float), frame["cluster"].to_numpy()
+    best = mod.best_link_oracle(X, y)
+    assert best in mod.LINKS and best == mod.LINKS[int(np.argmin([mod.glm_aic_oracle(X, y, k) for k in mod.LINKS]))]
+    verdict = mod.beats_oracle(X, y, cluster)
+    assert verdict is (mod.glmm_aic_oracle(X, y, cluster) < mod.glm_aic_oracle(X, y, "logit"))
+    names = {"best_link_own_data": "best_link_largest_aic", "glmm_beats_own_data": "glmm_beats_reversed"}
+    ex = dataclasses.replace(full, checks=tuple(c for c in full.checks if c.name in names))
+    for name, mutant in names.items():
+        result = grade(mutant_paths(EX_ID)[mutant], ex, mode="all", seed=SEED, max_examples=FAST, sandbox_factory=fake_factory())
+        check = next(c for c in result.checks if c.name == name)
+        assert not check.passed
+        want = repr(best) if name == "best_link_own_data" else f"expected {verdict!r}, got {not verdict!r}"
+        assert want in check.message, check.message
+
+
+def test_beats_data_sets_contain_both_verdicts_clearly() -> None:
+    """The fixed data sets of glmm_beats_generated: two where the GLMM loses by less than 2, two clear wins."""
+    gains = []
+    for seed in mod.BEATS_SEEDS:
+        case = mod._beats_case(seed)
+        assert not mod.separated(case["X"], case["y"]) and mod._interior(mod._glmm_fit(**case))
+        gains.append(mod.gain_oracle(**case))
+    assert sum(-2 < g < -0.1 for g in gains) == 2 and sum(g > 10 for g in gains) == 2, gains
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -116,4 +146,4 @@ def test_sheet_renders_for_a_variant() -> None:
     text = render_exercise_markdown(mod.SHEET, params=params, data=mod.make_data(params), functions=mod.EXERCISE.functions)
 
     assert "<math" in markdown_to_html(text)
-    assert "binary.csv" in text and "glmm_aic_gain" in text and str(params["n_clusters"]) in text
+    assert "binary.csv" in text and "glmm_beats_glm" in text and str(params["n_clusters"]) in text

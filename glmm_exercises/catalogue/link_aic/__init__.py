@@ -4,13 +4,14 @@ Lecture notes, interactive session problem 1b: ``y_ij ~ Bin(1, π_ij)``,
 ``g(π_ij) = β0 + β1 x1_ij + β2 x2_i`` with clusters ``i`` and a cluster-level covariate ``x2``.
 Each student gets a data set simulated with a random intercept per cluster and a true link that
 varies between variants. Students write the AIC of the maximum-likelihood binary GLM for the
-logit, probit and cloglog links, pick the link with the smallest AIC, then compute the AIC of the
-logit GLMM with a random intercept per cluster (Laplace, as ``lme4::glmer``) and the AIC gain of
-the GLMM over the logit GLM.
+logit, probit and cloglog links, name the link with the smallest AIC, then compute the AIC of the
+logit GLMM with a random intercept per cluster (Laplace, as ``lme4::glmer``) and say whether the
+GLMM beats the logit GLM by AIC (a bool).
 
 Oracles: :func:`reference.glm_fit` (``.aic``) and :func:`reference.glmer` (``.aic``). Checks
 run on the student's own data set and on generated data sets that are free of separation
-(tested exactly by a linear programme), so every ML fit exists.
+(tested exactly by a linear programme), so every ML fit exists. The link name is compared as an
+exact string and the GLMM-vs-GLM verdict as an exact bool (``graders.compare`` kinds).
 """
 
 from __future__ import annotations
@@ -46,10 +47,10 @@ __all__ = [
 
 ID = "link-aic"
 TITLE = "Choosing a link for binary data by AIC, and the random-intercept GLMM"
-VERSION = "1"
+VERSION = "2"
 SHEET = "exercises/link_aic.md.j2"
 
-#: the links compared, in the order best_link reports them.
+#: the links compared (best_link returns one of these names).
 LINKS = ("logit", "probit", "cloglog")
 
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -191,6 +192,8 @@ def problems(params: dict[str, Any]) -> list[str]:
         return [*out, f"the GLMM fit failed: {exc}"]
     if not _interior(fit):
         out.append("the GLMM estimate of τ is on the boundary 0 (or its AIC is not finite)")
+    elif abs(glm_aic_oracle(X, y, "logit") - fit.aic) < 0.05:
+        out.append("the GLM and GLMM AICs are nearly equal (< 0.05 apart); which model wins is ambiguous")
     return out
 
 
@@ -204,9 +207,9 @@ def glm_aic_oracle(X: Any, y: Any, link: str) -> float:
         return float(glm_fit(np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64), "binomial", link).aic)
 
 
-def best_link_oracle(X: Any, y: Any) -> int:
-    """Index in LINKS of the smallest AIC."""
-    return int(np.argmin(_aics(np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64))))
+def best_link_oracle(X: Any, y: Any) -> str:
+    """Name (in LINKS) of the link with the smallest AIC."""
+    return LINKS[int(np.argmin(_aics(np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64))))]
 
 
 def glmm_aic_oracle(X: Any, y: Any, cluster: Any) -> float:
@@ -217,6 +220,11 @@ def glmm_aic_oracle(X: Any, y: Any, cluster: Any) -> float:
 def gain_oracle(X: Any, y: Any, cluster: Any) -> float:
     """AIC(logit GLM) − AIC(GLMM): positive when the random intercept pays for itself."""
     return glm_aic_oracle(X, y, "logit") - glmm_aic_oracle(X, y, cluster)
+
+
+def beats_oracle(X: Any, y: Any, cluster: Any) -> bool:
+    """Whether the GLMM has the smaller AIC than the logit GLM."""
+    return bool(gain_oracle(X, y, cluster) > 0)
 
 
 # Classic mistakes, as arithmetic on the reference values ------------------------------------------
@@ -247,8 +255,8 @@ def _probit_as_logit(X: Any, y: Any, link: str) -> float:
     return glm_aic_oracle(X, y, "logit" if link == "probit" else link)
 
 
-def _worst_link(X: Any, y: Any) -> int:
-    return int(np.argmax(_aics(np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64))))
+def _worst_link(X: Any, y: Any) -> str:
+    return LINKS[int(np.argmax(_aics(np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64))))]
 
 
 def _glmm_fixed_only(X: Any, y: Any, cluster: Any) -> float:
@@ -258,13 +266,6 @@ def _glmm_fixed_only(X: Any, y: Any, cluster: Any) -> float:
 def _glmm_deviance(X: Any, y: Any, cluster: Any) -> float:
     return glmm_aic_oracle(X, y, cluster) - 2.0 * (_p(X) + 1)
 
-
-def _gain_fixed_only(X: Any, y: Any, cluster: Any) -> float:
-    return gain_oracle(X, y, cluster) + 2.0
-
-
-def _gain_reversed(X: Any, y: Any, cluster: Any) -> float:
-    return -gain_oracle(X, y, cluster)
 
 
 GLM_DIAGNOSES = (
@@ -286,23 +287,21 @@ GLMM_DIAGNOSES = (
               "so the GLMM has p + 1 parameters."),
     Diagnosis("deviance", _glmm_deviance, "You returned −2ℓ without the penalty 2(p + 1)."),
 )
-GAIN_DIAGNOSES = (
-    Diagnosis("fixed_only", _gain_fixed_only,
-              "Your gain is 2 too large: the GLMM pays for p + 1 parameters (τ² included)."),
-    Diagnosis("reversed", _gain_reversed, "Your sign is reversed: return AIC(GLM) − AIC(GLMM)."),
-)
 
 GLM_HINT = (
     "AIC = −2ℓ(β̂) + 2p with ℓ the maximised binary log-likelihood Σ y log π + (1 − y) log(1 − π) and "
     "p = X.shape[1]; check the inverse link (logit: logistic cdf, probit: Φ, cloglog: 1 − exp(−exp η)) "
     "and that the fit converged."
 )
-BEST_HINT = "Return the position (0 logit, 1 probit, 2 cloglog) of the smallest of the three AICs."
+BEST_HINT = 'Return the name ("logit", "probit" or "cloglog", lower case) of the link with the smallest AIC.'
 GLMM_HINT = (
     "AIC = −2ℓ_Laplace + 2(p + 1) with the Laplace log-likelihood maximised over β and τ (τ = 0 allowed); "
     "each cluster contributes log ∫ Π_j f(y_ij | γ) φ(γ; 0, τ²) dγ."
 )
-GAIN_HINT = "Return AIC(logit GLM) − AIC(GLMM) for the same X and y."
+BEATS_HINT = (
+    "Return True exactly when AIC(GLMM) < AIC(logit GLM) for the same X and y (smaller AIC wins), as a bool; "
+    "both AICs must be right, the GLMM with p + 1 parameters (τ² included)."
+)
 
 # Strategies ------------------------------------------------------------------------------------
 
@@ -347,10 +346,23 @@ def _generated(kind: str) -> st.SearchStrategy[dict[str, Any]]:
     ).filter(lambda c: c is not None)
 
 
+#: Seeds of the fixed data sets of glmm_beats_generated (12 clusters, logit link; see _beats_case):
+#: AIC(GLM) − AIC(GLMM) is about −0.34, −1.75 (the GLMM loses: the τ² it adds does not pay for its
+#: penalty 2) and 13.9, 11.8 (the GLMM wins clearly).
+BEATS_SEEDS = (4, 6, 15, 41)
+
+
+def _beats_case(seed: int) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(5, 11, 12)
+    frame = _simulate(rng, "logit", [-0.3, 0.8, 0.6], [0.3, 1.2][seed % 2], 12, sizes)
+    return {"X": _design(frame), "y": frame["y"].to_numpy(float), "cluster": frame["cluster"].to_numpy()}
+
+
 #: AIC of a few hundred: 1e-6 relative is ~1e-4 absolute, loose enough for any converged optimiser.
 TOL = Comparison(rtol=1e-6, atol=1e-6)
-GAIN_TOL = Comparison(rtol=1e-5, atol=1e-4)
-EXACT = Comparison(rtol=0.0, atol=0.0)
+LINK_NAME = Comparison(kind="string")
+VERDICT = Comparison(kind="bool")
 
 _XY_DOC = """X: n×p design matrix (numpy array) whose first column is the intercept (ones).
         y: 0/1 responses (float array of length n)."""
@@ -377,7 +389,7 @@ FUNCTIONS = (
         {_XY_DOC}
 
     Returns:
-        The position of that link in ("logit", "probit", "cloglog"): 0, 1 or 2 (an int).""",
+        The name of that link: "logit", "probit" or "cloglog" (a str).""",
     ),
     FunctionSpec(
         "glmm_aic",
@@ -394,14 +406,14 @@ FUNCTIONS = (
         The AIC, a float.""",
     ),
     FunctionSpec(
-        "glmm_aic_gain",
+        "glmm_beats_glm",
         "(X, y, cluster)",
-        """AIC(logit GLM) − AIC(logit random-intercept GLMM); positive when the GLMM is preferred.
+        """Whether the logit random-intercept GLMM has a smaller AIC than the logit GLM.
 
     Arguments as glmm_aic.
 
     Returns:
-        The difference, a float.""",
+        True if AIC(GLMM) < AIC(logit GLM), else False (a bool).""",
     ),
 )
 
@@ -430,17 +442,21 @@ def build(params: dict[str, Any]) -> Exercise:
         check("glm_aic_generated", "binary_glm_aic", "simulated clustered data sets, any link", 2, "public",
               _generated("glm"), glm_aic_oracle, TOL, GLM_HINT, GLM_DIAGNOSES,
               max_examples=20),
-        check("best_link_own_data", "best_link", "your data set", 1, "public", st.just(own), best_link_oracle, EXACT,
-              BEST_HINT, BEST_DIAGNOSES, max_examples=1),
+        check("best_link_own_data", "best_link", "your data set", 1, "public", st.just(own), best_link_oracle,
+              LINK_NAME, BEST_HINT, BEST_DIAGNOSES, max_examples=1),
         check("best_link_generated", "best_link", "simulated data sets without near ties", 1, "hidden",
-              _generated("best"), best_link_oracle, EXACT, BEST_HINT, BEST_DIAGNOSES, max_examples=15),
+              _generated("best"), best_link_oracle, LINK_NAME, BEST_HINT, BEST_DIAGNOSES, max_examples=15),
         check("glmm_aic_own_data", "glmm_aic", "your data set", 2, "public", st.just(own_c), glmm_aic_oracle, TOL,
               GLMM_HINT, GLMM_DIAGNOSES, max_examples=1, time_limit=30.0),
         check("glmm_aic_generated", "glmm_aic", "simulated clustered data sets with an interior estimate of τ", 2, "hidden",
               _generated("glmm"), glmm_aic_oracle, TOL, GLMM_HINT, GLMM_DIAGNOSES, max_examples=5,
               time_limit=30.0),
-        check("gain_own_data", "glmm_aic_gain", "your data set", 1, "public", st.just(own_c), gain_oracle, GAIN_TOL,
-              GAIN_HINT, GAIN_DIAGNOSES, max_examples=1, time_limit=30.0),
+        check("glmm_beats_own_data", "glmm_beats_glm", "your data set", 1, "public", st.just(own_c), beats_oracle,
+              VERDICT, BEATS_HINT, (), max_examples=1, time_limit=30.0),
+        check("glmm_beats_generated", "glmm_beats_glm",
+              "four simulated data sets: in two the GLMM wins clearly, in two it loses by less than 2", 1, "hidden",
+              st.sampled_from(BEATS_SEEDS).map(_beats_case), beats_oracle, VERDICT, BEATS_HINT, (),
+              max_examples=2 * len(BEATS_SEEDS), time_limit=30.0),
     )
     return Exercise(id=ID, version=VERSION, title=TITLE, functions=FUNCTIONS, checks=checks, public_seed=20241120,
                     call_seconds=30.0)
@@ -450,12 +466,17 @@ EXERCISE = build(DEFAULT_PARAMS)
 
 _GLM = frozenset({"glm_aic_own_data", "glm_aic_generated"})
 
-#: mutant name -> the checks it fails on the default variant when all checks run.
+#: mutant name -> the checks it fails on the default variant when all checks run. The verdict
+#: glmm_beats_glm compares the student's own two AICs, so a wrong AIC flips it where the error
+#: exceeds the margin: on the default data AIC(GLM) − AIC(GLMM) ≈ 2.59, so a GLM AIC 2p = 6 or
+#: p = 3 too small flips it there, and halving ℓ flips it everywhere the GLMM wins; a GLMM AIC 2
+#: too small flips the two BEATS_SEEDS data sets where the GLMM loses by less than 2.
 MUTANTS: dict[str, frozenset[str]] = {
-    "returns_deviance": _GLM | {"gain_own_data"},
-    "penalty_p": _GLM | {"gain_own_data"},
-    "loglik_not_doubled": _GLM | {"gain_own_data"},
+    "returns_deviance": _GLM | {"glmm_beats_own_data"},
+    "penalty_p": _GLM | {"glmm_beats_own_data"},
+    "loglik_not_doubled": _GLM | {"glmm_beats_own_data", "glmm_beats_generated"},
     "best_link_largest_aic": frozenset({"best_link_own_data", "best_link_generated"}),
     "probit_logistic_cdf": _GLM | {"best_link_generated"},
-    "glmm_fixed_effects_only": frozenset({"glmm_aic_own_data", "glmm_aic_generated", "gain_own_data"}),
+    "glmm_fixed_effects_only": frozenset({"glmm_aic_own_data", "glmm_aic_generated", "glmm_beats_generated"}),
+    "glmm_beats_reversed": frozenset({"glmm_beats_own_data", "glmm_beats_generated"}),
 }

@@ -73,7 +73,7 @@ def binary_glm_aic(X, y, link):
 
 def best_link(X, y):
     aics = [binary_glm_aic(X, y, link) for link in LINKS]
-    return int(np.argmin(aics))
+    return LINKS[int(np.argmin(aics))]
 
 
 def _cluster_objective(v, offset, tau, y, groups, n_groups):
@@ -127,5 +127,5 @@ def glmm_aic(X, y, cluster):
     return float(2 * best.fun + 2 * (X.shape[1] + 1))
 
 
-def glmm_aic_gain(X, y, cluster):
-    return binary_glm_aic(X, y, "logit") - glmm_aic(X, y, cluster)
+def glmm_beats_glm(X, y, cluster):
+    return glmm_aic(X, y, cluster) < binary_glm_aic(X, y, "logit")
