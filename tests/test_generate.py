@@ -17,7 +17,7 @@ import nbformat
 import pytest
 
 from glmm_exercises import generate as generate_module
-from glmm_exercises.catalogue import exercise_ids, exercise_module
+from glmm_exercises.catalogue import exercise_ids, exercise_module, mutant_paths
 from glmm_exercises.cli import main as exercises_main
 from glmm_exercises.config import load_config
 from glmm_exercises.sheets import MathError, markdown_to_html
@@ -249,7 +249,7 @@ def test_answer_keys_get_full_marks_for_every_student(assignment: Path, capsys: 
 
 def test_student_folder_is_enough_to_grade(assignment: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = assignment / "students" / "carol-3"
-    mutant = Path(exercise_module(EX).__file__).parent / "mutants" / "variance_poisson_only.py"
+    mutant = mutant_paths(EX)["variance_poisson_only"]
     report = grade_json(capsys, [str(mutant), "--assignment", str(folder), "--examples", "15"])
     [ex] = report["exercises"]
     assert report["student"] == "carol-3" and ex["examples_per_check"] == 15

@@ -6,8 +6,9 @@ Each exercise lives in a sub-package ``glmm_exercises.catalogue.<module>`` that 
 * ``MUTANTS`` -- ``{mutant name: frozenset of check names it must fail}``;
 
 and ships, as student-style source files next to it, ``key.py`` (the answer key, written the
-way a student would) and ``mutants/<name>.py`` (plausible wrong solutions). The answer keys and
-mutants are what the test-suite grades to show every check can pass and can fail.
+way a student would) and ``mutants/<name>.py`` (plausible wrong solutions, each written as only the
+definitions that differ from the key; :func:`mutant_source` appends them to the key). The answer
+keys and mutants are what the test-suite grades to show every check can pass and can fail.
 
 Use :func:`get_exercise`, :func:`exercise_ids`, :func:`key_path`, :func:`mutant_paths`.
 """
@@ -15,6 +16,8 @@ Use :func:`get_exercise`, :func:`exercise_ids`, :func:`key_path`, :func:`mutant_
 from __future__ import annotations
 
 import importlib
+import os
+import tempfile
 from importlib.resources import as_file, files
 from pathlib import Path
 from types import ModuleType
@@ -29,6 +32,7 @@ __all__ = [
     "get_exercise",
     "key_path",
     "mutant_paths",
+    "mutant_source",
 ]
 
 #: exercise id -> sub-package name (one line per exercise).
@@ -86,10 +90,38 @@ def key_path(exercise_id: str) -> Path:
     return _resource_dir(exercise_id) / "key.py"
 
 
+def mutant_source(exercise_id: str, name: str) -> str:
+    """Full source of one mutant: the answer key followed by the mutant's overriding definitions.
+
+    A file ``mutants/<name>.py`` holds only what differs from ``key.py`` (the functions or constants
+    it gets wrong, and any extra imports); appended after the key, its definitions replace the key's.
+    """
+    folder = _resource_dir(exercise_id)
+    override = (folder / "mutants" / f"{name}.py").read_text(encoding="utf-8")
+    key = (folder / "key.py").read_text(encoding="utf-8")
+    return f"{key.rstrip()}\n\n\n# ---- mutant {name!r}: definitions below replace the key's ----\n\n{override}"
+
+
 def mutant_paths(exercise_id: str) -> dict[str, Path]:
-    """``{mutant name: path}`` of the exercise's mutants (wrong solutions), sorted by name."""
-    folder = _resource_dir(exercise_id) / "mutants"
-    return {p.stem: p for p in sorted(folder.glob("*.py"))}
+    """``{mutant name: path}`` of the exercise's mutants (wrong solutions, full student-style files), by name.
+
+    The full files are assembled by :func:`mutant_source` and written (only when their content changed)
+    to a per-user cache folder under the system temporary directory, so they can be graded like any
+    submission.
+    """
+    overrides = sorted((_resource_dir(exercise_id) / "mutants").glob("*.py"))
+    cache = Path(tempfile.gettempdir()) / f"glmm-exercises-mutants-{os.getuid()}" / exercise_id
+    cache.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    for override in overrides:
+        source = mutant_source(exercise_id, override.stem)
+        target = cache / override.name
+        if not target.is_file() or target.read_text(encoding="utf-8") != source:
+            scratch = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+            scratch.write_text(source, encoding="utf-8")
+            os.replace(scratch, target)
+        paths[override.stem] = target
+    return paths
 
 
 def expected_failures(exercise_id: str) -> dict[str, frozenset[str]]:

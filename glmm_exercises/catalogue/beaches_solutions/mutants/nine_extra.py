@@ -1,53 +1,8 @@
-"""Mutant: counts one fixed-factor parameter per beach (B instead of B - 1)."""
+"""Mutant: counts one fixed-factor parameter per beach (B instead of B - 1).
 
-import numpy as np
-from scipy import optimize, special
-
-
-def poisson_glm(X, y):
-    """Poisson GLM with log link by IRLS; returns the coefficients and their standard errors."""
-    beta = np.zeros(X.shape[1])
-    beta[0] = np.log(y.mean())
-    for _ in range(100):
-        mu = np.exp(X @ beta)
-        step = np.linalg.solve(X.T @ (mu[:, None] * X), X.T @ (y - mu))
-        beta = beta + step
-        if np.max(np.abs(step)) < 1e-12:
-            break
-    mu = np.exp(X @ beta)
-    cov = np.linalg.inv(X.T @ (mu[:, None] * X))
-    return beta, np.sqrt(np.diag(cov))
-
-
-def laplace_loglik(theta, X, y, idx, m):
-    """Laplace log-likelihood of the Poisson random-intercept model at theta = (beta, log tau)."""
-    p = X.shape[1]
-    beta, tau = theta[:p], np.exp(theta[p])
-    eta0 = X @ beta
-    u = np.zeros(m)
-    for _ in range(200):
-        mu = np.exp(eta0 + u[idx])
-        step = (np.bincount(idx, y - mu, m) - u / tau**2) / (np.bincount(idx, mu, m) + 1 / tau**2)
-        step = np.clip(step, -2.0, 2.0)
-        u = u + step
-        if np.max(np.abs(step)) < 1e-13:
-            break
-    eta = eta0 + u[idx]
-    hess = np.bincount(idx, np.exp(eta), m) + 1 / tau**2
-    loglik = np.sum(y * eta - np.exp(eta) - special.gammaln(y + 1))
-    return loglik - np.sum(u**2) / (2 * tau**2) - 0.5 * np.sum(np.log(tau**2 * hess))
-
-
-def hessian(f, x, rel=1e-4):
-    """Central finite-difference Hessian of f at x."""
-    h = rel * np.maximum(np.abs(x), 1.0)
-    n = x.size
-    H = np.empty((n, n))
-    for i in range(n):
-        for j in range(i, n):
-            ei, ej = np.eye(n)[i] * h[i], np.eye(n)[j] * h[j]
-            H[i, j] = H[j, i] = (f(x + ei + ej) - f(x + ei - ej) - f(x - ei + ej) + f(x - ei - ej)) / (4 * h[i] * h[j])
-    return H
+This file holds only what differs from the answer key: the catalogue appends it to
+``key.py`` (later definitions replace earlier ones) to make the full wrong solution.
+"""
 
 
 def beaches_numbers(data):
@@ -81,21 +36,3 @@ def beaches_numbers(data):
         "se_random": se_random,
         "se_ratio": se_random / float(se_pooled[1]),
     }
-
-
-# the correct option of each question, recognised by its wording
-KEY_PHRASES = {
-    "why_random": "sample from a population of beaches",
-    "pooled_se": "samples from the same beach are correlated",
-    "extra_fixed": "only B − 1 beach effects are identifiable",
-    "random_params": "One: the variance",
-}
-
-
-def beaches_answers(options):
-    out = {}
-    for question, texts in options.items():
-        for i, text in enumerate(texts):
-            if KEY_PHRASES[question] in text:
-                out[question] = "ABCD"[i]
-    return out

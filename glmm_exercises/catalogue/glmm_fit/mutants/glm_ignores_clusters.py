@@ -1,6 +1,9 @@
-"""Mutant: fits a GLM by IRLS and ignores the clusters (tau = 0)."""
+"""Mutant: fits a GLM by IRLS and ignores the clusters (tau = 0).
 
-import numpy as np
+This file holds only what differs from the answer key: the catalogue appends it to
+``key.py`` (later definitions replace earlier ones) to make the full wrong solution.
+"""
+
 from scipy import special
 
 

@@ -1,23 +1,8 @@
-"""Mutant: the Laplace approximation without the determinant term -1/2 log(1 + tau^2 sum w)."""
+"""Mutant: the Laplace approximation without the determinant term -1/2 log(1 + tau^2 sum w).
 
-import numpy as np
-from scipy import optimize, special
-
-
-def _mean(eta, family):
-    return np.exp(eta) if family == "poisson" else special.expit(eta)
-
-
-def _loglik_obs(y, eta, family):
-    """log f(y | eta) per observation, every constant included."""
-    if family == "poisson":
-        return y * eta - np.exp(eta) - special.gammaln(y + 1)
-    return y * eta - np.logaddexp(0.0, eta)  # binary y, logit link
-
-
-def _weights(eta, family):
-    mu = _mean(eta, family)
-    return mu if family == "poisson" else mu * (1 - mu)
+This file holds only what differs from the answer key: the catalogue appends it to
+``key.py`` (later definitions replace earlier ones) to make the full wrong solution.
+"""
 
 
 def laplace_loglik(beta, tau, X, y, idx, m, family):

@@ -1,10 +1,8 @@
-"""Mutant: the probability uses hermgauss weights as they are (they sum to sqrt(pi), not 1)."""
+"""Mutant: the probability uses hermgauss weights as they are (they sum to sqrt(pi), not 1).
 
-import numpy as np
-
-
-def expit(eta):
-    return 1.0 / (1.0 + np.exp(-eta))
+This file holds only what differs from the answer key: the catalogue appends it to
+``key.py`` (later definitions replace earlier ones) to make the full wrong solution.
+"""
 
 
 def not_mean_curve(x, beta0, beta1):

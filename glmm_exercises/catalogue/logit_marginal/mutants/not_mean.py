@@ -1,6 +1,8 @@
-"""Mutant: returns the 'not mean' curve as the population probability (no averaging over gamma)."""
+"""Mutant: returns the 'not mean' curve as the population probability (no averaging over gamma).
 
-import numpy as np
+This file holds only what differs from the answer key: the catalogue appends it to
+``key.py`` (later definitions replace earlier ones) to make the full wrong solution.
+"""
 
 
 def not_mean_curve(x, beta0, beta1):

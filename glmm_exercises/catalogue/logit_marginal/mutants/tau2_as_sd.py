@@ -1,19 +1,12 @@
-"""Mutant: multiplies the standard-normal nodes by tau2 instead of sqrt(tau2)."""
+"""Mutant: multiplies the standard-normal nodes by tau2 instead of sqrt(tau2).
 
-import numpy as np
-
-
-def expit(eta):
-    return 1.0 / (1.0 + np.exp(-eta))
+This file holds only what differs from the answer key: the catalogue appends it to
+``key.py`` (later definitions replace earlier ones) to make the full wrong solution.
+"""
 
 
 def not_mean_curve(x, beta0, beta1):
     return expit(beta0 + beta1 * np.asarray(x, dtype=float))
-
-
-def _rule(K):
-    t, w = np.polynomial.hermite.hermgauss(K)
-    return np.sqrt(2.0) * t, w / np.sqrt(np.pi)
 
 
 def marginal_probability(x, beta0, beta1, tau2, K):

@@ -1,6 +1,8 @@
-"""Mutant: correct values, but array results are flattened to 1-D (shape not preserved)."""
+"""Mutant: correct values, but array results are flattened to 1-D (shape not preserved).
 
-import numpy as np
+This file holds only what differs from the answer key: the catalogue appends it to
+``key.py`` (later definitions replace earlier ones) to make the full wrong solution.
+"""
 
 
 def marginal_mean(x, beta0, beta1, tau2):

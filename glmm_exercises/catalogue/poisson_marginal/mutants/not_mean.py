@@ -1,6 +1,8 @@
-"""Mutant: the mean forgets to average over the random intercept (the 'not mean' curve)."""
+"""Mutant: the mean forgets to average over the random intercept (the 'not mean' curve).
 
-import numpy as np
+This file holds only what differs from the answer key: the catalogue appends it to
+``key.py`` (later definitions replace earlier ones) to make the full wrong solution.
+"""
 
 
 def marginal_mean(x, beta0, beta1, tau2):

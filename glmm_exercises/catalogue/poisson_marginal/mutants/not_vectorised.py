@@ -1,4 +1,8 @@
-"""Mutant: correct formulas written with the math module, so arrays of x do not work."""
+"""Mutant: correct formulas written with the math module, so arrays of x do not work.
+
+This file holds only what differs from the answer key: the catalogue appends it to
+``key.py`` (later definitions replace earlier ones) to make the full wrong solution.
+"""
 
 import math
 

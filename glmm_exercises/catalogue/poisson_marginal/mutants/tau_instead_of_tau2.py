@@ -1,6 +1,8 @@
-"""Mutant: uses the standard deviation tau where the variance tau^2 belongs."""
+"""Mutant: uses the standard deviation tau where the variance tau^2 belongs.
 
-import numpy as np
+This file holds only what differs from the answer key: the catalogue appends it to
+``key.py`` (later definitions replace earlier ones) to make the full wrong solution.
+"""
 
 
 def marginal_mean(x, beta0, beta1, tau2):

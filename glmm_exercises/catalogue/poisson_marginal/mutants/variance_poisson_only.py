@@ -1,6 +1,8 @@
-"""Mutant: the variance is the Poisson variance E(Y), ignoring the random intercept."""
+"""Mutant: the variance is the Poisson variance E(Y), ignoring the random intercept.
 
-import numpy as np
+This file holds only what differs from the answer key: the catalogue appends it to
+``key.py`` (later definitions replace earlier ones) to make the full wrong solution.
+"""
 
 
 def marginal_mean(x, beta0, beta1, tau2):

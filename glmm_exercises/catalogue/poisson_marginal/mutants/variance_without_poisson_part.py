@@ -1,6 +1,8 @@
-"""Mutant: the variance keeps only Var[E(Y | gamma)] and forgets the Poisson part E(Y)."""
+"""Mutant: the variance keeps only Var[E(Y | gamma)] and forgets the Poisson part E(Y).
 
-import numpy as np
+This file holds only what differs from the answer key: the catalogue appends it to
+``key.py`` (later definitions replace earlier ones) to make the full wrong solution.
+"""
 
 
 def marginal_mean(x, beta0, beta1, tau2):

@@ -1,7 +1,8 @@
-"""Mutant: tau0 squared is used as the standard deviation of the beach effect."""
+"""Mutant: tau0 squared is used as the standard deviation of the beach effect.
 
-import numpy as np
-import pandas as pd
+This file holds only what differs from the answer key: the catalogue appends it to
+``key.py`` (later definitions replace earlier ones) to make the full wrong solution.
+"""
 
 
 def simulate_beaches(beta0, beta1, tau0, n_beaches, per_beach, nap, rng):

@@ -1,6 +1,8 @@
-"""Mutant: correct cluster curves, but the 'population curve' is h(beta0 + beta1 x), the not-mean curve."""
+"""Mutant: correct cluster curves, but the 'population curve' is h(beta0 + beta1 x), the not-mean curve.
 
-import numpy as np
+This file holds only what differs from the answer key: the catalogue appends it to
+``key.py`` (later definitions replace earlier ones) to make the full wrong solution.
+"""
 
 
 def cluster_curves(x, beta0, beta1, tau0, tau1, link, m, rng):

@@ -1,6 +1,8 @@
-"""Mutant: the curves come back as a len(x) x m array (one column per cluster); the mean is right."""
+"""Mutant: the curves come back as a len(x) x m array (one column per cluster); the mean is right.
 
-import numpy as np
+This file holds only what differs from the answer key: the catalogue appends it to
+``key.py`` (later definitions replace earlier ones) to make the full wrong solution.
+"""
 
 
 def cluster_curves(x, beta0, beta1, tau0, tau1, link, m, rng):
