@@ -682,32 +682,8 @@ def _intercept_column(X: Array) -> bool:
     return bool(np.any(_ones_columns(X)))
 
 
+@np.errstate(all="ignore")  # as R: overflow gives inf, silently; the kernels rely on it
 def _finish(
-    X: Array,
-    y: Array,
-    prior: Array,
-    offset: Array,
-    family: Family,
-    link: Link,
-    control: GLMControl,
-    names: tuple[str, ...],
-    has_intercept: bool,
-    offset_given: bool,
-    dispersion: float | None,
-    start: ArrayLike | None,
-    etastart: ArrayLike | None,
-    mustart: ArrayLike | None,
-    trials: Array | None = None,
-    **extra: Any,
-) -> GLMResult:
-    with np.errstate(all="ignore"):  # as R: overflow gives inf, silently; the kernels rely on it
-        return _finish_fit(
-            X, y, prior, offset, family, link, control, names, has_intercept, offset_given,
-            dispersion, start, etastart, mustart, trials, **extra,
-        )
-
-
-def _finish_fit(
     X: Array,
     y: Array,
     prior: Array,
