@@ -147,3 +147,19 @@ def test_sheet_renders_for_a_variant() -> None:
 
     assert "<math" in markdown_to_html(text)
     assert "binary.csv" in text and "glmm_beats_glm" in text and str(params["n_clusters"]) in text
+
+
+def test_mutants_for_expects_a_flipped_verdict_only_where_the_margin_allows() -> None:
+    """The default variant is exactly MUTANTS; on a drawn variant the own-data failures match grading."""
+    assert mod.mutants_for(mod.DEFAULT_PARAMS) == expected_failures(EX_ID)
+    params = mod.draw_params(np.random.default_rng(0))
+    frame = mod.make_data(params)["binary"]
+    X, y, cluster = mod._design(frame), frame["y"].to_numpy(float), frame["cluster"].to_numpy()
+    gain = mod.gain_oracle(X, y, cluster)
+    declared = mod.mutants_for(params)
+    assert ("glmm_beats_own_data" in declared["penalty_p"]) == (0 < gain < X.shape[1])
+    assert ("glmm_beats_own_data" in declared["returns_deviance"]) == (0 < gain < 2 * X.shape[1])
+    ex = _own_data_only(mod.build(params))
+    for mutant in ("penalty_p", "returns_deviance", "loglik_not_doubled", "glmm_fixed_effects_only"):
+        result = grade(mutant_paths(EX_ID)[mutant], ex, mode="all", seed=SEED, max_examples=FAST, sandbox_factory=fake_factory())
+        assert {c.name for c in result.checks if not c.passed} == declared[mutant] & OWN_CHECKS, mutant

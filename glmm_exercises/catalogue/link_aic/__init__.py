@@ -42,6 +42,7 @@ __all__ = [
     "build",
     "draw_params",
     "make_data",
+    "mutants_for",
     "problems",
 ]
 
@@ -480,3 +481,32 @@ MUTANTS: dict[str, frozenset[str]] = {
     "glmm_fixed_effects_only": frozenset({"glmm_aic_own_data", "glmm_aic_generated", "glmm_beats_generated"}),
     "glmm_beats_reversed": frozenset({"glmm_beats_own_data", "glmm_beats_generated"}),
 }
+
+
+#: How each AIC mistake moves the student's (GLM AIC, GLMM AIC) pair, given the true pair and p.
+_AIC_ERRORS: dict[str, Any] = {
+    "returns_deviance": lambda glm, glmm, p: (glm - 2 * p, glmm),
+    "penalty_p": lambda glm, glmm, p: (glm - p, glmm),
+    "loglik_not_doubled": lambda glm, glmm, p: (glm / 2, glmm),
+    "glmm_fixed_effects_only": lambda glm, glmm, p: (glm, glmm - 2),
+}
+
+
+def mutants_for(params: dict[str, Any]) -> dict[str, frozenset[str]]:
+    """The mutants' failing checks in one variant (``MUTANTS`` is exact for the default variant).
+
+    Whether a wrong AIC flips the verdict ``glmm_beats_own_data`` depends on the variant's margin
+    AIC(GLM) − AIC(GLMM): the verdict is recomputed here from the reference AICs with each
+    mutant's error applied, and the check is expected to fail exactly when the verdict flips.
+    """
+    frame = make_data(params)["binary"]
+    X, y, cluster = _design(frame), frame["y"].to_numpy(float), frame["cluster"].to_numpy()
+    glm, glmm = glm_aic_oracle(X, y, "logit"), glmm_aic_oracle(X, y, cluster)
+    truth = glmm < glm
+    out = dict(MUTANTS)
+    for name, wrong in _AIC_ERRORS.items():
+        wrong_glm, wrong_glmm = wrong(glm, glmm, X.shape[1])
+        flips = (wrong_glmm < wrong_glm) != truth
+        base = MUTANTS[name] - {"glmm_beats_own_data"}
+        out[name] = base | {"glmm_beats_own_data"} if flips else base
+    return out
