@@ -8,6 +8,7 @@ never by the code under test.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import resource
@@ -383,6 +384,17 @@ def test_files_written_stay_inside_the_sandbox(tmp_path):
     assert new_tmp == set()
     assert set(os.listdir(project)) == project_files
     assert not list(FIXTURES.glob("*pwned*")) and not list(FIXTURES.glob("own_file*"))
+
+
+@needs_namespaces
+def test_answer_keys_reference_and_data_are_not_on_the_workers_file_system():
+    """Reading files by path (not importing) must not reach the keys, the reference or the course data either."""
+    with open_sandbox("hunts_answer_keys.py", limits=dataclasses.replace(FAST, call_seconds=20.0)) as sb:
+        call = sb.call("marginal_mean", *ARGS)
+    assert call.status == "ok", call.message
+    report = call.value
+    assert report["files_seen"] > 1000  # it did walk the interpreter's tree and the system directories
+    assert report["found"] == []
 
 
 @needs_namespaces
