@@ -84,7 +84,14 @@ from reference.glmm_formula import (
     parse_formula,
 )
 from reference.glmm_pirls import PirlsResult, Response, deviance, pirls
-from reference.glmm_re import BlockRE, SparseRE, theta_lower_bounds, theta_start, theta_to_lambda
+from reference.glmm_re import (
+    BlockRE,
+    SparseRE,
+    single_threaded_blas,
+    theta_lower_bounds,
+    theta_start,
+    theta_to_lambda,
+)
 from reference.links import Link
 
 __all__ = [
@@ -130,6 +137,7 @@ class GLMMOptions:
     boundary_probes: tuple[float, ...] = (1e-3, 0.1, 0.5, 1.0)  # … at these interior values (× the θ scale)
     boundary_restarts: int = 5  # searches restarted from a better interior probe at most this often
     dense_max: int = 64  # several terms: dense Cholesky up to this q, sparse LU above (see glmm_re)
+    schur_max: int = 500  # several terms: eliminate the largest term when the others have ≤ this many columns
 
 
 # ----------------------------------------------------------------------------- input handling
@@ -245,7 +253,9 @@ def _prepare(
         struct: Any = BlockRE(terms[0].Xr[order], counts)
     else:
         order = np.arange(n, dtype=np.intp)
-        struct = SparseRE([(t.codes, t.Xr, t.nlevels) for t in terms], dense_max=opts.dense_max)
+        struct = SparseRE(
+            [(t.codes, t.Xr, t.nlevels) for t in terms], dense_max=opts.dense_max, schur_max=opts.schur_max
+        )
     resp = Response(fam, lk, y[order], wt[order], off[order])
     return _Model(
         design=design,
@@ -1093,8 +1103,9 @@ def glmer(
             )
         opts = replace(opts, **option_overrides)
     m = _prepare(formula, data, family, link, trials, weights, offset, nAGQ, opts)
-    fit = _fit(m, opts)
-    return _build_result(formula, m, fit, opts)
+    with single_threaded_blas():
+        fit = _fit(m, opts)
+        return _build_result(formula, m, fit, opts)
 
 
 class DevianceFunction:
@@ -1123,7 +1134,8 @@ class DevianceFunction:
             raise ModelInputError(f"phi must be positive, got {phi}")
         scale = math.sqrt(phi) if m.free_phi else 1.0
         x = np.concatenate([beta_arr, theta_arr * scale, [math.log(phi)] if m.free_phi else []])
-        return self._obj(x)
+        with single_threaded_blas():
+            return self._obj(x)
 
 
 def glmer_deviance_function(

@@ -36,8 +36,10 @@ Two implementations:
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import scipy.linalg as sla
@@ -45,9 +47,33 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from numpy.typing import NDArray
 
-__all__ = ["BlockRE", "SparseRE", "theta_lower_bounds", "theta_to_lambda"]
+__all__ = ["BlockRE", "SparseRE", "single_threaded_blas", "theta_lower_bounds", "theta_to_lambda"]
 
 F64 = NDArray[np.float64]
+
+
+@lru_cache(maxsize=1)
+def _blas_controller() -> Any:
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    return ThreadpoolController()
+
+
+def single_threaded_blas() -> contextlib.AbstractContextManager[Any]:
+    """A context in which BLAS/LAPACK run on one thread (no-op without ``threadpoolctl``).
+
+    The matrices here are small (a few hundred rows at most); a multi-threaded OpenBLAS
+    spends far more on waking and synchronising its threads than on the arithmetic, and on a
+    machine whose cores are busy that costs 10-100× (measured on 2 loaded cores: a 181×181
+    Cholesky 66 ms with threads, 1 ms without; a 500×50 Gram matrix 16 ms vs 0.07 ms).
+    lme4 runs single-threaded too.
+    """
+    ctl = _blas_controller()
+    if ctl is None:
+        return contextlib.nullcontext()
+    return ctl.limit(limits=1, user_api="blas")
 
 
 @lru_cache(maxsize=32)
@@ -265,32 +291,108 @@ class LUFactor:
 
 @dataclass
 class SchurFactor:
-    """``A`` factorised by eliminating the block-diagonal first term (see :class:`SparseRE`)."""
+    """``A`` factorised by eliminating the block-diagonal first term, ``A12`` held dense."""
 
     a11: BlockFactor
-    b: F64  # A11⁻¹ A12
-    schur_inv: F64  # S⁻¹, S = A22 − A12ᵀ A11⁻¹ A12 (small: explicit inverse, solves are products)
+    b: F64  # A11⁻¹ A12 (q1 × q2)
+    cf: tuple  # Cholesky factor of S = A22 − A12ᵀ A11⁻¹ A12 (scipy cho_factor)
     q1: int
     logdet: float
 
-    def _s_solve(self, rhs: F64) -> F64:
-        return self.schur_inv @ rhs
-
     def solve(self, rhs: F64) -> F64:
         r1, r2 = rhs[: self.q1], rhs[self.q1 :]
-        x2 = self._s_solve(r2 - self.b.T @ r1)
+        x2 = sla.cho_solve(self.cf, r2 - self.b.T @ r1)
         x1 = self.a11.solve(r1) - self.b @ x2
         return np.concatenate([x1, x2])
 
     def solve_mat(self, mat: F64) -> F64:
         r1, r2 = mat[: self.q1], mat[self.q1 :]
-        x2 = self._s_solve(r2 - self.b.T @ r1)
+        x2 = sla.cho_solve(self.cf, r2 - self.b.T @ r1)
         x1 = self.a11.solve_mat(r1) - self.b @ x2
         return np.vstack([x1, x2])
 
 
+@dataclass
+class SparseSchurFactor:
+    """As :class:`SchurFactor` for a scalar first term, with ``B = A11⁻¹ A12`` kept sparse.
+
+    ``B`` is stored by its nonzeros: entry ``k`` sits at row ``rows[k]``, column ``cols[k]``
+    (row-major order, ``indptr`` the row starts), so its products are segment sums.
+    """
+
+    a11: F64  # (q1,) diagonal of A11
+    rows: NDArray[np.intp]
+    cols: NDArray[np.intp]
+    indptr: NDArray[np.intp]
+    bvals: F64
+    cf: tuple
+    q1: int
+    q2: int
+    logdet: float
+
+    def _b_csr(self) -> sp.csr_matrix:
+        return sp.csr_matrix((self.bvals, self.cols, self.indptr), shape=(self.q1, self.q2))
+
+    def solve(self, rhs: F64) -> F64:
+        r1, r2 = rhs[: self.q1], rhs[self.q1 :]
+        bt_r1 = np.bincount(self.cols, self.bvals * r1[self.rows], minlength=self.q2)
+        x2 = sla.cho_solve(self.cf, r2 - bt_r1)
+        x1 = r1 / self.a11 - np.bincount(self.rows, self.bvals * x2[self.cols], minlength=self.q1)
+        return np.concatenate([x1, x2])
+
+    def solve_mat(self, mat: F64) -> F64:
+        r1, r2 = mat[: self.q1], mat[self.q1 :]
+        b = self._b_csr()
+        x2 = sla.cho_solve(self.cf, r2 - np.asarray(b.T @ r1))
+        x1 = r1 / self.a11[:, None] - np.asarray(b @ x2)
+        return np.vstack([x1, x2])
+
+
+class ZLam:
+    """``Z Λθ`` on its fixed sparsity pattern: row ``i`` holds ``vals[i, k]`` in column ``cols[i, k]``."""
+
+    def __init__(self, vals: F64, cols: NDArray[np.intp], q: int) -> None:
+        self.vals = vals
+        self.cols = cols
+        self.q = q
+
+    def tocsr(self) -> sp.csr_matrix:
+        n, width = self.vals.shape
+        indptr = np.arange(0, n * width + 1, width, dtype=np.intp)
+        return sp.csr_matrix((self.vals.reshape(-1), self.cols.reshape(-1), indptr), shape=(n, self.q))
+
+    def toarray(self) -> F64:
+        return self.tocsr().toarray()
+
+
+def _pairs_within_rows(indptr: NDArray[np.intp]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """All ordered pairs ``(k, l)`` of entries in the same row of a CSR pattern."""
+    counts = np.diff(indptr)
+    sq = counts * counts
+    total = int(sq.sum())
+    row = np.repeat(np.arange(counts.size), sq)
+    t = np.arange(total, dtype=np.intp) - np.repeat(np.cumsum(sq) - sq, sq)
+    c = counts[row]
+    start = indptr[:-1][row]
+    return start + t // c, start + t % c
+
+
 class SparseRE:
-    """Several random-effect terms: ``Z Λθ`` as CSR with a fixed sparsity pattern."""
+    """Several random-effect terms: ``Z Λθ`` with a fixed sparsity pattern.
+
+    All index maps are computed once; per θ only values change, and every product is a gather
+    or a segment sum (``np.bincount``), so no sparse-matrix objects are built in the
+    iterations. ``A = Λᵀ Zᵀ W Z Λ + I`` is factorised by the first applicable method:
+
+    * ``schur``  — the terms after the first (largest) have at most ``schur_max`` columns:
+      the first term's block-diagonal part is eliminated, leaving the dense Schur complement
+      ``S = A22 − A12ᵀ A11⁻¹ A12`` (q2 × q2). For a scalar first term whose ``A12`` is sparse
+      (nested factors, an observation-level term, sparsely crossed factors) ``A12`` is kept
+      by its nonzeros and ``S`` is assembled from products of nonzeros in the same row;
+      otherwise ``A12`` is dense and ``S`` is one matrix product;
+    * ``dense``  — ``q ≤ dense_max``: dense Cholesky;
+    * ``lu``     — scipy's sparse LU of ``A`` (pattern precomputed).
+    """
 
     kind = "sparse"
 
@@ -298,7 +400,7 @@ class SparseRE:
         self,
         terms: list[tuple[NDArray[np.intp], F64, int]],
         dense_max: int = 64,
-        schur_max: int = 100,
+        schur_max: int = 500,
     ) -> None:
         """``terms``: one ``(codes, Xr, nlevels)`` per term, codes and Xr over the same n rows."""
         self.terms = [(np.asarray(c, np.intp), np.asarray(x, np.float64), int(nl)) for c, x, nl in terms]
@@ -320,24 +422,67 @@ class SparseRE:
             for a in range(p):
                 cols[:, k] = self.offsets[t] + codes * p + a
                 k += 1
-        self._indices = cols.reshape(-1)
-        self._indptr = np.arange(0, self.n * width + 1, width, dtype=np.intp)
+        self._cols = cols
+        self._cols_flat = cols.reshape(-1)
         self._width = width
-        # Block elimination of the first (largest) term, whose part of A is block diagonal:
-        # A = [[A11, A12], [A12ᵀ, A22]], A11 = one p1×p1 block per level; the Schur complement
-        # S = A22 − A12ᵀ A11⁻¹ A12 is small and dense. Index maps for the segment sums:
-        p1 = self.ps[0]
         self.q1 = int(self.offsets[1])
         self.q2 = self.q - self.q1
-        self.schur = 0 < self.q2 <= schur_max and self.q1 * self.q2 <= 20_000_000
-        if self.schur:
-            codes1 = self.terms[0][0]
-            col2 = cols[:, p1:] - self.q1  # (n, w2) columns of the other terms
-            a_idx = np.arange(p1)
-            self._i11 = (codes1[:, None, None] * p1 * p1 + a_idx[None, :, None] * p1 + a_idx[None, None, :]).reshape(-1)
-            row1 = codes1[:, None] * p1 + a_idx[None, :]  # (n, p1)
-            self._i12 = (row1[:, :, None] * self.q2 + col2[:, None, :]).reshape(-1)
-            self._i22 = (col2[:, :, None] * self.q2 + col2[:, None, :]).reshape(-1)
+        self.sparse_schur = False
+        if 0 < self.q2 <= schur_max:
+            self.method = "schur"
+            self._setup_schur()
+        elif self.q <= dense_max:
+            self.method = "dense"
+            self._iaa = (cols[:, :, None] * self.q + cols[:, None, :]).reshape(-1)
+        else:
+            self.method = "lu"
+            self._setup_lu()
+        self.schur = self.method == "schur"
+
+    # -- set-up of the factorisations (index maps, once)
+
+    def _setup_schur(self) -> None:
+        p1, q2 = self.ps[0], self.q2
+        cols = self._cols
+        col2 = cols[:, p1:] - self.q1  # (n, w2) columns of the other terms
+        self._i22 = (col2[:, :, None] * q2 + col2[:, None, :]).reshape(-1)
+        codes1 = self.terms[0][0]
+        a_idx = np.arange(p1)
+        row1 = codes1[:, None] * p1 + a_idx[None, :]  # (n, p1)
+        key = (row1[:, :, None] * q2 + col2[:, None, :]).reshape(-1)
+        uniq, inv = np.unique(key, return_inverse=True)
+        rows = (uniq // q2).astype(np.intp)
+        indptr = np.searchsorted(rows, np.arange(self.q1 + 1)).astype(np.intp)
+        npairs = int(np.sum(np.diff(indptr) ** 2))
+        # a gathered product costs ~30 BLAS flops (one thread): sparse only when A12 is sparse enough
+        if p1 == 1 and npairs * 32 <= self.q1 * q2 * q2:
+            self.sparse_schur = True
+            self._inv12 = inv.reshape(-1).astype(np.intp)
+            self._nz_rows = rows
+            self._nz_cols = (uniq % q2).astype(np.intp)
+            self._nz_indptr = indptr
+            pk, pl = _pairs_within_rows(indptr)
+            self._pk, self._pl = pk, pl
+            self._ipair = self._nz_cols[pk] * q2 + self._nz_cols[pl]
+        else:
+            self._i11 = (
+                codes1[:, None, None] * p1 * p1 + a_idx[None, :, None] * p1 + a_idx[None, None, :]
+            ).reshape(-1)
+            self._i12 = key
+
+    def _setup_lu(self) -> None:
+        q, cols = self.q, self._cols
+        key = (cols[:, None, :] * q + cols[:, :, None]).reshape(-1)  # column-major: col * q + row
+        diag = np.arange(q, dtype=np.int64) * (q + 1)
+        uniq, inv = np.unique(np.concatenate([key, diag]), return_inverse=True)
+        inv = inv.reshape(-1)
+        self._lu_inv = inv[: key.size].astype(np.intp)
+        self._lu_diag = inv[key.size :].astype(np.intp)
+        self._lu_nnz = uniq.size
+        self._lu_rows = (uniq % q).astype(np.intp)
+        self._lu_indptr = np.searchsorted(uniq // q, np.arange(q + 1)).astype(np.intp)
+
+    # -- per θ
 
     def lam(self, theta: F64) -> list[F64]:
         theta = np.asarray(theta, dtype=np.float64)
@@ -346,66 +491,103 @@ class SparseRE:
             for t, p in enumerate(self.ps)
         ]
 
-    def lam_diag_blocks(self, lams: list[F64]) -> sp.csr_matrix:
-        blocks = [sp.kron(sp.identity(nl, format="csr"), sp.csr_matrix(lam)) for lam, nl in zip(lams, self.nlevs, strict=True)]
-        return sp.block_diag(blocks, format="csr")
+    def zlam(self, lams: list[F64]) -> ZLam:
+        parts = [
+            x * lam[0, 0] if x.shape[1] == 1 else x @ lam
+            for (_, x, _), lam in zip(self.terms, lams, strict=True)
+        ]
+        return ZLam(np.concatenate(parts, axis=1), self._cols, self.q)
 
-    def zlam(self, lams: list[F64]) -> sp.csr_matrix:
-        data = np.concatenate([x @ lam for (_, x, _), lam in zip(self.terms, lams, strict=True)], axis=1)
-        return sp.csr_matrix((data.reshape(-1), self._indices, self._indptr), shape=(self.n, self.q))
+    def prepare(self, theta: F64) -> ZLam:
+        return self.zlam(self.lam(theta))
 
-    def zlam_u(self, lams: list[F64] | sp.csr_matrix, u: F64) -> F64:
-        m = lams if sp.issparse(lams) else self.zlam(lams)
-        return m @ u
+    def _state(self, state: ZLam | list[F64]) -> ZLam:
+        return state if isinstance(state, ZLam) else self.zlam(state)
 
-    def zlam_t(self, lams: list[F64] | sp.csr_matrix, r: F64) -> F64:
-        m = lams if sp.issparse(lams) else self.zlam(lams)
-        return m.T @ r
+    def zlam_u(self, state: ZLam | list[F64], u: F64) -> F64:
+        v = self._state(state).vals
+        out = v[:, 0] * u[self._cols[:, 0]]
+        for k in range(1, self._width):
+            out += v[:, k] * u[self._cols[:, k]]
+        return out
 
-    def factor(self, lams: list[F64] | sp.csr_matrix, w: F64) -> DenseFactor | LUFactor | SchurFactor:
-        m = lams if sp.issparse(lams) else self.zlam(lams)
-        if self.schur:
-            return self._schur_factor(m, w)
-        wm = sp.csr_matrix((m.data * np.repeat(w, self._width), m.indices, m.indptr), shape=m.shape)
-        a = (m.T @ wm).tocsc() + sp.identity(self.q, format="csc")
-        if self.q <= self.dense_max:
-            cf = sla.cho_factor(a.toarray(), lower=True)
+    def zlam_t(self, state: ZLam | list[F64], r: F64) -> F64:
+        s = self._state(state)
+        return np.bincount(self._cols_flat, (s.vals * r[:, None]).reshape(-1), minlength=self.q)
+
+    def cross_x(self, state: ZLam | list[F64], w: F64, X: F64) -> F64:
+        """``Λᵀ Zᵀ W X`` as (q, pX)."""
+        vw = self._state(state).vals * w[:, None]
+        out = np.empty((self.q, X.shape[1]))
+        for j in range(X.shape[1]):
+            out[:, j] = np.bincount(self._cols_flat, (vw * X[:, j : j + 1]).reshape(-1), minlength=self.q)
+        return out
+
+    def factor(
+        self, state: ZLam | list[F64], w: F64
+    ) -> DenseFactor | LUFactor | SchurFactor | SparseSchurFactor:
+        v = self._state(state).vals
+        if self.method == "schur":
+            return self._sparse_schur_factor(v, w) if self.sparse_schur else self._schur_factor(v, w)
+        prods = (v[:, :, None] * (w[:, None] * v)[:, None, :]).reshape(-1)
+        if self.method == "dense":
+            a = np.bincount(self._iaa, prods, minlength=self.q * self.q).reshape(self.q, self.q)
+            a += np.eye(self.q)
+            cf = sla.cho_factor(a, lower=True)
             return DenseFactor(cf, float(2.0 * np.sum(np.log(np.diag(cf[0])))))
+        data = np.bincount(self._lu_inv, prods, minlength=self._lu_nnz)
+        data[self._lu_diag] += 1.0
+        a = sp.csc_matrix((data, self._lu_rows, self._lu_indptr), shape=(self.q, self.q))
         lu = spla.splu(a, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0)
         return LUFactor(lu, float(np.sum(np.log(np.abs(lu.U.diagonal())))))
 
-    def _schur_factor(self, m: sp.csr_matrix, w: F64) -> SchurFactor:
+    def _a22(self, v2: F64, w: F64) -> F64:
+        q2 = self.q2
+        prods = (v2[:, :, None] * (w[:, None] * v2)[:, None, :]).reshape(-1)
+        a22 = np.bincount(self._i22, prods, minlength=q2 * q2).reshape(q2, q2)
+        a22 += np.eye(q2)
+        return a22
+
+    def _finish_schur(self, s: F64) -> tuple[tuple, float]:
+        cf = sla.cho_factor(s, lower=True)
+        return cf, float(2.0 * np.sum(np.log(np.diag(cf[0]))))
+
+    def _sparse_schur_factor(self, v: F64, w: F64) -> SparseSchurFactor:
+        q2 = self.q2
+        wv1 = w * v[:, 0]
+        v2 = v[:, 1:]
+        a11 = 1.0 + np.bincount(self.terms[0][0], wv1 * v[:, 0], minlength=self.q1)
+        if not np.all(a11 > 0):  # possible with observed (not Fisher) weights
+            raise np.linalg.LinAlgError("a block of the penalised system is not positive definite")
+        a12 = np.bincount(self._inv12, (wv1[:, None] * v2).reshape(-1), minlength=self._nz_rows.size)
+        bvals = a12 / a11[self._nz_rows]
+        s = self._a22(v2, w)
+        s -= np.bincount(self._ipair, a12[self._pk] * bvals[self._pl], minlength=q2 * q2).reshape(q2, q2)
+        cf, logdet_s = self._finish_schur(s)
+        logdet = float(np.sum(np.log(a11))) + logdet_s
+        return SparseSchurFactor(
+            a11, self._nz_rows, self._nz_cols, self._nz_indptr, bvals, cf, self.q1, q2, logdet
+        )
+
+    def _schur_factor(self, v: F64, w: F64) -> SchurFactor:
         p1 = self.ps[0]
         nl1 = self.nlevs[0]
-        vals = m.data.reshape(self.n, self._width)
-        v1 = vals[:, :p1] * np.sqrt(w)[:, None]
-        v2 = vals[:, p1:] * np.sqrt(w)[:, None]
-        a11 = np.bincount(self._i11, (v1[:, :, None] * v1[:, None, :]).reshape(-1), minlength=nl1 * p1 * p1)
+        v1 = v[:, :p1]
+        wv1 = w[:, None] * v1
+        v2 = v[:, p1:]
+        a11 = np.bincount(self._i11, (wv1[:, :, None] * v1[:, None, :]).reshape(-1), minlength=nl1 * p1 * p1)
         a11 = a11.reshape(nl1, p1, p1) + np.eye(p1)
-        a12 = np.bincount(self._i12, (v1[:, :, None] * v2[:, None, :]).reshape(-1), minlength=self.q1 * self.q2)
+        a12 = np.bincount(self._i12, (wv1[:, :, None] * v2[:, None, :]).reshape(-1), minlength=self.q1 * self.q2)
         a12 = a12.reshape(self.q1, self.q2)
-        a22 = np.bincount(self._i22, (v2[:, :, None] * v2[:, None, :]).reshape(-1), minlength=self.q2 * self.q2)
-        a22 = a22.reshape(self.q2, self.q2) + np.eye(self.q2)
         bf = BlockFactor(a11[:, 0, 0].copy(), 1) if p1 == 1 else BlockFactor(batched_cholesky(a11), p1)
         b = bf.solve_mat(a12)
-        schur = a22 - a12.T @ b
-        cf = np.linalg.cholesky(schur)
-        logdet = bf.logdet + float(2.0 * np.sum(np.log(np.diag(cf))))
-        cinv = np.linalg.inv(cf)
-        return SchurFactor(bf, b, cinv.T @ cinv, self.q1, logdet)
-
-    def cross_x(self, lams: list[F64] | sp.csr_matrix, w: F64, X: F64) -> F64:
-        m = lams if sp.issparse(lams) else self.zlam(lams)
-        return np.asarray(m.T @ (w[:, None] * X))
+        s = self._a22(v2, w) - a12.T @ b
+        cf, logdet_s = self._finish_schur(s)
+        return SchurFactor(bf, b, cf, self.q1, bf.logdet + logdet_s)
 
 
 def _block_prepare(self: BlockRE, theta: F64) -> F64:
     return self.lam(theta)
 
 
-def _sparse_prepare(self: SparseRE, theta: F64) -> sp.csr_matrix:
-    return self.zlam(self.lam(theta))
-
-
 BlockRE.prepare = _block_prepare  # type: ignore[attr-defined]
-SparseRE.prepare = _sparse_prepare  # type: ignore[attr-defined]
