@@ -18,6 +18,8 @@ from reference.glmm import GLMMOptions as GLMMOptions
 from reference.glmm import GLMMResult as GLMMResult
 from reference.glmm import glmer as glmer
 from reference.glmm import glmer_deviance_function as glmer_deviance_function
+from reference.glmm_nb import NBGLMMResult as NBGLMMResult
+from reference.glmm_nb import glmer_nb as glmer_nb
 from reference.links import LINKS as LINKS
 from reference.links import Link as Link
 from reference.links import get_link as get_link
