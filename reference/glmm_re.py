@@ -61,6 +61,15 @@ def _blas_controller() -> Any:
     return ThreadpoolController()
 
 
+#: without a way to hold BLAS to one thread, the dense Schur complement is kept this small
+UNCONTROLLED_SCHUR_MAX = 100
+
+
+def blas_threads_controllable() -> bool:
+    """Whether :func:`single_threaded_blas` can hold BLAS to one thread (threadpoolctl installed)."""
+    return _blas_controller() is not None
+
+
 def single_threaded_blas() -> contextlib.AbstractContextManager[Any]:
     """A context in which BLAS/LAPACK run on one thread (no-op without ``threadpoolctl``).
 
@@ -384,7 +393,8 @@ class SparseRE:
     or a segment sum (``np.bincount``), so no sparse-matrix objects are built in the
     iterations. ``A = Λᵀ Zᵀ W Z Λ + I`` is factorised by the first applicable method:
 
-    * ``schur``  — the terms after the first (largest) have at most ``schur_max`` columns:
+    * ``schur``  — the terms after the first (largest) have at most ``schur_max`` columns
+      (at most :data:`UNCONTROLLED_SCHUR_MAX` when BLAS threads cannot be limited):
       the first term's block-diagonal part is eliminated, leaving the dense Schur complement
       ``S = A22 − A12ᵀ A11⁻¹ A12`` (q2 × q2). For a scalar first term whose ``A12`` is sparse
       (nested factors, an observation-level term, sparsely crossed factors) ``A12`` is kept
@@ -428,6 +438,9 @@ class SparseRE:
         self.q1 = int(self.offsets[1])
         self.q2 = self.q - self.q1
         self.sparse_schur = False
+        if not blas_threads_controllable():
+            # a multi-threaded LAPACK Cholesky of a few hundred rows can take 100 ms on busy cores
+            schur_max = min(schur_max, UNCONTROLLED_SCHUR_MAX)
         if 0 < self.q2 <= schur_max:
             self.method = "schur"
             self._setup_schur()
