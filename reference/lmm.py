@@ -62,6 +62,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from numpy.typing import ArrayLike, NDArray
+from scipy.linalg.lapack import dpotrf
 
 from reference.errors import (
     ConvergenceError,
@@ -96,11 +97,14 @@ class LMMOptions:
     maxiter: int = 200  # Newton iterations
     xtol: float = 1e-10  # stop when every θ step is below this (relative to max(|θ|, 1))
     ftol: float = 1e-13  # … or the criterion falls by less than this (relative) with a small step
+    dec_tol: float = 1e-17  # … or the Newton decrement gᵀH⁻¹g (≈ 2 × what is left to gain) is below this (relative)
     hessian_step: float = 1e-4  # step of the finite-difference Hessian, × max(|θ|, 0.1)
+    gradient_hessian_step: float = 1e-6  # … of the Hessian from exact gradients (one grouping factor)
+    exact_gradient: bool = True  # one grouping factor: exact gradient (else finite differences)
     singular_tol: float = 1e-4  # lme4's boundary tolerance: a diagonal θ below this is "singular"
     boundary_probes: tuple[float, ...] = (1e-3, 0.1, 0.5, 1.0)  # interior probes of a θ at 0
     boundary_restarts: int = 3
-    dense_max: int = 200  # several factors: dense Cholesky of Λᵀ ZᵀWZ Λ + I up to this q
+    dense_max: int = 40  # several factors: dense Cholesky of Λᵀ ZᵀWZ Λ + I up to this q, else …
     schur_max: int = 400  # … block elimination of the first term when the others have ≤ this many columns
 
 
@@ -163,6 +167,16 @@ class _BlockLMM:
             self.b = np.add.reduceat(zx, starts, axis=0).reshape(self.nlev, p, m)
         offs = np.cumsum([0, *[q * (q + 1) // 2 for q in term_ps]])
         self._theta_slices = [slice(int(offs[i]), int(offs[i + 1])) for i in range(len(term_ps))]
+        # (row, column) in the level's Λ block of every θ entry, for the gradient
+        rs, cs = [], []
+        base = 0
+        for q in term_ps:
+            r, c = np.tril_indices(q)
+            order = np.lexsort((r, c))
+            rs.append(r[order] + base)
+            cs.append(c[order] + base)
+            base += q
+        self._theta_rc = (np.concatenate(rs), np.concatenate(cs))
 
     def lam(self, theta: F64) -> F64:
         if len(self.term_ps) == 1:
@@ -204,6 +218,36 @@ class _BlockLMM:
         s = C - np.einsum("lpa,lpb->ab", r, r)
         ld = 2.0 * float(np.log(np.diagonal(low, axis1=1, axis2=2)).sum())
         return ld, s, (lam, low)
+
+    def gradient_parts(self, factor: Any, coef: F64, sxx_inv: F64) -> tuple[F64, F64, F64]:
+        """Derivatives along θ of log|L|², of r² and of log|RX|² (exact, per θ entry).
+
+        With T = ΛᵀAΛ + I, M = ΛᵀB, G = T⁻¹M, K = B − AΛG (per level) and ∂Λ/∂θⱼ = e_r e_cᵀ:
+        ∂ log|T| = 2 Σ (T⁻¹ΛᵀA)[c, r]; ∂S = −Σ (K_rᵀ G_c + G_cᵀ K_r); then ∂r² = coefᵀ ∂S coef
+        (β is optimal) and ∂ log|S_XX| = tr(S_XX⁻¹ ∂S_XX).
+        """
+        k = sxx_inv.shape[0]
+        r_idx, c_idx = self._theta_rc
+        if self.p == 1:
+            lv, t = factor
+            bc = self.b @ coef
+            g_ld = np.array([2.0 * lv * float((self.a / t).sum())])
+            g_r2 = np.array([-2.0 * lv * float((bc * bc / (t * t)).sum())])
+            bx = self.b[:, :k] / t[:, None]  # K = b/T, G = λ b/T
+            g_rx = np.array([-2.0 * lv * float(np.einsum("la,ab,lb->", bx, sxx_inv, self.b[:, :k] / t[:, None]))])
+            return g_ld, g_r2, g_rx
+        lam, low = factor
+        # W = T⁻¹ΛᵀA, G = T⁻¹ΛᵀB (per level), via the Cholesky factors
+        lta = lam.T @ self.a
+        w = _bwd_batched(low, _fwd_batched(low, lta))
+        g = _bwd_batched(low, _fwd_batched(low, lam.T @ self.b))
+        kk = self.b - self.a @ lam @ g
+        g_ld = 2.0 * w.sum(axis=0)[c_idx, r_idx]
+        kc = kk @ coef
+        gc = g @ coef
+        g_r2 = -2.0 * np.einsum("lr,lc->rc", kc, gc)[r_idx, c_idx]
+        g_rx = -2.0 * np.einsum("lra,ab,lcb->rc", kk[:, :, :k], sxx_inv, g[:, :, :k])[r_idx, c_idx]
+        return g_ld, g_r2, g_rx
 
     def modes(self, factor: Any, coef: F64) -> F64:
         """u = (LLᵀ)⁻¹ Λᵀ ZᵀW(y − Xβ), as (levels, p); ``coef`` = (−β, 1)."""
@@ -512,7 +556,9 @@ class _LMM:
     # -- criterion
     def evaluate(self, theta: F64) -> _Eval:
         ld, s, fac = self.struct.evaluate(np.asarray(theta, dtype=np.float64), self.C)
-        ls = np.linalg.cholesky(s)
+        ls, info = dpotrf(s, lower=1, clean=1)
+        if info != 0:
+            raise np.linalg.LinAlgError("the Schur complement of the fixed effects is not positive definite")
         return _Eval(np.array(theta, dtype=np.float64), ld, ls, fac)
 
     def pieces(self, ev: _Eval) -> tuple[float, float]:
@@ -538,6 +584,31 @@ class _LMM:
         with np.errstate(divide="ignore", invalid="ignore"):
             v = self.criterion_of(ev)
         return v if math.isfinite(v) else math.inf
+
+    @property
+    def has_gradient(self) -> bool:
+        return isinstance(self.struct, _BlockLMM)
+
+    def criterion_grad(self, theta: F64) -> tuple[float, F64]:
+        """Criterion and its exact gradient (one grouping factor only)."""
+        self.nfev += 1
+        try:
+            ev = self.evaluate(theta)
+        except np.linalg.LinAlgError:
+            return math.inf, np.zeros(np.size(theta))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            v = self.criterion_of(ev)
+        if not math.isfinite(v):
+            return math.inf, np.zeros(np.size(theta))
+        k = self.k
+        _ldrx, r2 = self.pieces(ev)
+        beta = self.beta(ev)
+        coef = np.concatenate([-beta, [1.0]])
+        rx_inv = np.linalg.inv(ev.ls[:k, :k])
+        g_ld, g_r2, g_rx = self.struct.gradient_parts(ev.factor, coef, rx_inv.T @ rx_inv)
+        if self.reml:
+            return v, g_ld + g_rx + (self.n - k) * g_r2 / r2
+        return v, g_ld + self.n * g_r2 / r2
 
     def beta(self, ev: _Eval) -> F64:
         k = self.k
@@ -580,14 +651,36 @@ class _OptResult:
     message: str
 
 
-def _newton(f: Any, x0: F64, lower: F64, opts: LMMOptions) -> _OptResult:
-    """Projected Newton with a finite-difference Hessian made positive definite (|eigenvalues|)."""
+def _grad_hess_from(fg: Any, x: F64, step: float) -> tuple[F64, F64]:
+    """Exact gradient and its forward-difference Jacobian (d + 1 gradient evaluations)."""
+    _f0, g = fg(x)
+    d = x.size
+    h = step * np.maximum(np.abs(x), 0.1)
+    H = np.empty((d, d))
+    for i in range(d):
+        e = np.zeros(d)
+        e[i] = h[i]
+        H[:, i] = (fg(x + e)[1] - g) / h[i]
+    return g, 0.5 * (H + H.T)
+
+
+def _newton(f: Any, x0: F64, lower: F64, opts: LMMOptions, fg: Any = None) -> _OptResult:
+    """Projected Newton with a finite-difference Hessian made positive definite (|eigenvalues|).
+
+    (Tried: BFGS updates between finite-difference Hessians; on sleepstudy's random slope the
+    updated Hessians stalled the search, so every iteration recomputes the Hessian.)
+    """
     x = np.maximum(np.asarray(x0, dtype=np.float64), lower)
     fx = f(x)
     if not math.isfinite(fx):
         raise ConvergenceError("the criterion is not finite at the starting values; check the data for extreme values")
+    def derivatives(x_: F64, f_: float) -> tuple[F64, F64]:
+        if fg is not None:
+            return _grad_hess_from(fg, x_, opts.gradient_hessian_step)
+        return _fd_grad_hess(f, x_, f_, opts.hessian_step)
+
+    g, H = derivatives(x, fx)
     for it in range(1, opts.maxiter + 1):
-        g, H = _fd_grad_hess(f, x, fx, opts.hessian_step)
         if not (np.all(np.isfinite(g)) and np.all(np.isfinite(H))):
             return _OptResult(x, fx, it, False, "non-finite derivatives")
         free = ~((x <= lower) & (g >= 0))
@@ -599,11 +692,15 @@ def _newton(f: Any, x0: F64, lower: F64, opts: LMMOptions) -> _OptResult:
             w = np.maximum(np.abs(w), floor)
             d[idx] = -(V @ ((V.T @ g[idx]) / w))
         scale = np.maximum(np.abs(x), 1.0)
-        if np.max(np.abs(d) / scale) < opts.xtol:
-            return _OptResult(x, fx, it, True, "Newton step below xtol")
+        if np.max(np.abs(d) / scale) < opts.xtol or -float(g @ d) < opts.dec_tol * max(abs(fx), 1.0):
+            return _OptResult(x, fx, it, True, "converged (Newton decrement)")
+        # a diagonal θ may fall at most to a tenth of its value per step unless it is already
+        # small: one long Newton step from far away must not land on the bound 0, where the
+        # slope along θ vanishes by symmetry and the search would stall
+        floor = np.where(np.isfinite(lower) & (x > 1e-3), 0.1 * x, lower)
         t = 1.0
         while True:
-            xn = np.maximum(x + t * d, lower)
+            xn = np.maximum(x + t * d, floor)
             fn = f(xn)
             if fn <= fx + 1e-4 * float(g @ (xn - x)) or (fn <= fx and t < 1.0):
                 break
@@ -616,6 +713,7 @@ def _newton(f: Any, x0: F64, lower: F64, opts: LMMOptions) -> _OptResult:
         x, fx = xn, fn
         if step < opts.xtol or (dec <= opts.ftol * max(abs(fx), 1.0) and step < 1e-6):
             return _OptResult(x, fx, it, True, "converged")
+        g, H = derivatives(x, fx)
     return _OptResult(x, fx, opts.maxiter, False, "iteration limit reached")
 
 
@@ -624,7 +722,8 @@ def _optimize(model: _LMM) -> _OptResult:
     f = model.criterion
     lower = model.lower
     x0 = np.concatenate([theta_start(p) for p in model.term_ps])
-    res = _newton(f, x0, lower, opts)
+    fg = model.criterion_grad if (model.has_gradient and opts.exact_gradient) else None
+    res = _newton(f, x0, lower, opts, fg)
     diag = np.isfinite(lower)
     for _ in range(opts.boundary_restarts):
         near = diag & (res.x - lower <= 1e-3)
@@ -639,8 +738,15 @@ def _optimize(model: _LMM) -> _OptResult:
                 best, best_f = probe, fp
         if best is None:
             break
-        res2 = _newton(f, best, lower, opts)
+        res2 = _newton(f, best, lower, opts, fg)
         res = _OptResult(res2.x, res2.fun, res.iterations + res2.iterations, res2.converged, res2.message)
+    # a diagonal θ that ends a rounding error away from 0 is set to 0 when that is no worse
+    tiny = diag & (res.x > lower) & (res.x < 1e-6)
+    if np.any(tiny):
+        snapped = np.where(tiny, 0.0, res.x)
+        fs = f(snapped)
+        if fs <= res.fun + 1e-12 * max(abs(res.fun), 1.0):
+            res = _OptResult(snapped, fs, res.iterations, res.converged, res.message)
     return res
 
 
@@ -821,7 +927,8 @@ def _build_result(model: _LMM, opt: _OptResult) -> LMMResult:
         rows, cols_ = np.tril_indices(t.p)
         order = np.lexsort((rows, cols_))
         for r_, c_ in zip(rows[order], cols_[order], strict=True):
-            theta_names.append(f"{key}.{t.columns[r_]}" if r_ == c_ else f"{key}.{t.columns[r_]}.{t.columns[c_]}")
+            # lme4 names θ by the grouping factor (not by the VarCorr key "g.1" of a second term)
+            theta_names.append(f"{t.group}.{t.columns[r_]}" if r_ == c_ else f"{t.group}.{t.columns[r_]}.{t.columns[c_]}")
         if np.any(np.abs(np.diag(lam)) < model.opts.singular_tol):
             singular = True
         cov = sigma2 * (lam @ lam.T)
@@ -861,7 +968,7 @@ def _build_result(model: _LMM, opt: _OptResult) -> LMMResult:
         reml_crit=crit if model.reml else None,
         nobs=n,
         npar=npar,
-        ngroups={key: t.nlevels for t, key in zip(design.terms, keys, strict=True)},
+        ngroups={t.group: t.nlevels for t in design.terms},  # per grouping factor, as lme4's ngrps
         ranef=ranef,
         converged=bool(opt.converged),
         singular=singular,
