@@ -276,7 +276,22 @@ def _prepare(
 # ----------------------------------------------------------------------------- optimisation
 
 
+def _around(f: Any, x: F64 | None) -> None:
+    """Tell an objective that the next evaluations are finite differences around ``x``."""
+    center = getattr(f, "set_center", None)
+    if center is not None:
+        center(x)
+
+
 def _fd_grad(f: Any, x: F64, f0: float, lower: F64, rel: float, forward: bool = False) -> F64:
+    _around(f, x)
+    try:
+        return _fd_grad_at(f, x, f0, lower, rel, forward)
+    finally:
+        _around(f, None)
+
+
+def _fd_grad_at(f: Any, x: F64, f0: float, lower: F64, rel: float, forward: bool) -> F64:
     g = np.empty_like(x)
     for i in range(x.size):
         h = rel * max(abs(x[i]), 1.0)
@@ -293,6 +308,14 @@ def _fd_grad(f: Any, x: F64, f0: float, lower: F64, rel: float, forward: bool = 
 
 def _fd_hessian(f: Any, x: F64, f0: float, rel: float) -> tuple[F64, F64]:
     """Central-difference gradient and Hessian (bounds ignored: the deviance is defined there)."""
+    _around(f, x)
+    try:
+        return _fd_hessian_at(f, x, f0, rel)
+    finally:
+        _around(f, None)
+
+
+def _fd_hessian_at(f: Any, x: F64, f0: float, rel: float) -> tuple[F64, F64]:
     d = x.size
     h = rel * np.maximum(np.abs(x), 1.0)
     fp = np.empty(d)
@@ -420,6 +443,8 @@ def _minimize(f: Any, x0: F64, lower: F64, opts: GLMMOptions, probe_step: F64, f
         counter["n"] += 1
         return value(x)
 
+    safe.set_center = getattr(f, "set_center", None)  # type: ignore[attr-defined]
+
     def fg(x: F64) -> tuple[float, F64]:
         f0 = safe(x)
         if not math.isfinite(f0):
@@ -486,6 +511,50 @@ class _Objective:
         self.u: F64 | None = None
         self.beta: F64 | None = None
         self.last: tuple[F64, PirlsResult, Any, float] | None = None
+        # finite-difference warm starts (see set_center)
+        self._center: tuple[F64, F64, F64] | None = None
+        self._dirs: dict[int, tuple[float, F64, F64]] = {}
+
+    def set_center(self, x: F64 | None) -> None:
+        """Warm starts for finite differences around ``x`` (None: back to the last modes).
+
+        PIRLS then starts from the modes at ``x`` moved linearly along the coordinate
+        directions already evaluated (``x + h e_i``), so the start is O(h²) instead of O(h)
+        away from the new modes and PIRLS needs one factorisation fewer per evaluation.
+        The modes it converges to, hence the deviance, do not depend on the start.
+        """
+        self._center = None
+        self._dirs = {}
+        if x is None or self.last is None or not np.array_equal(self.last[0], x):
+            return
+        pr = self.last[1]
+        self._center = (np.array(x, dtype=np.float64), pr.u.copy(), pr.beta.copy())
+
+    def _warm_start(self, x: F64) -> int | None:
+        """Set the PIRLS start for ``x``; the coordinate to learn from this evaluation, if any."""
+        if self._center is None:
+            return None
+        x0, u0, b0 = self._center
+        dx = x - x0
+        moved = np.flatnonzero(dx)
+        u, b = u0.copy(), b0.copy()
+        for i in moved:
+            known = self._dirs.get(int(i))
+            if known is not None:
+                h, du, db = known
+                u += (dx[i] / h) * du
+                b += (dx[i] / h) * db
+        self.u = u
+        if self.joint:
+            self.beta = b
+        if moved.size == 1 and int(moved[0]) not in self._dirs:
+            return int(moved[0])
+        return None
+
+    def _learn(self, x: F64, i: int, pr: PirlsResult) -> None:
+        assert self._center is not None
+        x0, u0, b0 = self._center
+        self._dirs[i] = (float(x[i] - x0[i]), pr.u - u0, pr.beta - b0)
 
     def split(self, x: F64) -> tuple[F64 | None, F64, float]:
         m = self.m
@@ -502,19 +571,23 @@ class _Objective:
         m = self.m
         beta, theta, phi = self.split(x)
         state = m.struct.prepare(theta)
+        learn = self._warm_start(x)
+        steps = 0 if self._center is None else 1  # an extrapolated start: see pirls(min_steps)
         if self.joint:
             pr = pirls(
                 m.struct, state, m.resp, m.X, self.beta, self.u, phi,
-                joint=True, tol=self.opts.pirls_tol, maxit=self.opts.pirls_maxit,
+                joint=True, tol=self.opts.pirls_tol, maxit=self.opts.pirls_maxit, min_steps=steps,
             )
             self.beta = pr.beta
         else:
             pr = pirls(
                 m.struct, state, m.resp, m.X, beta, self.u, phi,
                 joint=False, tol=self.opts.pirls_tol, maxit=self.opts.pirls_maxit,
-                eta_fixed=m.resp.offset + m.X @ beta,
+                eta_fixed=m.resp.offset + m.X @ beta, min_steps=steps,
             )
         self.u = pr.u
+        if learn is not None:
+            self._learn(x, learn, pr)
         dev = deviance(m.struct, state, m.resp, pr, phi, max(self.nagq, 1))
         self.last = (np.array(x), pr, state, phi)
         return dev

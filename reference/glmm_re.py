@@ -467,8 +467,11 @@ class SparseRE:
         rows = (uniq // q2).astype(np.intp)
         indptr = np.searchsorted(rows, np.arange(self.q1 + 1)).astype(np.intp)
         npairs = int(np.sum(np.diff(indptr) ** 2))
-        # a gathered product costs ~30 BLAS flops (one thread): sparse only when A12 is sparse enough
-        if p1 == 1 and npairs * 32 <= self.q1 * q2 * q2:
+        # a gathered product costs ~30 BLAS flops on one thread: with BLAS held to one thread the
+        # sparse products are used only when A12 is sparse enough; otherwise (threads uncontrolled,
+        # where one dense product can cost 10-100× its single-thread time) whenever they are fewer
+        ratio = 32 if blas_threads_controllable() else 1
+        if p1 == 1 and npairs * ratio < self.q1 * q2 * q2 and npairs <= 20_000_000:
             self.sparse_schur = True
             self._inv12 = inv.reshape(-1).astype(np.intp)
             self._nz_rows = rows
