@@ -257,7 +257,7 @@ def test_sparse_solvers_agree(reml: bool) -> None:
     np.testing.assert_allclose(fits[0].theta, fits[1].theta, atol=1e-6)
     for key in fits[0].ranef:
         np.testing.assert_allclose(fits[0].ranef[key].modes, fits[1].ranef[key].modes, atol=1e-6)
-        np.testing.assert_allclose(fits[0].ranef[key].condvar, fits[1].ranef[key].condvar, rtol=1e-6)
+        np.testing.assert_allclose(fits[0].ranef[key].condvar, fits[1].ranef[key].condvar, rtol=1e-5, atol=1e-8)
 
 
 def test_ml_fit_is_the_glmer_gaussian_optimum() -> None:
