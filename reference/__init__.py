@@ -1,4 +1,4 @@
-"""reference: the GLM/GLMM engine of glmm-exercises (links, families, glm, glmer, quadrature, marginal quantities, simulation)."""
+"""reference: the GLM/GLMM engine of glmm-exercises (links, families, glm, glmer, lmer, quadrature, marginal quantities, simulation)."""
 
 from reference.families import FAMILIES as FAMILIES
 from reference.families import Binomial as Binomial
@@ -23,6 +23,8 @@ from reference.glmm_nb import glmer_nb as glmer_nb
 from reference.links import LINKS as LINKS
 from reference.links import Link as Link
 from reference.links import get_link as get_link
+from reference.lmm import LMMResult as LMMResult
+from reference.lmm import lmer as lmer
 from reference.marginal import cluster_loglik as cluster_loglik
 from reference.marginal import conditional_mode as conditional_mode
 from reference.marginal import marginal_loglik as marginal_loglik

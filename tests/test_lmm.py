@@ -278,6 +278,56 @@ def test_ml_fit_is_the_glmer_gaussian_optimum() -> None:
     np.testing.assert_allclose(ours.theta, other.theta, rtol=1e-4)
 
 
+@pytest.mark.parametrize(
+    ("formula", "kwargs"),
+    [
+        ("Reaction ~ Days + (Days | Subject)", {}),
+        ("Reaction ~ Days + (1 | Subject)", {"weights": "w", "offset": "off"}),
+    ],
+    ids=["slope", "weights-offset"],
+)
+def test_glmer_gaussian_adapter_matches_glmer(formula: str, kwargs: dict[str, Any]) -> None:
+    """glmer_gaussian (the fast path offered to reference.glmer) returns the glmer fit: same
+    optimum, same fields, and lme4's SEs (which glmer's Hessian SEs match to ~1e-6)."""
+    from reference.glmm import GLMMResult, glmer
+    from reference.lmm import glmer_gaussian
+
+    d = _sleep()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        slow = glmer(formula, d, family="gaussian", **kwargs)
+    fast = glmer_gaussian(formula, d, **kwargs)
+    assert isinstance(fast, GLMMResult)
+    assert fast.loglik >= slow.loglik - 1e-9
+    assert fast.loglik == pytest.approx(slow.loglik, abs=1e-6)
+    np.testing.assert_allclose(fast.fixef, slow.fixef, rtol=1e-6)
+    np.testing.assert_allclose(fast.theta, slow.theta, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(fast.se, slow.se, rtol=1e-4)
+    assert (fast.npar, fast.nobs, fast.ngroups, fast.df_resid) == (slow.npar, slow.nobs, slow.ngroups, slow.df_resid)
+    np.testing.assert_allclose(fast.fitted(), slow.fitted(), rtol=1e-6)
+    np.testing.assert_allclose(fast.residuals("pearson"), slow.residuals("pearson"), atol=1e-4)
+    key = next(iter(fast.ranef))
+    np.testing.assert_allclose(fast.ranef[key].modes, slow.ranef[key].modes, atol=1e-4)
+    np.testing.assert_allclose(fast.ranef[key].condvar, slow.ranef[key].condvar, rtol=1e-4)
+    assert "Linear mixed model fit by maximum likelihood" in fast.summary()
+    lm = lmer(formula, d, REML=False, **kwargs)
+    assert fast.loglik == lm.loglik
+
+
+def test_glmer_gaussian_adapter_checks_nagq() -> None:
+    from reference.glmm import NAGQError
+    from reference.lmm import glmer_gaussian
+
+    d = _sleep()
+    with pytest.raises(NAGQError, match="single, scalar"):
+        glmer_gaussian("Reaction ~ Days + (Days | Subject)", d, nAGQ=5)
+    with pytest.raises(NAGQError, match="integer"):
+        glmer_gaussian("Reaction ~ Days + (1 | Subject)", d, nAGQ=-1)
+    five = glmer_gaussian("Reaction ~ Days + (1 | Subject)", d, nAGQ=5)
+    assert five.nagq == 5  # the gaussian integral is exact for every nAGQ: same fit
+    assert five.loglik == glmer_gaussian("Reaction ~ Days + (1 | Subject)", d).loglik
+
+
 # ----------------------------------------------------------------------------- behaviour
 
 
