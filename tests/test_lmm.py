@@ -12,6 +12,8 @@ What is asserted, per stored fit:
   relative; θ and SEs 1e-5 (relative, absolute below 0.1: the criterion is flat along θ, so
   two optimizers stopping 1e-12 apart in the criterion differ by ~1e-6 in θ);
 * against the default fit (what an R user sees): our criterion is never worse (1e-9), θ 2e-4;
+* against glmmTMB (REML and ML, unweighted fits): log-likelihood never worse and within 1e-6,
+  β 1e-4, SEs and σ 1e-5;
 * AIC, BIC, df.resid, nobs, ngroups, the ML deviance at the fit, variance components,
   conditional modes, fitted values and residuals, the singular flag.
 
@@ -114,6 +116,22 @@ def test_never_worse_than_default_lme4(fit: dict[str, Any]) -> None:
     d = fit["default"]
     assert res.loglik >= d["loglik"] - 1e-9 * abs(d["loglik"])
     assert _rel(res.theta, d["theta"], SMALL) < DEFAULT_THETA_TOL
+
+
+# glmmTMB's gaussian weights multiply each observation's log-density (frequency weights)
+# instead of dividing its variance (lme4's prior weights): another model, not compared
+TMB_FITS = [f for f in FITS if f.get("glmmTMB") and "error" not in f["glmmTMB"] and f["weights"] is None]
+
+
+@pytest.mark.parametrize("fit", TMB_FITS, ids=[f["id"] for f in TMB_FITS])
+def test_matches_glmmtmb(fit: dict[str, Any]) -> None:
+    res = _fit(fit)
+    t = fit["glmmTMB"]
+    assert res.loglik >= t["loglik"] - 1e-8 * abs(t["loglik"])
+    assert res.loglik == pytest.approx(t["loglik"], abs=1e-6)
+    assert _rel(res.fixef, t["fixef"], 1.0) < 1e-4
+    assert _rel(res.se, t["se"], SMALL) < 1e-5
+    assert _rel(res.sigma, t["sigma"]) < 1e-5
 
 
 @pytest.mark.parametrize("fit", FITS, ids=IDS)

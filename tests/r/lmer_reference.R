@@ -4,6 +4,7 @@
 ## Writes:  tests/r/lmer_reference.json   (all fits, R/package versions, the optimizer settings)
 ##          tests/r/data/lmer_<name>.csv   (the data, only the model columns, exact doubles)
 ##
+## glmmTMB (when installed) fits each model too (REML and ML; "glmmTMB" entries).
 ## Each model is fitted four times: REML and ML, each with lme4's default control ("default":
 ## what an R user sees; nloptwrap/BOBYQA stops at ftol_abs = 1e-8, so θ is accurate to about
 ## 1e-5 only) and with a tight optimizer ("tight": nloptwrap with ftol/xtol 1e-15/1e-12), whose
@@ -17,6 +18,7 @@
 ##   polynomial contrasts; unordered gives treatment contrasts, as the Python design does).
 
 suppressPackageStartupMessages(library(lme4))
+have_tmb <- suppressWarnings(requireNamespace("glmmTMB", quietly = TRUE))
 here <- local({
   a <- commandArgs(trailingOnly = FALSE)
   f <- sub("^--file=", "", a[grep("^--file=", a)])
@@ -127,6 +129,21 @@ summarise <- function(fit, elapsed) {
   )
 }
 
+tmb_summary <- function(fit) {
+  fe <- glmmTMB::fixef(fit)$cond
+  ll <- logLik(fit)
+  list(
+    fixef = as.list(unname(fe)),
+    se = as.list(unname(sqrt(diag(vcov(fit)$cond)))),
+    sigma = sigma(fit),
+    varcorr = varcorr_list(glmmTMB::VarCorr(fit)$cond),
+    loglik = as.numeric(ll),
+    aic = AIC(fit),
+    convergence = fit$fit$convergence,
+    pdHess = fit$sdr$pdHess
+  )
+}
+
 fits <- list()
 for (s in specs) {
   d <- datasets[[s$data]]
@@ -144,6 +161,9 @@ for (s in specs) {
     ft <- lmer(f, data = d, REML = reml, weights = .w, offset = .o,
                control = lmerControl(optimizer = "nloptwrap", optCtrl = opt_tight))
     dev_fun <- lmer(f, data = d, REML = reml, weights = .w, offset = .o, devFunOnly = TRUE)
+    tmb <- if (!have_tmb) NULL else tryCatch(
+      tmb_summary(suppressWarnings(glmmTMB::glmmTMB(f, data = d, REML = reml, weights = .w, offset = .o))),
+      error = function(e) list(error = conditionMessage(e)))
     fits[[length(fits) + 1]] <- list(
       id = paste0(s$id, if (reml) "-reml" else "-ml"),
       model = s$id,
@@ -152,14 +172,15 @@ for (s in specs) {
       formula = s$formula, weights = s$weights, offset = s$offset, REML = reml, note = s$note,
       at_theta = list(theta = as.list(s$at_theta), objective = dev_fun(s$at_theta)),
       default = summarise(fd, el),
-      tight = summarise(ft, NA)
+      tight = summarise(ft, NA),
+      glmmTMB = tmb
     )
   }
 }
 
 out <- list(
   description = "lme4::lmer reference fits (REML and ML; default and tight optimizer); regenerate with: Rscript tests/r/lmer_reference.R",
-  versions = session_versions(c("lme4", "Matrix", "nloptr")),
+  versions = session_versions(c("lme4", "Matrix", "nloptr", if (have_tmb) c("glmmTMB", "TMB"))),
   tight_optimizer = list(optimizer = "nloptwrap", optCtrl = opt_tight),
   default_optimizer = as.list(lmerControl()$optimizer),
   generated = format(Sys.time(), "%Y-%m-%dT%H:%M:%SZ", tz = "UTC"),
