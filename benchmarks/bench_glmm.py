@@ -5,7 +5,14 @@ Data sets (written to benchmarks/out/ as CSV, simulated with reference.simulate)
 * random-intercept Poisson (log link) and Bernoulli (logit link) models with three fixed
   effects (intercept, x1, x2), 20 rows per cluster, N = 1e3, 1e4, 1e5, 1e6 rows:
   ``y ~ x1 + x2 + (1 | cluster)``;
-* a random-slope Poisson model at N = 1e5: ``y ~ x1 + x2 + (1 + x1 | cluster)``.
+* a random-slope Poisson model at N = 1e5: ``y ~ x1 + x2 + (1 + x1 | cluster)``;
+* several random-effects terms (``--no-multi`` skips them): the stored data sets
+  grouseticks with an observation-level effect (Poisson,
+  ``TICKS ~ YEAR + sHEIGHT + (1|BROOD) + (1|INDEX) + (1|LOCATION)``) and VerbAgg with crossed
+  subjects and items (binomial, ``r2y ~ Anger + Gender + btype + situ + (1|id) + (1|item)``),
+  and simulated designs at ``--multi-sizes`` rows (default 1e4, 1e5): two crossed factors with
+  500 and 50 levels (Bernoulli, ``y ~ x1 + x2 + (1|a) + (1|b)``) and classes nested in schools
+  (50 schools × 10 classes, Poisson, ``y ~ x1 + x2 + (1|school/class)``).
 
 Every fit runs in its own child process (Python for reference.glmer, Rscript for lme4), so
 peak memory is the child's own maximum resident set size (``os.wait4`` rusage), not a running
@@ -33,6 +40,10 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pandas is imported lazily (the parent process stays small)
+    import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -41,6 +52,12 @@ if str(ROOT) not in sys.path:
 OUT = ROOT / "benchmarks" / "out"
 ROWS_PER_CLUSTER = 20
 DEFAULT_SIZES = (1_000, 10_000, 100_000, 1_000_000)
+MULTI_SIZES = (10_000, 100_000)
+R_DATA = ROOT / "tests" / "r" / "data"
+CROSSED_LEVELS = (500, 50)
+CROSSED_SD = (0.6, 0.4)
+NESTED_LEVELS = (50, 10)  # schools, classes per school
+NESTED_SD = (0.5, 0.3)
 SLOPE_SIZE = 100_000
 DEFAULT_SEED = 20261125
 BETA = {"poisson": (0.5, 0.3, -0.2), "binomial": (-0.5, 0.8, -0.4)}
@@ -57,6 +74,7 @@ class Case:
     n: int
     formula: str
     csv: Path
+    factors: tuple[str, ...] = ("cluster",)  # columns read as factors (grouping and categorical)
 
 
 @dataclass
@@ -96,18 +114,68 @@ def make_cases(sizes: list[int], *, slope: bool, seed: int = DEFAULT_SEED) -> li
     return cases
 
 
+def make_multi_cases(sizes: list[int], *, seed: int = DEFAULT_SEED) -> list[Case]:
+    """Models with several random-effects terms: two stored data sets, then simulated ones."""
+    tag = "" if seed == DEFAULT_SEED else f"_seed{seed}"
+    cases = [
+        Case(
+            "grouse-obs", "poisson", 403, "TICKS ~ YEAR + sHEIGHT + (1 | BROOD) + (1 | INDEX) + (1 | LOCATION)",
+            R_DATA / "grouseticks.csv", ("INDEX", "BROOD", "YEAR", "LOCATION"),
+        ),
+        Case(
+            "verbagg-x", "binomial", 7584, "r2y ~ Anger + Gender + btype + situ + (1 | id) + (1 | item)",
+            R_DATA / "verbagg.csv", ("id", "item", "Gender", "btype", "situ"),
+        ),
+    ]
+    for n in sizes:
+        cases.append(
+            Case("crossed", "binomial", n, "y ~ x1 + x2 + (1 | a) + (1 | b)", OUT / f"glmm_crossed_{n}{tag}.csv", ("a", "b"))
+        )
+        cases.append(
+            Case(
+                "nested", "poisson", n, "y ~ x1 + x2 + (1 | school/class)", OUT / f"glmm_nested_{n}{tag}.csv",
+                ("school", "class"),
+            )
+        )
+    return cases
+
+
+def simulate_multi(case: Case, seed: int) -> pd.DataFrame:
+    """Crossed (a × b) or nested (class in school) random intercepts, uniform over levels."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(np.random.SeedSequence([seed, case.n, 7 if case.name == "crossed" else 8]))
+    n = case.n
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    if case.name == "crossed":
+        (la, lb), (sa, sb) = CROSSED_LEVELS, CROSSED_SD
+        a, b = rng.integers(0, la, n), rng.integers(0, lb, n)
+        eta = -0.3 + 0.5 * x1 - 0.3 * x2 + rng.normal(0, sa, la)[a] + rng.normal(0, sb, lb)[b]
+        y = (rng.random(n) < 1.0 / (1.0 + np.exp(-eta))).astype(int)
+        groups = {"a": [f"a{i}" for i in a], "b": [f"b{i}" for i in b]}
+    else:
+        (ls, per), (ss, sc) = NESTED_LEVELS, NESTED_SD
+        school, cls = rng.integers(0, ls, n), rng.integers(0, per, n)
+        eta = 0.4 + 0.3 * x1 - 0.2 * x2 + rng.normal(0, ss, ls)[school] + rng.normal(0, sc, ls * per)[school * per + cls]
+        y = rng.poisson(np.exp(eta))
+        groups = {"school": [f"s{i}" for i in school], "class": [f"c{i}" for i in cls]}
+    return pd.DataFrame({"y": y, "x1": x1, "x2": x2, **groups})
+
+
 def write_data_in_child(case: Case, seed: int) -> None:
     """Run :func:`write_data` in a child process, so the parent stays small (see LAUNCHER)."""
     code = (
         "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); "
         "import bench_glmm as b; "
-        "b.write_data(b.Case(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], Path(sys.argv[6])), int(sys.argv[7]))"
+        "b.write_data(b.Case(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], Path(sys.argv[6]), "
+        "tuple(sys.argv[8].split(','))), int(sys.argv[7]))"
     )
     if case.csv.exists():
         return
     subprocess.run(
         [sys.executable, "-c", code, str(Path(__file__).resolve().parent), case.name, case.family,
-         str(case.n), case.formula, str(case.csv), str(seed)],
+         str(case.n), case.formula, str(case.csv), str(seed), ",".join(case.factors)],
         check=True,
     )
 
@@ -115,6 +183,13 @@ def write_data_in_child(case: Case, seed: int) -> None:
 def write_data(case: Case, seed: int) -> None:
     """Simulate the case's data set (deterministic in seed, family and size) and write the CSV."""
     if case.csv.exists():
+        return
+    if case.name in ("crossed", "nested"):
+        df = simulate_multi(case, seed)
+        case.csv.parent.mkdir(parents=True, exist_ok=True)
+        tmp = case.csv.with_suffix(".tmp")
+        df.to_csv(tmp, index=False, float_format="%.10g")
+        tmp.replace(case.csv)
         return
     import numpy as np
 
@@ -143,8 +218,12 @@ PY_CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, sys.argv[1])
 csv, formula, family, repeat = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+factors = [c for c in (sys.argv[6] if len(sys.argv) > 6 else "").split(",") if c]
 import pandas as pd
 data = pd.read_csv(csv)
+for column in factors:  # as R's factor(): labels, so integer codes are not read as numbers
+    if column in data:
+        data[column] = data[column].astype(str)
 import reference
 glmer = getattr(reference, "glmer", None)
 if glmer is None:
@@ -175,7 +254,7 @@ args <- commandArgs(trailingOnly = TRUE)
 csv <- args[1]; form <- as.formula(args[2]); fam <- args[3]; repeat_n <- as.integer(args[4])
 suppressPackageStartupMessages(library(lme4))
 data <- read.csv(csv)
-data$cluster <- factor(data$cluster)
+for (nm in strsplit(Sys.getenv("FACTORS", "cluster"), ",")[[1]]) if (nzchar(nm)) data[[nm]] <- factor(data[[nm]])
 best <- Inf
 for (i in seq_len(repeat_n)) {
   t0 <- proc.time()[["elapsed"]]
@@ -331,6 +410,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="numbers of rows for the random-intercept data sets (default 1e3 1e4 1e5 1e6)")
     parser.add_argument("--skip-r", action="store_true", help="do not run lme4")
     parser.add_argument("--no-slope", action="store_true", help="skip the random-slope model at N = 1e5")
+    parser.add_argument("--no-multi", action="store_true", help="skip the models with several random-effects terms")
+    parser.add_argument("--only-multi", action="store_true", help="run only the models with several terms")
+    parser.add_argument("--multi-sizes", nargs="+", type=parse_size, default=list(MULTI_SIZES),
+                        help="numbers of rows for the simulated crossed and nested designs (default 1e4 1e5)")
     parser.add_argument("--repeat", type=int, default=1, help="fits per child process; the best time is kept")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="simulation seed")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed per fit")
@@ -339,7 +422,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
 
-    cases = make_cases(sorted(set(args.sizes)), slope=not args.no_slope, seed=args.seed)
+    if args.no_multi and args.only_multi:
+        parser.error("--no-multi and --only-multi exclude each other")
+    cases = [] if args.only_multi else make_cases(sorted(set(args.sizes)), slope=not args.no_slope, seed=args.seed)
+    if not args.no_multi:
+        cases += make_multi_cases(sorted(set(args.multi_sizes)), seed=args.seed)
     for case in cases:
         t0 = time.perf_counter()
         existed = case.csv.exists()
@@ -360,18 +447,20 @@ def main(argv: list[str] | None = None) -> int:
             inline = OUT / "lme4_bench_inline.R"
             inline.write_text(R_CHILD)
             r_script = [str(inline), "{csv}", "{formula}", "{family}", "{repeat}"]
-    r_env = {**os.environ, "FACTORS": "cluster"}
 
     rows = []
     for case in cases:
         print(f"fitting {case.name} N={case.n} ...", flush=True)
+        factors = ",".join(case.factors)
         py = run_child(
-            [sys.executable, "-c", PY_CHILD, str(ROOT), str(case.csv), case.formula, case.family, str(args.repeat)],
+            [sys.executable, "-c", PY_CHILD, str(ROOT), str(case.csv), case.formula, case.family, str(args.repeat),
+             factors],
             args.timeout,
         )
         r = None
         if r_script is not None:
             fields = {"csv": str(case.csv), "formula": case.formula, "family": case.family, "repeat": str(args.repeat)}
+            r_env = {**os.environ, "FACTORS": factors}
             r = run_child(["Rscript", *(a.format(**fields) for a in r_script)], args.timeout, env=r_env)
         rows.append({"case": case, "python": py, "r": r})
 

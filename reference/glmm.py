@@ -137,7 +137,7 @@ class GLMMOptions:
     boundary_probes: tuple[float, ...] = (1e-3, 0.1, 0.5, 1.0)  # … at these interior values (× the θ scale)
     boundary_restarts: int = 5  # searches restarted from a better interior probe at most this often
     dense_max: int = 64  # several terms: dense Cholesky up to this q, sparse LU above (see glmm_re)
-    schur_max: int = 500  # several terms: eliminate the largest term when the others have ≤ this many columns
+    schur_max: int = 500  # several terms: eliminate the largest term when the others have ≤ this many columns (0: never)
 
 
 # ----------------------------------------------------------------------------- input handling

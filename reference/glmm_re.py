@@ -63,6 +63,11 @@ def _blas_controller() -> Any:
 
 #: without a way to hold BLAS to one thread, the dense Schur complement is kept this small
 UNCONTROLLED_SCHUR_MAX = 100
+#: a Schur complement with more columns than SPARSE_S_MIN and at most this share of nonzeros is
+#: factorised as a sparse matrix (nested factors, observation-level terms), up to SPARSE_S_MAX columns
+SPARSE_S_DENSITY = 0.1
+SPARSE_S_MIN = 64
+SPARSE_S_MAX = 20_000
 
 
 def blas_threads_controllable() -> bool:
@@ -334,7 +339,8 @@ class SparseSchurFactor:
     cols: NDArray[np.intp]
     indptr: NDArray[np.intp]
     bvals: F64
-    cf: tuple
+    cf: tuple | None  # dense Cholesky of S (cho_factor) …
+    s_lu: spla.SuperLU | None  # … or sparse LU of S with diagonal pivots
     q1: int
     q2: int
     logdet: float
@@ -342,17 +348,22 @@ class SparseSchurFactor:
     def _b_csr(self) -> sp.csr_matrix:
         return sp.csr_matrix((self.bvals, self.cols, self.indptr), shape=(self.q1, self.q2))
 
+    def _s_solve(self, rhs: F64) -> F64:
+        if self.s_lu is not None:
+            return self.s_lu.solve(np.asarray(rhs, dtype=np.float64))
+        return sla.cho_solve(self.cf, rhs)
+
     def solve(self, rhs: F64) -> F64:
         r1, r2 = rhs[: self.q1], rhs[self.q1 :]
         bt_r1 = np.bincount(self.cols, self.bvals * r1[self.rows], minlength=self.q2)
-        x2 = sla.cho_solve(self.cf, r2 - bt_r1)
+        x2 = self._s_solve(r2 - bt_r1)
         x1 = r1 / self.a11 - np.bincount(self.rows, self.bvals * x2[self.cols], minlength=self.q1)
         return np.concatenate([x1, x2])
 
     def solve_mat(self, mat: F64) -> F64:
         r1, r2 = mat[: self.q1], mat[self.q1 :]
         b = self._b_csr()
-        x2 = sla.cho_solve(self.cf, r2 - np.asarray(b.T @ r1))
+        x2 = self._s_solve(r2 - np.asarray(b.T @ r1))
         x1 = r1 / self.a11[:, None] - np.asarray(b @ x2)
         return np.vstack([x1, x2])
 
@@ -399,7 +410,10 @@ class SparseRE:
       ``S = A22 − A12ᵀ A11⁻¹ A12`` (q2 × q2). For a scalar first term whose ``A12`` is sparse
       (nested factors, an observation-level term, sparsely crossed factors) ``A12`` is kept
       by its nonzeros and ``S`` is assembled from products of nonzeros in the same row;
-      otherwise ``A12`` is dense and ``S`` is one matrix product;
+      otherwise ``A12`` is dense and ``S`` is one matrix product. When ``S`` itself is sparse
+      (at most :data:`SPARSE_S_DENSITY` nonzero, e.g. an observation-level term over factors
+      that are nested in each other) it is factorised by sparse LU, whatever its size up to
+      :data:`SPARSE_S_MAX` columns;
     * ``dense``  — ``q ≤ dense_max``: dense Cholesky;
     * ``lu``     — scipy's sparse LU of ``A`` (pattern precomputed).
     """
@@ -437,13 +451,13 @@ class SparseRE:
         self._width = width
         self.q1 = int(self.offsets[1])
         self.q2 = self.q - self.q1
-        self.sparse_schur = False
+        self.sparse_schur = False  # A12 kept by its nonzeros
+        self.sparse_s = False  # S factorised as a sparse matrix
         if not blas_threads_controllable():
             # a multi-threaded LAPACK Cholesky of a few hundred rows can take 100 ms on busy cores
             schur_max = min(schur_max, UNCONTROLLED_SCHUR_MAX)
-        if 0 < self.q2 <= schur_max:
+        if self._setup_schur(schur_max):
             self.method = "schur"
-            self._setup_schur()
         elif self.q <= dense_max:
             self.method = "dense"
             self._iaa = (cols[:, :, None] * self.q + cols[:, None, :]).reshape(-1)
@@ -454,8 +468,11 @@ class SparseRE:
 
     # -- set-up of the factorisations (index maps, once)
 
-    def _setup_schur(self) -> None:
+    def _setup_schur(self, schur_max: int) -> bool:
+        """Index maps for eliminating the first term; False when that does not pay."""
         p1, q2 = self.ps[0], self.q2
+        if q2 == 0 or schur_max <= 0 or q2 > max(schur_max, SPARSE_S_MAX) or (p1 > 1 and q2 > schur_max):
+            return False
         cols = self._cols
         col2 = cols[:, p1:] - self.q1  # (n, w2) columns of the other terms
         self._i22 = (col2[:, :, None] * q2 + col2[:, None, :]).reshape(-1)
@@ -471,20 +488,44 @@ class SparseRE:
         # sparse products are used only when A12 is sparse enough; otherwise (threads uncontrolled,
         # where one dense product can cost 10-100× its single-thread time) whenever they are fewer
         ratio = 32 if blas_threads_controllable() else 1
-        if p1 == 1 and npairs * ratio < self.q1 * q2 * q2 and npairs <= 20_000_000:
-            self.sparse_schur = True
-            self._inv12 = inv.reshape(-1).astype(np.intp)
-            self._nz_rows = rows
-            self._nz_cols = (uniq % q2).astype(np.intp)
-            self._nz_indptr = indptr
+        if p1 == 1 and npairs <= 5_000_000:
+            nz_cols = (uniq % q2).astype(np.intp)
             pk, pl = _pairs_within_rows(indptr)
-            self._pk, self._pl = pk, pl
-            self._ipair = self._nz_cols[pk] * q2 + self._nz_cols[pl]
-        else:
-            self._i11 = (
-                codes1[:, None, None] * p1 * p1 + a_idx[None, :, None] * p1 + a_idx[None, None, :]
-            ).reshape(-1)
-            self._i12 = key
+            ipair = nz_cols[pk] * q2 + nz_cols[pl]
+            sparse_s = False
+            if q2 > SPARSE_S_MIN:
+                # S = A22 − A12ᵀ A11⁻¹ A12 has the nonzeros of A22, of the pairs and the diagonal
+                diag = np.arange(q2, dtype=np.intp) * (q2 + 1)
+                pattern = np.unique(np.concatenate([self._i22, ipair, diag]))
+                sparse_s = pattern.size <= SPARSE_S_DENSITY * q2 * q2
+            if not sparse_s and (q2 > schur_max or npairs * ratio >= self.q1 * q2 * q2):
+                if q2 > schur_max:
+                    return False
+            else:
+                self.sparse_schur = True
+                self._inv12 = inv.reshape(-1).astype(np.intp)
+                self._nz_rows = rows
+                self._nz_cols = nz_cols
+                self._nz_indptr = indptr
+                self._pk, self._pl = pk, pl
+                self._ipair = ipair
+                if sparse_s:
+                    # positions in S's pattern (row-major keys = a CSC of the symmetric S)
+                    self.sparse_s = True
+                    self._s_nnz = pattern.size
+                    self._s_i22 = np.searchsorted(pattern, self._i22).astype(np.intp)
+                    self._s_ipair = np.searchsorted(pattern, ipair).astype(np.intp)
+                    self._s_diag = np.searchsorted(pattern, diag).astype(np.intp)
+                    self._s_rows = (pattern % q2).astype(np.intp)
+                    self._s_indptr = np.searchsorted(pattern // q2, np.arange(q2 + 1)).astype(np.intp)
+                return True
+        if q2 > schur_max:
+            return False
+        self._i11 = (
+            codes1[:, None, None] * p1 * p1 + a_idx[None, :, None] * p1 + a_idx[None, None, :]
+        ).reshape(-1)
+        self._i12 = key
+        return True
 
     def _setup_lu(self) -> None:
         q, cols = self.q, self._cols
@@ -577,12 +618,26 @@ class SparseRE:
             raise np.linalg.LinAlgError("a block of the penalised system is not positive definite")
         a12 = np.bincount(self._inv12, (wv1[:, None] * v2).reshape(-1), minlength=self._nz_rows.size)
         bvals = a12 / a11[self._nz_rows]
-        s = self._a22(v2, w)
-        s -= np.bincount(self._ipair, a12[self._pk] * bvals[self._pl], minlength=q2 * q2).reshape(q2, q2)
-        cf, logdet_s = self._finish_schur(s)
+        pair_prods = a12[self._pk] * bvals[self._pl]
+        cf, s_lu = None, None
+        if self.sparse_s:
+            prods = (v2[:, :, None] * (w[:, None] * v2)[:, None, :]).reshape(-1)
+            data = np.bincount(self._s_i22, prods, minlength=self._s_nnz)
+            data -= np.bincount(self._s_ipair, pair_prods, minlength=self._s_nnz)
+            data[self._s_diag] += 1.0
+            s_mat = sp.csc_matrix((data, self._s_rows, self._s_indptr), shape=(q2, q2))
+            s_lu = spla.splu(s_mat, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0)
+            pivots = s_lu.U.diagonal()
+            if not np.all(pivots > 0):  # diagonal pivots of an SPD matrix are positive
+                raise np.linalg.LinAlgError("the penalised system is not positive definite")
+            logdet_s = float(np.sum(np.log(pivots)))
+        else:
+            s = self._a22(v2, w)
+            s -= np.bincount(self._ipair, pair_prods, minlength=q2 * q2).reshape(q2, q2)
+            cf, logdet_s = self._finish_schur(s)
         logdet = float(np.sum(np.log(a11))) + logdet_s
         return SparseSchurFactor(
-            a11, self._nz_rows, self._nz_cols, self._nz_indptr, bvals, cf, self.q1, q2, logdet
+            a11, self._nz_rows, self._nz_cols, self._nz_indptr, bvals, cf, s_lu, self.q1, q2, logdet
         )
 
     def _schur_factor(self, v: F64, w: F64) -> SchurFactor:

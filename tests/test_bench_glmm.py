@@ -62,3 +62,23 @@ def test_sizes_and_cases(bench) -> None:
     assert cases[2].formula == "y ~ x1 + x2 + (1 + x1 | cluster)"
     assert bench.make_cases([1000], slope=False, seed=1)[0].csv.name.endswith("_seed1.csv")
     assert bench.fmt(None, "9.3f") == "      n/a"
+
+
+def test_multi_term_cases_and_their_simulated_designs(bench) -> None:
+    cases = bench.make_multi_cases([2000])
+    assert [c.name for c in cases] == ["grouse-obs", "verbagg-x", "crossed", "nested"]
+    for case in cases[:2]:  # the stored data sets, with every grouping column read as a factor
+        assert case.csv.exists(), case.csv
+        header = case.csv.read_text().splitlines()[0]
+        assert all(f'"{col}"' in header for col in case.factors), (case.name, header)
+    crossed = bench.simulate_multi(cases[2], seed=1)
+    assert len(crossed) == 2000 and set(crossed["y"]) <= {0, 1}
+    assert crossed["a"].nunique() > 450 and crossed["b"].nunique() == 50
+    nested = bench.simulate_multi(cases[3], seed=1)
+    assert (nested["y"] >= 0).all() and nested["school"].nunique() == 50
+    # class labels repeat across schools: only school/class identifies a class
+    assert nested["class"].nunique() == 10
+    assert (nested["school"] + ":" + nested["class"]).nunique() > 400
+    again = bench.simulate_multi(cases[3], seed=1)
+    assert again.equals(nested)
+    assert not bench.simulate_multi(cases[3], seed=2).equals(nested)

@@ -62,6 +62,11 @@ def _design(kind: str, rng: np.random.Generator) -> list[tuple[np.ndarray, np.nd
         n = 300
         return [(np.arange(n), np.ones((n, 1)), n), (rng.integers(0, 50, n), np.ones((n, 1)), 50),
                 (rng.integers(0, 20, n), np.ones((n, 1)), 20)]
+    if kind == "obs_level_nested":  # one level per row over 240 broods in 80 locations: S is sparse
+        n = 720
+        brood = rng.permutation(np.repeat(np.arange(240), 3))
+        return [(np.arange(n), np.ones((n, 1)), n), (brood, np.ones((n, 1)), 240),
+                (brood // 3, np.ones((n, 1)), 80)]
     if kind == "slope_first":  # a random slope on the largest factor (vector first term)
         n = 500
         x = rng.normal(size=n)
@@ -70,13 +75,14 @@ def _design(kind: str, rng: np.random.Generator) -> list[tuple[np.ndarray, np.nd
     raise AssertionError(kind)
 
 
-# the way each design is meant to be factorised by default: (method, sparse Schur complement)
+# the way each design is meant to be factorised by default: (method, A12 by its nonzeros, S sparse)
 EXPECTED = {
-    "crossed_sparse": ("schur", True),
-    "crossed_dense": ("schur", False),
-    "nested": ("schur", True),
-    "obs_level": ("schur", True),
-    "slope_first": ("schur", False),
+    "crossed_sparse": ("schur", True, False),
+    "crossed_dense": ("schur", False, False),
+    "nested": ("schur", True, False),
+    "obs_level": ("schur", True, False),
+    "obs_level_nested": ("schur", True, True),
+    "slope_first": ("schur", False, False),
 }
 
 
@@ -86,7 +92,7 @@ def test_every_factorisation_equals_the_dense_system(kind: str) -> None:
     terms = _design(kind, rng)
     n = terms[0][0].size
     fast = SparseRE(terms)
-    assert (fast.method, fast.sparse_schur) == EXPECTED[kind]
+    assert (fast.method, fast.sparse_schur, fast.sparse_s) == EXPECTED[kind]
     variants = [fast, SparseRE(terms, schur_max=0, dense_max=0), SparseRE(terms, schur_max=0, dense_max=10**6)]
     assert [v.method for v in variants[1:]] == ["lu", "dense"]
     theta = rng.uniform(0.3, 1.6, size=fast.ntheta)
@@ -112,14 +118,22 @@ def test_every_factorisation_equals_the_dense_system(kind: str) -> None:
         np.testing.assert_allclose(fac.solve_mat(rhs), np.linalg.solve(A, rhs), rtol=1e-9, atol=1e-12)
 
 
-def test_sparse_schur_rejects_a_non_positive_first_block() -> None:
+@pytest.mark.parametrize("kind", ["nested", "obs_level_nested"])
+def test_sparse_schur_rejects_a_non_positive_system(kind: str) -> None:
     # observed-information weights can be negative; the factorisation must refuse, not return NaN
     rng = np.random.default_rng(5)
-    terms = _design("nested", rng)
+    terms = _design(kind, rng)
     s = SparseRE(terms)
-    w = np.full(terms[0][0].size, -5.0)
+    st = s.prepare(np.ones(s.ntheta))
     with pytest.raises(np.linalg.LinAlgError):
-        s.factor(s.prepare(np.array([1.0, 1.0])), w)
+        s.factor(st, np.full(terms[0][0].size, -5.0))
+    # first block positive, the rest of the system not: S has a negative pivot
+    w = np.full(terms[0][0].size, 0.5)
+    w[::2] = -0.45
+    A = st.toarray().T @ (w[:, None] * st.toarray()) + np.eye(s.q)
+    assert np.min(np.linalg.eigvalsh(A)) < 0
+    with pytest.raises(np.linalg.LinAlgError):
+        s.factor(st, w)
 
 
 # ----------------------------------------------------------------------------- Laplace deviance
