@@ -212,7 +212,7 @@ class _BlockLMM:
             low = np.zeros((self.nlev, 2, 2))
             low[:, 0, 0], low[:, 1, 0], low[:, 1, 1] = c00, c10, c11
             ld = 2.0 * float(np.log(c00 * c11).sum())
-            return ld, C - r0.T @ r0 - r1.T @ r1, (lam, low)
+            return ld, C - r0.T @ r0 - r1.T @ r1, (lam, low, (t00, t01, t11))
         t = lam.T @ self.a @ lam
         t[:, np.arange(self.p), np.arange(self.p)] += 1.0
         low = batched_cholesky(t)
@@ -238,7 +238,9 @@ class _BlockLMM:
             bx = self.b[:, :k] / t[:, None]  # K = b/T, G = λ b/T
             g_rx = np.array([-2.0 * lv * float(np.einsum("la,ab,lb->", bx, sxx_inv, self.b[:, :k] / t[:, None]))])
             return g_ld, g_r2, g_rx
-        lam, low = factor
+        if self.p == 2:
+            return self._gradient_parts2(factor, coef, sxx_inv)
+        lam, low = factor[:2]
         # W = T⁻¹ΛᵀA, G = T⁻¹ΛᵀB (per level), via the Cholesky factors
         lta = lam.T @ self.a
         w = _bwd_batched(low, _fwd_batched(low, lta))
@@ -251,12 +253,46 @@ class _BlockLMM:
         g_rx = -2.0 * np.einsum("lra,ab,lcb->rc", kk[:, :, :k], sxx_inv, g[:, :, :k])[r_idx, c_idx]
         return g_ld, g_r2, g_rx
 
+    def _gradient_parts2(self, factor: Any, coef: F64, sxx_inv: F64) -> tuple[F64, F64, F64]:
+        """:meth:`gradient_parts` for 2×2 blocks in closed form (explicit T⁻¹ per level)."""
+        lam, _low, (t00, t01, t11) = factor
+        k = sxx_inv.shape[0]
+        l00, l10, l11 = float(lam[0, 0]), float(lam[1, 0]), float(lam[1, 1])
+        a00, a01, a11 = self.a[:, 0, 0], self.a[:, 0, 1], self.a[:, 1, 1]
+        det = t00 * t11 - t01 * t01
+        i00, i01, i11 = t11 / det, -t01 / det, t00 / det
+        # ΛᵀA per level, then the entries of W = T⁻¹ΛᵀA that θ needs: W[0,0], W[0,1], W[1,1]
+        x00, x01 = l00 * a00 + l10 * a01, l00 * a01 + l10 * a11
+        x10, x11 = l11 * a01, l11 * a11
+        w00 = i00 * x00 + i01 * x10
+        w01 = i00 * x01 + i01 * x11
+        w11 = i01 * x01 + i11 * x11
+        wsum = {(0, 0): w00.sum(), (0, 1): w01.sum(), (1, 1): w11.sum()}
+        b0, b1 = self.b[:, 0, :], self.b[:, 1, :]
+        m0, m1 = l00 * b0 + l10 * b1, l11 * b1
+        g0 = i00[:, None] * m0 + i01[:, None] * m1
+        g1 = i01[:, None] * m0 + i11[:, None] * m1
+        lg0, lg1 = l00 * g0, l10 * g0 + l11 * g1
+        k0 = b0 - a00[:, None] * lg0 - a01[:, None] * lg1
+        k1 = b1 - a01[:, None] * lg0 - a11[:, None] * lg1
+        kc = (k0 @ coef, k1 @ coef)
+        gc = (g0 @ coef, g1 @ coef)
+        kp = (k0[:, :k] @ sxx_inv, k1[:, :k] @ sxx_inv)
+        gx = (g0[:, :k], g1[:, :k])
+        # (row, column) of θ's entries in Λ: (0,0), (1,0), (1,1) for one 2×2 term, (0,0), (1,1)
+        # for two scalar terms on the same factor
+        pairs = list(zip(self._theta_rc[0].tolist(), self._theta_rc[1].tolist(), strict=True))
+        g_ld = np.array([2.0 * float(wsum[(c, r)]) for r, c in pairs])
+        g_r2 = np.array([-2.0 * float(kc[r] @ gc[c]) for r, c in pairs])
+        g_rx = np.array([-2.0 * float(np.einsum("la,la->", kp[r], gx[c])) for r, c in pairs])
+        return g_ld, g_r2, g_rx
+
     def modes(self, factor: Any, coef: F64) -> F64:
         """u = (LLᵀ)⁻¹ Λᵀ ZᵀW(y − Xβ), as (levels, p); ``coef`` = (−β, 1)."""
         if self.p == 1:
             lv, t = factor
             return ((self.b @ coef) * lv / t)[:, None]
-        lam, low = factor
+        lam, low = factor[:2]
         rhs = (lam.T @ self.b) @ coef  # (l, p)
         y = _fwd_batched(low, rhs[:, :, None])
         return _bwd_batched(low, y)[:, :, 0]
@@ -265,7 +301,7 @@ class _BlockLMM:
         """Blocks (levels, p, p) of (LLᵀ)⁻¹ = Var(u | y) / σ²."""
         if self.p == 1:
             return (1.0 / factor[1])[:, None, None]
-        _lam, low = factor
+        low = factor[1]
         eye = np.broadcast_to(np.eye(self.p), low.shape).copy()
         return _bwd_batched(low, _fwd_batched(low, eye))
 
@@ -756,13 +792,65 @@ def _newton(f: Any, x0: F64, lower: F64, opts: LMMOptions, fg: Any = None) -> _O
     return _OptResult(x, fx, opts.maxiter, False, "iteration limit reached")
 
 
+def _newton_exact(fg: Any, x0: F64, lower: F64, opts: LMMOptions) -> _OptResult:
+    """Quasi-Newton with the exact gradient: the first Hessian is the forward-difference
+    Jacobian of the gradient, later ones BFGS updates (exact gradients make them reliable),
+    so an iteration costs one criterion-and-gradient evaluation plus the line search."""
+    x = np.maximum(np.asarray(x0, dtype=np.float64), lower)
+    fx, g = fg(x)
+    if not math.isfinite(fx):
+        raise ConvergenceError("the criterion is not finite at the starting values; check the data for extreme values")
+    g, H = _grad_hess_from(fg, x, opts.gradient_hessian_step)
+    for it in range(1, opts.maxiter + 1):
+        free = ~((x <= lower) & (g >= 0))
+        idx = np.flatnonzero(free)
+        d = np.zeros_like(x)
+        if idx.size:
+            w, V = np.linalg.eigh(H[np.ix_(idx, idx)])
+            w = np.maximum(np.abs(w), 1e-8 * max(1.0, float(np.max(np.abs(w)))))
+            d[idx] = -(V @ ((V.T @ g[idx]) / w))
+        scale = np.maximum(np.abs(x), 1.0)
+        if np.max(np.abs(d) / scale) < opts.xtol or -float(g @ d) < opts.dec_tol * max(abs(fx), 1.0):
+            return _OptResult(x, fx, it, True, "converged (Newton decrement)")
+        floor = np.where(np.isfinite(lower) & (x > 1e-3), 0.1 * x, lower)
+        t = 1.0
+        while True:
+            xn = np.maximum(x + t * d, floor)
+            fn, gn = fg(xn)
+            if fn <= fx + 1e-4 * float(g @ (xn - x)) or (fn <= fx and t < 1.0):
+                break
+            t *= 0.5
+            if t < 1e-12:
+                small = np.max(np.abs(d) / scale) < 1e-6
+                return _OptResult(x, fx, it, bool(small), "no decrease along the Newton direction")
+        s_ = xn - x
+        step = np.max(np.abs(s_) / scale)
+        dec = fx - fn
+        y_ = gn - g
+        x, fx, g = xn, fn, gn
+        if step < opts.xtol or (dec <= opts.ftol * max(abs(fx), 1.0) and step < 1e-6):
+            return _OptResult(x, fx, it, True, "converged")
+        sy = float(s_ @ y_)
+        hs = H @ s_
+        shs = float(s_ @ hs)
+        if sy > 1e-12 * float(np.linalg.norm(s_) * np.linalg.norm(y_)) and shs > 0:
+            H = H - np.outer(hs, hs) / shs + np.outer(y_, y_) / sy
+        else:
+            g, H = _grad_hess_from(fg, x, opts.gradient_hessian_step)
+    return _OptResult(x, fx, opts.maxiter, False, "iteration limit reached")
+
+
 def _optimize(model: _LMM) -> _OptResult:
     opts = model.opts
     f = model.criterion
     lower = model.lower
     x0 = np.concatenate([theta_start(p) for p in model.term_ps])
     fg = model.criterion_grad if (model.has_gradient and opts.exact_gradient) else None
-    res = _newton(f, x0, lower, opts, fg)
+
+    def run(start: F64) -> _OptResult:
+        return _newton(f, start, lower, opts) if fg is None else _newton_exact(fg, start, lower, opts)
+
+    res = run(x0)
     diag = np.isfinite(lower)
     for _ in range(opts.boundary_restarts):
         near = diag & (res.x - lower <= 1e-3)
@@ -777,7 +865,7 @@ def _optimize(model: _LMM) -> _OptResult:
                 best, best_f = probe, fp
         if best is None:
             break
-        res2 = _newton(f, best, lower, opts, fg)
+        res2 = run(best)
         res = _OptResult(res2.x, res2.fun, res.iterations + res2.iterations, res2.converged, res2.message)
     # a diagonal θ that ends a rounding error away from 0 is set to 0 when that is no worse
     tiny = diag & (res.x > lower) & (res.x < 1e-6)
