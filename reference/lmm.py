@@ -38,11 +38,16 @@ minimised over θ only (bounded: diagonal entries ≥ 0).
   ``schur_max`` columns, otherwise by scipy's sparse LU (SuperLU with a symmetric ordering and
   diagonal pivoting, i.e. an LDLᵀ in disguise; CHOLMOD is not available).
 
-**Optimiser.** θ has few entries, so a projected Newton method with a central
-finite-difference Hessian (and a line search) is used; it converges to ~1e-10 in θ, much
-tighter than lme4's default BOBYQA (``ftol_abs = 1e-8``). A diagonal θ that ends at its bound 0
-is accepted only if probes at interior values do not lower the criterion (the criterion is even
-in each column of Λ, so its slope there is 0 whether or not 0 is a minimum).
+**Optimiser.** θ has few entries. With one grouping factor the criterion's gradient is exact
+(closed form from the per-level blocks, see :meth:`_BlockLMM.gradient_parts`) and a projected
+quasi-Newton method runs on it (first Hessian by forward differences of the gradient, then BFGS
+updates); with several factors a projected Newton method uses central finite-difference
+Hessians (BFGS updates between them when θ has 4 or more entries). Both stop at a Newton
+decrement of ~1e-17 relative, far tighter than lme4's default BOBYQA (``ftol_abs = 1e-8``):
+the criterion matches lme4 run with a tight optimizer to ~1e-12 and θ to ~1e-6 (the criterion
+is flat along θ). A diagonal θ that ends at its bound 0 is accepted only if probes at interior
+values do not lower the criterion (the criterion is even in each column of Λ, so its slope
+there is 0 whether or not 0 is a minimum), and a diagonal θ a rounding error from 0 is set to 0.
 
 **Relation to** :func:`reference.glmm.glmer` ``(family="gaussian")``: that fits the same ML model by
 the general Laplace route (β, θ, σ jointly); the ML fit here reaches the same optimum, faster.

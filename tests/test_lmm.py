@@ -9,7 +9,7 @@ What is asserted, per stored fit:
 
 * the criterion at the fixed θ: 1e-11 relative;
 * against the tight fit: log-likelihood / REML criterion 1e-11 relative; β 1e-9 and σ 1e-7
-  relative; θ and SEs 1e-5 (relative, absolute below 0.1: the criterion is flat along θ, so
+  relative; θ and SEs 3e-6 (relative, absolute below 0.1: the criterion is flat along θ, so
   two optimizers stopping 1e-12 apart in the criterion differ by ~1e-6 in θ);
 * against the default fit (what an R user sees): our criterion is never worse (1e-9), θ 2e-4;
 * against glmmTMB (REML and ML, unweighted fits): log-likelihood never worse and within 1e-6,
@@ -54,7 +54,7 @@ AT_THETA_TOL = 1e-11
 CRIT_TOL = 1e-11  # relative, log-likelihood / REML criterion against the tight fit
 BETA_TOL = 1e-9
 SIGMA_TOL = 1e-7
-THETA_TOL = 1e-5  # θ and SEs: relative, absolute below SMALL
+THETA_TOL = 3e-6  # θ and SEs: relative, absolute below SMALL (worst seen 3.5e-7)
 SMALL = 0.1
 DEFAULT_THETA_TOL = 2e-4
 
