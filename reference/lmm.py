@@ -49,6 +49,13 @@ is flat along θ). A diagonal θ that ends at its bound 0 is accepted only if pr
 values do not lower the criterion (the criterion is even in each column of Λ, so its slope
 there is 0 whether or not 0 is a minimum), and a diagonal θ a rounding error from 0 is set to 0.
 
+**BLAS threads.** The dense pieces are small or medium matrices, for which a multi-threaded
+OpenBLAS on busy cores is slower than one thread (a 1156 × 1156 Cholesky: 0.13 s with 2
+threads, 0.04 s with 1 on this 2-core machine under load). ``LMMOptions.blas_threads`` (default
+1) limits the OpenBLAS bundled with numpy/scipy during the fit and restores it afterwards
+(``None`` leaves it alone); it changes process-wide state meanwhile, so other threads running
+BLAS at the same moment are limited too.
+
 **Relation to** :func:`reference.glmm.glmer` ``(family="gaussian")``: that fits the same ML model by
 the general Laplace route (β, θ, σ jointly); the ML fit here reaches the same optimum, faster.
 Standard errors differ in kind: lme4 (and this module) report ``σ² S_XX⁻¹``, conditional on θ.
@@ -58,7 +65,10 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -95,6 +105,54 @@ F64 = NDArray[np.float64]
 LOG_2PI = math.log(2.0 * math.pi)
 
 
+@lru_cache(maxsize=1)
+def _openblas_thread_controls() -> list[tuple[Any, Any]]:
+    """(get, set) pairs of the OpenBLAS libraries bundled with numpy and scipy, if found.
+
+    threadpoolctl is not a dependency; this does the part of it needed here: the wheels ship
+    OpenBLAS builds exporting ``scipy_openblas_{get,set}_num_threads[64_]``.
+    """
+    import ctypes
+    import glob
+    import os
+
+    import scipy
+
+    controls = []
+    for pkg in (np, scipy):
+        libdir = os.path.join(os.path.dirname(os.path.dirname(pkg.__file__)), f"{pkg.__name__}.libs")
+        for path in sorted(glob.glob(os.path.join(libdir, "libscipy_openblas*.so*"))):
+            try:
+                lib = ctypes.CDLL(path)
+            except OSError:
+                continue
+            for suffix in ("64_", ""):
+                get = getattr(lib, f"scipy_openblas_get_num_threads{suffix}", None)
+                set_ = getattr(lib, f"scipy_openblas_set_num_threads{suffix}", None)
+                if get is not None and set_ is not None:
+                    controls.append((get, set_))
+                    break
+    return controls
+
+
+@contextmanager
+def _blas_threads(n: int | None) -> Iterator[None]:
+    """Limit the bundled OpenBLAS to ``n`` threads inside the block (no-op for None or when the
+    library exposes no control); the previous settings are restored afterwards."""
+    if n is None:
+        yield
+        return
+    controls = _openblas_thread_controls()
+    before = [int(get()) for get, _ in controls]
+    try:
+        for _, set_ in controls:
+            set_(int(n))
+        yield
+    finally:
+        for (_, set_), b in zip(controls, before, strict=True):
+            set_(b)
+
+
 @dataclass(frozen=True, kw_only=True)
 class LMMOptions:
     """All tolerances of :func:`lmer` in one place (keyword-only)."""
@@ -111,8 +169,10 @@ class LMMOptions:
     singular_tol: float = 1e-4  # lme4's boundary tolerance: a diagonal θ below this is "singular"
     boundary_probes: tuple[float, ...] = (1e-3, 0.1, 0.5, 1.0)  # interior probes of a θ at 0
     boundary_restarts: int = 3
+    blas_threads: int | None = 1  # OpenBLAS threads during the fit (None: leave as is); see below
     dense_max: int = 40  # several factors: dense Cholesky of Λᵀ ZᵀWZ Λ + I up to this q, else …
     schur_max: int = 400  # … block elimination of the first term when the others have ≤ this many columns
+    schur_sparse_max: int = 2000  # … (scalar terms: with a sparse A12) up to this many; sparse LU beyond
 
 
 # ----------------------------------------------------------------------------- structures
@@ -314,7 +374,7 @@ class _BlockLMM:
 @dataclass
 class _SchurFactor:
     l1: F64  # (l1, p1, p1) Cholesky blocks of the first term, or (l1,) for p1 == 1
-    f: F64  # L1⁻¹ Λ1ᵀ A12 Λ2 (q1 × q2, dense)
+    f: Any  # L1⁻¹ Λ1ᵀ A12 Λ2 (q1 × q2; dense, or CSR for scalar terms with many columns)
     l22: F64  # dense Cholesky of Λ2ᵀ A22 Λ2 + I − Fᵀ F
     q1: int
     p1: int
@@ -373,14 +433,24 @@ class _SparseLMM:
         if self.q <= opts.dense_max:
             self.method = "dense"
             self.A = A.toarray()
-        elif self.q2 <= opts.schur_max and self.q1 * self.q2 <= 4_000_000:
+        elif (self.q2 <= opts.schur_max and self.q1 * self.q2 <= 4_000_000) or (
+            self.q2 <= opts.schur_sparse_max and self.p1 == 1 and all(p == 1 for p in self.ps[1:])
+        ):
             self.method = "schur"
             p1, nl1, q1 = self.p1, self.nl1, self.q1
             sub = A[:q1, :q1].tocoo()
             blocks = np.zeros((nl1, p1, p1))
             blocks[sub.row // p1, sub.row % p1, sub.col % p1] = sub.data
             self.a11 = blocks[:, 0, 0].copy() if p1 == 1 else blocks
-            self.a12 = A[:q1, q1:].toarray()
+            a12 = A[:q1, q1:].tocsr()
+            # many columns after the first term: keep A12 sparse (scalar terms only)
+            self.sparse12 = not (self.q2 <= opts.schur_max and self.q1 * self.q2 <= 4_000_000)
+            if self.sparse12:
+                a12.sort_indices()
+                self.a12 = a12
+                self._a12_rows = np.repeat(np.arange(q1), np.diff(a12.indptr))
+            else:
+                self.a12 = a12.toarray()
             self.a22 = A[q1:, q1:].toarray()
             self._eye2 = np.eye(self.q2)
             self.scalar2 = all(p == 1 for p in self.ps[1:])
@@ -424,6 +494,25 @@ class _SparseLMM:
         q1, p1, nl1 = self.q1, self.p1, self.nl1
         lam1 = theta_to_lambda(theta[: p1 * (p1 + 1) // 2], p1)
         lam2 = self.lam_dense(theta, q1)
+        if self.sparse12:
+            # scalar terms only: Λ is diagonal, F = diag(λ₁/l₁) A12 diag(λ₂) has A12's pattern
+            d2 = np.diag(lam2)
+            l1v = float(lam1[0, 0])
+            t1 = 1.0 + l1v * l1v * self.a11
+            low1 = np.sqrt(t1)
+            scale = l1v / low1
+            a12 = self.a12
+            f = sp.csr_matrix(
+                (a12.data * scale[self._a12_rows] * d2[a12.indices], a12.indices, a12.indptr), shape=a12.shape
+            )
+            r1 = self.B[:q1] * scale[:, None]
+            s22 = self.a22 * np.outer(d2, d2) + self._eye2 - (f.T @ f).toarray()
+            low22 = np.linalg.cholesky(s22)
+            m2 = d2[:, None] * self.B[q1:]
+            r2 = np.linalg.solve(low22, m2 - np.asarray(f.T @ r1))
+            ld = float(np.log(t1).sum()) + 2.0 * float(np.log(np.diag(low22)).sum())
+            s = C - np.einsum("ia,ib->ab", r1, r1) - r2.T @ r2
+            return ld, s, ("schur", theta.copy(), _SchurFactor(low1, f, low22, q1, p1))
         if self.scalar2:
             d2 = np.diag(lam2)
             a12l = self.a12 * d2[None, :]
@@ -467,9 +556,14 @@ class _SparseLMM:
             y1 = rhs[:q1] / fac.l1[:, None]
         else:
             y1 = _fwd_batched(fac.l1, rhs[:q1].reshape(-1, p1, m)).reshape(q1, m)
-        y2 = np.linalg.solve(fac.l22, rhs[q1:] - np.einsum("ia,ib->ab", fac.f, y1))
-        x2 = np.linalg.solve(fac.l22.T, y2)
-        z1 = y1 - np.einsum("ia,ab->ib", fac.f, x2)
+        if sp.issparse(fac.f):
+            y2 = np.linalg.solve(fac.l22, rhs[q1:] - np.asarray(fac.f.T @ y1))
+            x2 = np.linalg.solve(fac.l22.T, y2)
+            z1 = y1 - np.asarray(fac.f @ x2)
+        else:
+            y2 = np.linalg.solve(fac.l22, rhs[q1:] - np.einsum("ia,ib->ab", fac.f, y1))
+            x2 = np.linalg.solve(fac.l22.T, y2)
+            z1 = y1 - np.einsum("ia,ab->ib", fac.f, x2)
         if p1 == 1:
             x1 = z1 / fac.l1[:, None]
         else:
@@ -1170,9 +1264,10 @@ def lmer(
         ConvergenceError: the criterion could not be evaluated at the start.
     """
     opts = _options(options, option_overrides)
-    model = _LMM(formula, data, REML, weights, offset, opts)
-    opt = _optimize(model)
-    return _build_result(model, opt)
+    with _blas_threads(opts.blas_threads):
+        model = _LMM(formula, data, REML, weights, offset, opts)
+        opt = _optimize(model)
+        return _build_result(model, opt)
 
 
 def lmer_criterion(
@@ -1216,10 +1311,11 @@ def glmer_gaussian(
     if nAGQ > 25:
         raise NAGQError(f"nAGQ = {nAGQ} is more than lme4's maximum of 25; use at most 25 nodes")
     opts = LMMOptions()
-    model = _LMM(formula, data, False, weights, offset, opts)
-    if nAGQ > 1 and (len(model.terms) != 1 or model.terms[0].p != 1):
-        raise NAGQError(NAGQ_MESSAGE)
-    res = _build_result(model, _optimize(model))
+    with _blas_threads(opts.blas_threads):
+        model = _LMM(formula, data, False, weights, offset, opts)
+        if nAGQ > 1 and (len(model.terms) != 1 or model.terms[0].p != 1):
+            raise NAGQError(NAGQ_MESSAGE)
+        res = _build_result(model, _optimize(model))
     family = get_family("gaussian")
     keys = _term_keys(model.design)
     return GLMMResult(
