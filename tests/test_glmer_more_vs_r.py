@@ -26,9 +26,10 @@ What is asserted, per stored fit (as in ``test_glmer_vs_r.py``):
 * nobs (rows with NAs dropped), groups per factor (unused levels dropped), df.resid, AIC/BIC
   with lme4's parameter count; fixed-effect names equal to R's where R's naming is reproduced.
 
-Fits and checks left out are listed in ``NOT_COMPARED`` / ``SE_NOT_COMPARED`` /
-``NAMES_DIFFER`` with the measured disagreement; the Python side renames the columns listed
-in each fit's ``rename`` (names the formula parser cannot read).
+Fits left out, SEs compared more loosely and names that differ from R's are listed in
+``NOT_COMPARED``, ``SE_LOOSE`` and ``NAMES_DIFFER`` with the measured disagreement; the
+Python side renames the columns listed in each fit's ``rename`` (names the formula parser
+cannot read).
 """
 
 from __future__ import annotations
@@ -78,12 +79,14 @@ NOT_COMPARED: dict[str, str] = {
         "formulaic's required_variables lists, which omits the arguments of poly()/scale()/center()"
     ),
 }
-# Standard errors off the R engines by more than SE_TOL.
-SE_NOT_COMPARED: dict[str, str] = {
-    # Cause (all three): the Hessian for the SEs is a finite-difference Hessian (hessian_step 1e-4)
-    # of a deviance that PIRLS, stopped at pirls_tol=1e-18, leaves ~1e-10 noisy (the value at the
-    # optimum depends on the warm start). With pirls_tol=1e-22 or hessian_step=1e-3 each of them
-    # matches glmmTMB to < 1e-5 (see test_tight_pirls_gives_glmmtmb_standard_errors).
+# Standard errors off the R engines by more than SE_TOL with reference/ at 6879305 (2026-11-26
+# 01:23 UTC); compared with the looser SE_LOOSE_TOL until the cause is fixed. Cause (all
+# three): the Hessian for the SEs is a finite-difference Hessian (hessian_step 1e-4)
+# of a deviance that PIRLS, stopped at pirls_tol=1e-18, leaves ~1e-10 noisy (the value at the
+# optimum depends on the warm start). With pirls_tol=1e-22 or hessian_step=1e-3 each of them
+# matches glmmTMB to < 1e-5 (see test_tight_pirls_gives_glmmtmb_standard_errors).
+SE_LOOSE_TOL = 2e-2
+SE_LOOSE: dict[str, str] = {
     "bacteria-laplace": "SEs up to 0.7 % above glmmTMB (intercept 0.6994-0.7003 vs 0.696176; lme4 0.695784)",
     "verbagg_slope-laplace": "SEs up to 1.4 % above glmmTMB (intercept 0.404355 vs 0.398623; lme4 0.397769)",
     "guimmun-laplace": "SEs up to 0.3 % off glmmTMB (husEdS 0.333660 vs 0.334660)",
@@ -243,8 +246,6 @@ def test_fixef_and_theta_match_r(fit: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("fit", _params())
 def test_standard_errors_match_r(fit: dict[str, Any]) -> None:
-    if fit["id"] in SE_NOT_COMPARED:
-        pytest.skip(f"known disagreement: {SE_NOT_COMPARED[fit['id']]}")
     if fit["nAGQ"] > 1:
         if not fit["lme4"].get("converged_without_warnings"):
             pytest.skip(f"{fit['id']}: lme4 warned; no clean nAGQ > 1 SEs to compare with")
@@ -255,8 +256,9 @@ def test_standard_errors_match_r(fit: dict[str, Any]) -> None:
             pytest.skip(f"{fit['id']}: glmmTMB has no clean fit to compare the SEs with")
         engine, expected = "glmmTMB", tmb["se"]
     res = _fit_python(fit)
+    rtol = SE_LOOSE_TOL if fit["id"] in SE_LOOSE else SE_TOL
     np.testing.assert_allclose(
-        res.se.to_numpy(dtype=float), expected, rtol=SE_TOL, err_msg=f"SEs vs {engine}"
+        res.se.to_numpy(dtype=float), expected, rtol=rtol, err_msg=f"SEs vs {engine}"
     )
 
 
