@@ -18,20 +18,23 @@ Two implementations:
   ``np.add.reduceat`` segment sums and batched small matrices (no Python loop over
   clusters, no sparse matrices). Memory is O(n·p).
 * :class:`SparseRE` — several terms (nested, crossed, or several terms on one factor).
-  ``Z Λ`` is a CSR matrix whose sparsity never changes (only its values are refreshed per θ).
-  scipy has no sparse Cholesky, so ``A`` is factorised with scipy's sparse LU (``splu``,
-  SuperLU with the symmetric minimum-degree ordering of ``A + Aᵀ`` and diagonal pivoting,
-  which for an SPD matrix is a Cholesky-like ``LDLᵀ`` in disguise); ``log det A`` is the sum
-  of ``log |U_jj|``. A dense LAPACK Cholesky is used only when ``q ≤ dense_max``. Measured
-  here: a dense 181×181 Cholesky took 88 ms under OpenBLAS thread oversubscription on a
-  loaded 2-core machine (1 ms single-threaded) while ``splu`` of the same sparse ``A`` takes
-  well under 1 ms, so the default ``dense_max`` is small (64); raise it through
-  ``GLMMOptions.dense_max`` on machines where dense BLAS is cheap. When the terms after the
-  first (largest) one have at most ``schur_max`` (100) columns in all, the first term is
-  eliminated instead: its part of ``A`` is block diagonal (one ``p×p`` block per level), so
-  ``log det A = log det A11 + log det S`` with the small dense Schur complement
-  ``S = A22 − A12ᵀ A11⁻¹ A12``; all blocks are assembled with ``np.bincount`` over index
-  maps computed once (no sparse-matrix products per iteration).
+  ``Z Λ`` has a fixed sparsity pattern (``width`` entries per row); all index maps are
+  computed once and every per-iteration product is a gather or an ``np.bincount`` segment
+  sum (no sparse-matrix objects in the iterations). ``A`` is factorised by eliminating the
+  first (largest) term, whose part ``A11`` is block diagonal: ``log det A = log det A11 +
+  log det S`` with the Schur complement ``S = A22 − A12ᵀ A11⁻¹ A12``. For a scalar first term
+  with a sparse ``A12`` (nested factors, observation-level terms) ``S`` is assembled from
+  products of the nonzeros of ``A12`` in the same row, and factorised by sparse LU when it is
+  sparse itself, by dense Cholesky otherwise (up to ``schur_max`` columns). Dense Cholesky of
+  all of ``A`` (``q ≤ dense_max``) and scipy's sparse LU of ``A`` (SuperLU, symmetric
+  minimum-degree ordering, diagonal pivots: for an SPD matrix a Cholesky-like ``LDLᵀ``; the
+  log-determinant is the sum of ``log U_jj``) are the fall-backs.
+
+BLAS threads: on a machine whose cores are busy, a multi-threaded OpenBLAS makes small dense
+products and Cholesky factors 10-100× slower (a 181×181 Cholesky: 66 ms with two threads,
+1 ms with one, on the 2-core development machine). :func:`single_threaded_blas` holds BLAS to one
+thread during a fit when ``threadpoolctl`` is installed; without it the dense Schur complement is
+kept to :data:`UNCONTROLLED_SCHUR_MAX` columns and the sparse products are preferred.
 """
 
 from __future__ import annotations
@@ -285,10 +288,10 @@ class DenseFactor:
     logdet: float
 
     def solve(self, rhs: F64) -> F64:
-        return sla.cho_solve(self.cf, rhs)
+        return sla.cho_solve(self.cf, rhs, check_finite=False)
 
     def solve_mat(self, mat: F64) -> F64:
-        return sla.cho_solve(self.cf, mat)
+        return sla.cho_solve(self.cf, mat, check_finite=False)
 
 
 @dataclass
@@ -315,13 +318,13 @@ class SchurFactor:
 
     def solve(self, rhs: F64) -> F64:
         r1, r2 = rhs[: self.q1], rhs[self.q1 :]
-        x2 = sla.cho_solve(self.cf, r2 - self.b.T @ r1)
+        x2 = sla.cho_solve(self.cf, r2 - self.b.T @ r1, check_finite=False)
         x1 = self.a11.solve(r1) - self.b @ x2
         return np.concatenate([x1, x2])
 
     def solve_mat(self, mat: F64) -> F64:
         r1, r2 = mat[: self.q1], mat[self.q1 :]
-        x2 = sla.cho_solve(self.cf, r2 - self.b.T @ r1)
+        x2 = sla.cho_solve(self.cf, r2 - self.b.T @ r1, check_finite=False)
         x1 = self.a11.solve_mat(r1) - self.b @ x2
         return np.vstack([x1, x2])
 
@@ -351,7 +354,7 @@ class SparseSchurFactor:
     def _s_solve(self, rhs: F64) -> F64:
         if self.s_lu is not None:
             return self.s_lu.solve(np.asarray(rhs, dtype=np.float64))
-        return sla.cho_solve(self.cf, rhs)
+        return sla.cho_solve(self.cf, rhs, check_finite=False)
 
     def solve(self, rhs: F64) -> F64:
         r1, r2 = rhs[: self.q1], rhs[self.q1 :]
@@ -448,6 +451,7 @@ class SparseRE:
                 k += 1
         self._cols = cols
         self._cols_flat = cols.reshape(-1)
+        self._col_list = [np.ascontiguousarray(cols[:, k]) for k in range(width)]
         self._width = width
         self.q1 = int(self.offsets[1])
         self.q2 = self.q - self.q1
@@ -563,9 +567,9 @@ class SparseRE:
 
     def zlam_u(self, state: ZLam | list[F64], u: F64) -> F64:
         v = self._state(state).vals
-        out = v[:, 0] * u[self._cols[:, 0]]
+        out = v[:, 0] * u[self._col_list[0]]
         for k in range(1, self._width):
-            out += v[:, k] * u[self._cols[:, k]]
+            out += v[:, k] * u[self._col_list[k]]
         return out
 
     def zlam_t(self, state: ZLam | list[F64], r: F64) -> F64:
@@ -590,7 +594,7 @@ class SparseRE:
         if self.method == "dense":
             a = np.bincount(self._iaa, prods, minlength=self.q * self.q).reshape(self.q, self.q)
             a += np.eye(self.q)
-            cf = sla.cho_factor(a, lower=True)
+            cf = sla.cho_factor(a, lower=True, check_finite=False)
             return DenseFactor(cf, float(2.0 * np.sum(np.log(np.diag(cf[0])))))
         data = np.bincount(self._lu_inv, prods, minlength=self._lu_nnz)
         data[self._lu_diag] += 1.0
@@ -606,7 +610,7 @@ class SparseRE:
         return a22
 
     def _finish_schur(self, s: F64) -> tuple[tuple, float]:
-        cf = sla.cho_factor(s, lower=True)
+        cf = sla.cho_factor(s, lower=True, check_finite=False)
         return cf, float(2.0 * np.sum(np.log(np.diag(cf[0]))))
 
     def _sparse_schur_factor(self, v: F64, w: F64) -> SparseSchurFactor:

@@ -9,6 +9,8 @@ modes written out below with dense matrices, log-densities from scipy.stats).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -213,3 +215,27 @@ def test_laplace_deviance_of_fast_path_equals_lu_and_dense(design: str) -> None:
     assert lu(beta, theta) == pytest.approx(expected, rel=1e-10)
     # the θ order matters (the check can fail): swapping the two terms' values changes the deviance
     assert abs(fast(beta, theta[::-1]) - expected) > 1e-3
+
+
+def test_pirls_polish_makes_the_laplace_deviance_independent_of_the_start() -> None:
+    # Started ~3e-11 from the mode, PIRLS passes its decrement test at once; log det A, linear
+    # in u, is then still ~1e-10 off unless one more Newton step is taken (pirls polish_tol).
+    from reference.glmm_pirls import deviance, pirls
+
+    rng = np.random.default_rng(21)
+    df = _crossed_frame(rng)
+    f = glmer_deviance_function("y ~ x + (1 | a) + (1 | b)", df, "binomial")
+    m = f._m
+    beta, theta = np.array([-0.1, 0.5]), np.array([1.2, 0.7])
+    state = m.struct.prepare(theta)
+
+    def dev(u0: np.ndarray | None, polish: float) -> float:
+        pr = pirls(m.struct, state, m.resp, m.X, beta, u0, 1.0, joint=False, tol=1e-18, maxit=60,
+                   polish_tol=polish)
+        return deviance(m.struct, state, m.resp, pr, 1.0, 1)
+
+    cold = pirls(m.struct, state, m.resp, m.X, beta, None, 1.0, joint=False, tol=1e-28, maxit=60)
+    exact = deviance(m.struct, state, m.resp, cold, 1.0, 1)
+    near = cold.u + 3e-11 * rng.standard_normal(cold.u.size)
+    assert dev(near, 1e-26) == pytest.approx(exact, abs=1e-11)
+    assert abs(dev(near, math.inf) - exact) > 1e-11  # without the polish the start shows through
