@@ -77,7 +77,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from numpy.typing import ArrayLike, NDArray
-from scipy.linalg.lapack import dpotrf
+from scipy.linalg.lapack import dpotrf, dtrtri
 
 from reference.errors import (
     ConvergenceError,
@@ -160,6 +160,7 @@ class LMMOptions:
     maxiter: int = 200  # Newton iterations
     xtol: float = 1e-10  # stop when every θ step is below this (relative to max(|θ|, 1))
     ftol: float = 1e-13  # … or the criterion falls by less than this (relative) with a small step
+    noise_tol: float = 1e-11  # exact gradient: a step promising less than this (relative) is taken on the gradient's word
     dec_tol: float = 1e-17  # … or the Newton decrement gᵀH⁻¹g (≈ 2 × what is left to gain) is below this (relative)
     hessian_step: float = 1e-4  # step of the finite-difference Hessian, × max(|θ|, 0.1)
     gradient_hessian_step: float = 1e-6  # … of the Hessian from exact gradients (one grouping factor)
@@ -244,6 +245,8 @@ class _BlockLMM:
             cs.append(c[order] + base)
             base += q
         self._theta_rc = (np.concatenate(rs), np.concatenate(cs))
+
+    has_gradient = True
 
     def lam(self, theta: F64) -> F64:
         if len(self.term_ps) == 1:
@@ -570,6 +573,53 @@ class _SparseLMM:
             x1 = _bwd_batched(fac.l1, z1.reshape(-1, p1, m)).reshape(q1, m)
         return np.vstack([x1, x2])
 
+    @property
+    def has_gradient(self) -> bool:
+        """Exact gradient available: scalar terms only, dense or block-elimination solver."""
+        return all(p == 1 for p in self.ps) and self.method in ("dense", "schur")
+
+    def _a_times(self, v: F64) -> F64:
+        """ZᵀWZ @ v for a (q, m) array."""
+        if self.method == "schur":
+            q1 = self.q1
+            top = self.a11[:, None] * v[:q1] + np.asarray(self.a12 @ v[q1:])
+            bottom = np.asarray(self.a12.T @ v[:q1]) + self.a22 @ v[q1:]
+            return np.vstack([top, bottom])
+        return np.asarray(self.A @ v)
+
+    def _tinv_diag(self, factor: Any) -> F64:
+        """Diagonal of (ΛᵀZᵀWZΛ + I)⁻¹ (scalar terms)."""
+        kind, _lam, fac = factor
+        if kind == "dense":
+            linv = dtrtri(fac, lower=1)[0]
+            return np.einsum("ki,ki->i", linv, linv)
+        l22inv = dtrtri(fac.l22, lower=1)[0]
+        d2 = np.einsum("ki,ki->i", l22inv, l22inv)  # diag of S22⁻¹ = L22⁻ᵀ L22⁻¹
+        y = np.asarray(fac.f @ l22inv.T)  # rows: F_i L22⁻ᵀ
+        t1 = fac.l1 * fac.l1
+        d1 = (1.0 + np.einsum("ia,ia->i", y, y)) / t1
+        return np.concatenate([d1, d2])
+
+    def gradient_parts(self, factor: Any, coef: F64, sxx_inv: F64, theta: F64) -> tuple[F64, F64, F64]:
+        """Derivatives along θ of log|L|², r² and log|RX|² for scalar terms (Λ = diag(d)).
+
+        diag(T⁻¹ΛA)ᵢ = (1 − (T⁻¹)ᵢᵢ)/dᵢ (from ΛAΛ = T − I); G = T⁻¹ΛB, K = B − AΛG; each θ sums
+        its rows i: ∂ log|T| = 2 Σ diag(T⁻¹ΛA)ᵢ, ∂r² = −2 Σ (Kᵢ·c)(Gᵢ·c), ∂ log|S_XX| = −2 Σ Kᵢ P Gᵢᵀ.
+        """
+        k = sxx_inv.shape[0]
+        d = theta[self._tix]
+        g = self._solve(factor, d[:, None] * self.B)
+        kk = self.B - self._a_times(d[:, None] * g)
+        tinv = self._tinv_diag(factor)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ld = np.where(d != 0.0, (1.0 - tinv) / d, 0.0)
+        nt = theta.size
+        g_ld = 2.0 * np.bincount(self._tix, weights=ld, minlength=nt)
+        g_r2 = -2.0 * np.bincount(self._tix, weights=(kk @ coef) * (g @ coef), minlength=nt)
+        rx = np.einsum("ia,ia->i", kk[:, :k] @ sxx_inv, g[:, :k])
+        g_rx = -2.0 * np.bincount(self._tix, weights=rx, minlength=nt)
+        return g_ld, g_r2, g_rx
+
     def modes(self, factor: Any, coef: F64) -> F64:
         lam = self.lam_sparse(factor[1]) if factor[0] == "schur" else factor[1]
         rhs = np.asarray(lam.T @ (self.B @ coef)).reshape(-1)
@@ -732,7 +782,7 @@ class _LMM:
 
     @property
     def has_gradient(self) -> bool:
-        return isinstance(self.struct, _BlockLMM)
+        return bool(self.struct.has_gradient)
 
     def criterion_grad(self, theta: F64) -> tuple[float, F64]:
         """Criterion and its exact gradient (one grouping factor only)."""
@@ -750,7 +800,10 @@ class _LMM:
         beta = self.beta(ev)
         coef = np.concatenate([-beta, [1.0]])
         rx_inv = np.linalg.inv(ev.ls[:k, :k])
-        g_ld, g_r2, g_rx = self.struct.gradient_parts(ev.factor, coef, rx_inv.T @ rx_inv)
+        if isinstance(self.struct, _BlockLMM):
+            g_ld, g_r2, g_rx = self.struct.gradient_parts(ev.factor, coef, rx_inv.T @ rx_inv)
+        else:
+            g_ld, g_r2, g_rx = self.struct.gradient_parts(ev.factor, coef, rx_inv.T @ rx_inv, ev.theta)
         if self.reml:
             return v, g_ld + g_rx + (self.n - k) * g_r2 / r2
         return v, g_ld + self.n * g_r2 / r2
@@ -900,6 +953,7 @@ def _newton_exact(fg: Any, x0: F64, lower: F64, opts: LMMOptions) -> _OptResult:
     if not math.isfinite(fx):
         raise ConvergenceError("the criterion is not finite at the starting values; check the data for extreme values")
     g, H = _grad_hess_from(fg, x, opts.gradient_hessian_step)
+    fresh = True  # H is a finite-difference Jacobian at x (not a BFGS update)
     for it in range(1, opts.maxiter + 1):
         free = ~((x <= lower) & (g >= 0))
         idx = np.flatnonzero(free)
@@ -910,13 +964,24 @@ def _newton_exact(fg: Any, x0: F64, lower: F64, opts: LMMOptions) -> _OptResult:
             d[idx] = -(V @ ((V.T @ g[idx]) / w))
         scale = np.maximum(np.abs(x), 1.0)
         if np.max(np.abs(d) / scale) < opts.xtol or -float(g @ d) < opts.dec_tol * max(abs(fx), 1.0):
-            return _OptResult(x, fx, it, True, "converged (Newton decrement)")
+            if fresh:
+                return _OptResult(x, fx, it, True, "converged (Newton decrement)")
+            # a BFGS Hessian can understate what is left: confirm with a fresh one
+            g, H = _grad_hess_from(fg, x, opts.gradient_hessian_step)
+            fresh = True
+            continue
         floor = np.where(np.isfinite(lower) & (x > 1e-3), 0.1 * x, lower)
+        # near the optimum the decrease a Newton step promises is below the rounding noise of
+        # the criterion (~1e-13 relative): there the exact gradient, not the criterion, decides
+        noise = opts.noise_tol * max(abs(fx), 1.0)
+        tiny = -0.5 * float(g @ d) < noise
         t = 1.0
         while True:
             xn = np.maximum(x + t * d, floor)
             fn, gn = fg(xn)
             if fn <= fx + 1e-4 * float(g @ (xn - x)) or (fn <= fx and t < 1.0):
+                break
+            if tiny and fn <= fx + noise:
                 break
             t *= 0.5
             if t < 1e-12:
@@ -928,7 +993,12 @@ def _newton_exact(fg: Any, x0: F64, lower: F64, opts: LMMOptions) -> _OptResult:
         y_ = gn - g
         x, fx, g = xn, fn, gn
         if step < opts.xtol or (dec <= opts.ftol * max(abs(fx), 1.0) and step < 1e-6):
-            return _OptResult(x, fx, it, True, "converged")
+            if fresh:
+                return _OptResult(x, fx, it, True, "converged")
+            g, H = _grad_hess_from(fg, x, opts.gradient_hessian_step)
+            fresh = True
+            continue
+        fresh = False
         sy = float(s_ @ y_)
         hs = H @ s_
         shs = float(s_ @ hs)
@@ -936,6 +1006,7 @@ def _newton_exact(fg: Any, x0: F64, lower: F64, opts: LMMOptions) -> _OptResult:
             H = H - np.outer(hs, hs) / shs + np.outer(y_, y_) / sy
         else:
             g, H = _grad_hess_from(fg, x, opts.gradient_hessian_step)
+            fresh = True
     return _OptResult(x, fx, opts.maxiter, False, "iteration limit reached")
 
 

@@ -278,6 +278,31 @@ def test_sparse_solvers_agree(reml: bool) -> None:
         np.testing.assert_allclose(fits[0].ranef[key].condvar, fits[1].ranef[key].condvar, rtol=1e-5, atol=1e-8)
 
 
+GRAD_CASES = [
+    ("sleep_weights-reml", [0.9, 0.1, 0.3], {}),  # one factor, 2×2 block (closed form)
+    ("sleep_uncorr-ml", [0.8, 0.3], {}),  # one factor, two scalar terms
+    ("cake-ml", [1.2], {}),  # one factor, scalar, 18 fixed effects
+    ("penicillin-reml", [0.8, 2.5], {}),  # crossed, dense solver
+    ("pastes-ml", [2.0, 0.3], {"dense_max": 0}),  # nested, block elimination (dense A12)
+    ("penicillin-ml", [0.8, 2.5], {"dense_max": 0, "schur_max": 0}),  # block elimination, sparse A12
+]
+
+
+@pytest.mark.parametrize(("fit_id", "theta", "opts"), GRAD_CASES, ids=[c[0] for c in GRAD_CASES])
+def test_exact_gradient_matches_finite_differences(fit_id: str, theta: list[float], opts: dict[str, Any]) -> None:
+    fit = next(f for f in FITS if f["id"] == fit_id)
+    model = _LMM(fit["formula"], _frame(fit), fit["REML"], fit["weights"], fit["offset"], LMMOptions(**opts))
+    assert model.has_gradient
+    th = np.asarray(theta)
+    value, grad = model.criterion_grad(th)
+    assert value == pytest.approx(model.criterion(th), rel=1e-14)
+    h = 1e-3
+    f = model.criterion
+    fd = np.array([(-f(th + 2 * h * e) + 8 * f(th + h * e) - 8 * f(th - h * e) + f(th - 2 * h * e)) / (12 * h)
+                   for e in np.eye(th.size)])
+    np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-6)
+
+
 def test_ml_fit_is_the_glmer_gaussian_optimum() -> None:
     """The profiled ML optimum is the optimum of reference.glmer's joint Laplace (exact for the
     gaussian identity model) fit: same log-likelihood, β and σ."""
