@@ -77,7 +77,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from numpy.typing import ArrayLike, NDArray
-from scipy.linalg.lapack import dpotrf, dtrtri
+from scipy.linalg.lapack import dpotrf, dtrtri, dtrtrs
 
 from reference.errors import (
     ConvergenceError,
@@ -187,6 +187,15 @@ class _Eval:
     ldL2: float
     ls: F64  # lower Cholesky factor of S ((k+1) × (k+1))
     factor: Any  # structure-specific factor, for u and conditional variances
+
+
+def _tri_solve(low: F64, rhs: F64, trans: bool = False) -> F64:
+    """Solve ``L x = rhs`` (or ``Lᵀ x = rhs``) for a dense lower-triangular ``L`` (LAPACK trtrs;
+    numpy's general solve would factorise L again)."""
+    x, info = dtrtrs(low, rhs, lower=1, trans=1 if trans else 0)
+    if info != 0:
+        raise np.linalg.LinAlgError("singular triangular factor")
+    return x
 
 
 def _fwd_batched(low: F64, rhs: F64) -> F64:
@@ -476,7 +485,7 @@ class _SparseLMM:
             lam = self.lam_dense(theta)
             t = lam.T @ self.A @ lam + self._eye
             low = np.linalg.cholesky(t)
-            r = np.linalg.solve(low, lam.T @ self.B)
+            r = _tri_solve(low, lam.T @ self.B)
             ld = 2.0 * float(np.log(np.diag(low)).sum())
             return ld, C - r.T @ r, ("dense", lam, low)
         if self.method == "schur":
@@ -512,7 +521,7 @@ class _SparseLMM:
             s22 = self.a22 * np.outer(d2, d2) + self._eye2 - (f.T @ f).toarray()
             low22 = np.linalg.cholesky(s22)
             m2 = d2[:, None] * self.B[q1:]
-            r2 = np.linalg.solve(low22, m2 - np.asarray(f.T @ r1))
+            r2 = _tri_solve(low22, m2 - np.asarray(f.T @ r1))
             ld = float(np.log(t1).sum()) + 2.0 * float(np.log(np.diag(low22)).sum())
             s = C - np.einsum("ia,ib->ab", r1, r1) - r2.T @ r2
             return ld, s, ("schur", theta.copy(), _SchurFactor(low1, f, low22, q1, p1))
@@ -541,7 +550,7 @@ class _SparseLMM:
             ld1 = 2.0 * float(np.log(np.diagonal(low1, axis1=1, axis2=2)).sum())
         s22 = s22 - np.einsum("ia,ib->ab", f, f)
         low22 = np.linalg.cholesky(s22)
-        r2 = np.linalg.solve(low22, m2 - np.einsum("ia,ib->ab", f, r1))
+        r2 = _tri_solve(low22, m2 - np.einsum("ia,ib->ab", f, r1))
         ld = ld1 + 2.0 * float(np.log(np.diag(low22)).sum())
         s = C - np.einsum("ia,ib->ab", r1, r1) - r2.T @ r2
         return ld, s, ("schur", theta.copy(), _SchurFactor(low1, f, low22, q1, p1))
@@ -550,7 +559,7 @@ class _SparseLMM:
         """Solve (Λᵀ ZᵀWZ Λ + I) x = rhs (rhs q × m)."""
         kind, _lam, fac = factor
         if kind == "dense":
-            return np.linalg.solve(fac.T, np.linalg.solve(fac, rhs))
+            return _tri_solve(fac, _tri_solve(fac, rhs), trans=True)
         if kind == "splu":
             return fac.solve(np.asarray(rhs, dtype=np.float64))
         q1, p1 = fac.q1, fac.p1
@@ -560,12 +569,12 @@ class _SparseLMM:
         else:
             y1 = _fwd_batched(fac.l1, rhs[:q1].reshape(-1, p1, m)).reshape(q1, m)
         if sp.issparse(fac.f):
-            y2 = np.linalg.solve(fac.l22, rhs[q1:] - np.asarray(fac.f.T @ y1))
-            x2 = np.linalg.solve(fac.l22.T, y2)
+            y2 = _tri_solve(fac.l22, rhs[q1:] - np.asarray(fac.f.T @ y1))
+            x2 = _tri_solve(fac.l22, y2, trans=True)
             z1 = y1 - np.asarray(fac.f @ x2)
         else:
-            y2 = np.linalg.solve(fac.l22, rhs[q1:] - np.einsum("ia,ib->ab", fac.f, y1))
-            x2 = np.linalg.solve(fac.l22.T, y2)
+            y2 = _tri_solve(fac.l22, rhs[q1:] - np.einsum("ia,ib->ab", fac.f, y1))
+            x2 = _tri_solve(fac.l22, y2, trans=True)
             z1 = y1 - np.einsum("ia,ab->ib", fac.f, x2)
         if p1 == 1:
             x1 = z1 / fac.l1[:, None]
