@@ -68,6 +68,7 @@ ep$obs <- factor(seq_len(nrow(ep)))
 
 cb <- lme4::cbpp
 cb$prop <- cb$incidence / cb$size
+cb$obs <- factor(seq_len(nrow(cb)))
 ## unused levels: herds 13-15 dropped from the rows but kept as levels; period gets an
 ## extra level "5" that no row has
 cbu <- cb[as.integer(cb$herd) <= 12, c("herd", "incidence", "size", "period")]
@@ -126,7 +127,7 @@ aq$Month <- factor(aq$Month)
 datasets <- list(
   bacteria = list(d = bact, source = "MASS::bacteria; y01 = (y == 'y')"),
   epil = list(d = ep, source = "MASS::epil; subject, period as factors; obs = row number as factor"),
-  cbpp = list(d = cb, source = "lme4::cbpp; prop = incidence / size"),
+  cbpp = list(d = cb, source = "lme4::cbpp; prop = incidence / size; obs = row number as factor"),
   cbpp_unused = list(d = cbu, source = "lme4::cbpp rows with herd 1-12, all 15 herd levels kept, period with an unused level '5'"),
   cbpp_unused_herds = list(d = cbuh, source = "lme4::cbpp rows with herd 1-12, all 15 herd levels kept"),
   arabidopsis = list(d = ara, source = "lme4::Arabidopsis; rack, nutrient, gen as factors"),
@@ -244,22 +245,24 @@ fit_spec <- function(id, data, formula, family, link, nagq = 1L, r_formula = for
 specs <- list(
   ## MASS::bacteria, binary logit with a logical covariate; nAGQ 5/9/25
   fit_spec("bacteria", "bacteria", "y01 ~ trt + I(week > 2) + (1 | ID)", "binomial", "logit",
-           nagq = c(1L, 5L, 9L, 25L), saturated = list(y = "y01"),
+           nagq = c(1L, 0L, 5L, 9L, 25L), saturated = list(y = "y01"),
            note = "MASS::bacteria as in glmmPQL's example; R names the logical column I(week > 2)TRUE"),
   fit_spec("bacteria_cloglog", "bacteria", "y01 ~ trt + week + (1 | ID)", "binomial", "cloglog",
            nagq = c(1L, 9L), saturated = list(y = "y01")),
   fit_spec("bacteria_probit", "bacteria", "y01 ~ trt + week + (1 | ID)", "binomial", "probit"),
   ## MASS::epil, Poisson; observation-level effect; a boundary fit (period variance 0)
   fit_spec("epil", "epil", "y ~ lbase * trt + lage + V4 + (1 | subject)", "poisson", "log",
-           nagq = c(1L, 9L), saturated = list(y = "y")),
+           nagq = c(1L, 0L, 9L), saturated = list(y = "y")),
   fit_spec("epil_obs", "epil", "y ~ lbase * trt + lage + V4 + (1 | subject) + (1 | obs)",
            "poisson", "log", note = "observation-level random effect (1 | obs)"),
   fit_spec("epil_boundary", "epil", "y ~ lbase * trt + lage + V4 + (1 | subject) + (1 | period)",
            "poisson", "log", note = "boundary fit: the period variance is estimated as 0 (lme4: singular)"),
   ## lme4::cbpp, cbind() in the formula and the proportion + weights form
   fit_spec("cbpp_cbind", "cbpp", "cbind(incidence, size - incidence) ~ period + (1 | herd)",
-           "binomial", "logit", nagq = c(1L, 9L),
+           "binomial", "logit", nagq = c(1L, 0L, 9L),
            saturated = list(y = "incidence", n = "size"), note = "cbind() response in the formula"),
+  fit_spec("cbpp_obs", "cbpp", "cbind(incidence, size - incidence) ~ period + (1 | herd) + (1 | obs)",
+           "binomial", "logit", note = "observation-level effect for overdispersion (lme4's cbpp example)"),
   fit_spec("cbpp_prop_weights", "cbpp", "prop ~ period + (1 | herd)", "binomial", "logit",
            weights = "size", note = "proportion response with weights = size (R's binomial proportions form)"),
   fit_spec("cbpp_cloglog", "cbpp", "cbind(incidence, size - incidence) ~ period + (1 | herd)",
@@ -274,7 +277,7 @@ specs <- list(
   ## lme4::Arabidopsis, three scalar terms (nested), Poisson
   fit_spec("arabidopsis", "arabidopsis",
            "total_fruits ~ nutrient * amd + rack + status + (1 | reg) + (1 | popu) + (1 | gen)",
-           "poisson", "log", slow = TRUE, rename = list(total.fruits = "total_fruits"),
+           "poisson", "log", slow = TRUE, rename = list(total.fruits = "total_fruits"), nagq = c(1L, 0L),
            r_formula = "total.fruits ~ nutrient * amd + rack + status + (1 | reg) + (1 | popu) + (1 | gen)",
            note = "three nested scalar terms (reg, popu, gen)"),
   ## VerbAgg: random slope on item
