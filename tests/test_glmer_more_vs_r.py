@@ -27,8 +27,8 @@ What is asserted, per stored fit (as in ``test_glmer_vs_r.py``):
 * nobs (rows with NAs dropped), groups per factor (unused levels dropped), df.resid, AIC/BIC
   with lme4's parameter count; fixed-effect names equal to R's where R's naming is reproduced.
 
-Fits left out, SEs compared more loosely and names that differ from R's are listed in
-``NOT_COMPARED``, ``SE_LOOSE`` and ``NAMES_DIFFER`` with the measured disagreement; the
+Fits left out and names that differ from R's are listed in ``NOT_COMPARED`` and
+``NAMES_DIFFER`` with the measured disagreement; the
 Python side renames the columns listed in each fit's ``rename`` (names the formula parser
 cannot read).
 """
@@ -80,18 +80,9 @@ NOT_COMPARED: dict[str, str] = {
         "formulaic's required_variables lists, which omits the arguments of poly()/scale()/center()"
     ),
 }
-# Standard errors off the R engines by more than SE_TOL with reference/ at 6879305 (2026-11-26
-# 01:23 UTC); compared with the looser SE_LOOSE_TOL until the cause is fixed. Cause (all
-# three): the Hessian for the SEs is a finite-difference Hessian (hessian_step 1e-4)
-# of a deviance that PIRLS, stopped at pirls_tol=1e-18, leaves ~1e-10 noisy (the value at the
-# optimum depends on the warm start). With pirls_tol=1e-22 or hessian_step=1e-3 each of them
-# matches glmmTMB to < 1e-5 (see test_tight_pirls_gives_glmmtmb_standard_errors).
-SE_LOOSE_TOL = 2e-2
-SE_LOOSE: dict[str, str] = {
-    "bacteria-laplace": "SEs up to 0.7 % above glmmTMB (intercept 0.6994-0.7003 vs 0.696176; lme4 0.695784)",
-    "verbagg_slope-laplace": "SEs up to 1.4 % above glmmTMB (intercept 0.404355 vs 0.398623; lme4 0.397769)",
-    "guimmun-laplace": "SEs up to 0.3 % off glmmTMB (husEdS 0.333660 vs 0.334660)",
-}
+# Standard errors: bacteria, verbagg_slope and guimmun were up to 0.7 %, 1.4 % and 0.3 % off
+# glmmTMB before 8b3aa3f (PIRLS stopped at pirls_tol left the deviance ~1e-9 noisy, which the
+# finite-difference Hessian amplified); all are now compared at SE_TOL.
 # Fixed-effect names that differ from R's (the values are compared by position).
 NAMES_DIFFER: dict[str, str] = {
     "bacteria": "logical column: R 'I(week > 2)TRUE', reference.glmer 'I(week > 2)'",
@@ -257,9 +248,8 @@ def test_standard_errors_match_r(fit: dict[str, Any]) -> None:
             pytest.skip(f"{fit['id']}: glmmTMB has no clean fit to compare the SEs with")
         engine, expected = "glmmTMB", tmb["se"]
     res = _fit_python(fit)
-    rtol = SE_LOOSE_TOL if fit["id"] in SE_LOOSE else SE_TOL
     np.testing.assert_allclose(
-        res.se.to_numpy(dtype=float), expected, rtol=rtol, err_msg=f"SEs vs {engine}"
+        res.se.to_numpy(dtype=float), expected, rtol=SE_TOL, err_msg=f"SEs vs {engine}"
     )
 
 
@@ -315,7 +305,7 @@ def test_stored_reference_is_complete() -> None:
 
 
 def test_tight_pirls_gives_glmmtmb_standard_errors() -> None:
-    """The bacteria SE gap is PIRLS noise: with pirls_tol=1e-22 the SEs match glmmTMB to 1e-5."""
+    """With a tighter PIRLS the bacteria SEs still match glmmTMB to 1e-5 (no noise left to hide)."""
     assert glmer is not None
     fit = next(f for f in FITS if f["id"] == "bacteria-laplace")
     res = glmer(fit["formula"], _frame(fit), fit["family"], link=fit["link"], pirls_tol=1e-22)
