@@ -96,7 +96,14 @@ from reference.glmm_formula import (
     group_labels,
     parse_formula,
 )
-from reference.glmm_re import batched_cholesky, theta_lower_bounds, theta_start, theta_to_lambda
+from reference.glmm_re import (
+    batched_cholesky,
+    blas_threads_controllable,
+    single_threaded_blas,
+    theta_lower_bounds,
+    theta_start,
+    theta_to_lambda,
+)
 from reference.links import Link
 
 __all__ = ["LMMOptions", "LMMResult", "glmer_gaussian", "lmer", "lmer_criterion"]
@@ -109,8 +116,9 @@ LOG_2PI = math.log(2.0 * math.pi)
 def _openblas_thread_controls() -> list[tuple[Any, Any]]:
     """(get, set) pairs of the OpenBLAS libraries bundled with numpy and scipy, if found.
 
-    threadpoolctl is not a dependency; this does the part of it needed here: the wheels ship
-    OpenBLAS builds exporting ``scipy_openblas_{get,set}_num_threads[64_]``.
+    Fallback for when threadpoolctl (used by :func:`reference.glmm_re.single_threaded_blas`) is
+    not installed: the wheels ship OpenBLAS builds exporting
+    ``scipy_openblas_{get,set}_num_threads[64_]``, which is all that is needed here.
     """
     import ctypes
     import glob
@@ -141,6 +149,10 @@ def _blas_threads(n: int | None) -> Iterator[None]:
     library exposes no control); the previous settings are restored afterwards."""
     if n is None:
         yield
+        return
+    if n == 1 and blas_threads_controllable():  # threadpoolctl installed: the engine's one way
+        with single_threaded_blas():
+            yield
         return
     controls = _openblas_thread_controls()
     before = [int(get()) for get, _ in controls]
