@@ -472,3 +472,13 @@ def test_live_lmer_matches(tmp_path: Path) -> None:
         assert ours.loglik == pytest.approx(live["loglik"], abs=1e-6)
         np.testing.assert_allclose(ours.fixef, live["fixef"], rtol=1e-5)
         np.testing.assert_allclose(ours.theta, live["theta"], atol=2e-3)
+
+
+def test_blas_thread_limit_is_restored() -> None:
+    from reference.lmm import _blas_threads, _openblas_thread_controls
+
+    controls = _openblas_thread_controls()
+    before = [int(get()) for get, _ in controls]
+    with _blas_threads(1):
+        lmer("Reaction ~ Days + (1 | Subject)", _sleep())
+    assert [int(get()) for get, _ in controls] == before
