@@ -303,6 +303,19 @@ def test_exact_gradient_matches_finite_differences(fit_id: str, theta: list[floa
     np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-6)
 
 
+def test_exact_gradient_general_block() -> None:
+    """A 3×3 block (random effect of a 3-level factor): the general batched gradient."""
+    fit = next(f for f in FITS if f["id"] == "cake-reml")
+    model = _LMM("angle ~ temperature + (0 + recipe | replicate)", _frame(fit), True, None, None, LMMOptions())
+    th = np.array([1.1, 0.3, -0.2, 0.9, 0.1, 0.7])
+    _value, grad = model.criterion_grad(th)
+    h = 1e-3
+    f = model.criterion
+    fd = np.array([(-f(th + 2 * h * e) + 8 * f(th + h * e) - 8 * f(th - h * e) + f(th - 2 * h * e)) / (12 * h)
+                   for e in np.eye(th.size)])
+    np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-6)
+
+
 def test_ml_fit_is_the_glmer_gaussian_optimum() -> None:
     """The profiled ML optimum is the optimum of reference.glmer's joint Laplace (exact for the
     gaussian identity model) fit: same log-likelihood, β and σ."""
