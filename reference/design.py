@@ -37,7 +37,10 @@ from __future__ import annotations
 import ast
 import difflib
 import functools
+import keyword
+import re
 import warnings
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -48,7 +51,14 @@ from numpy.typing import NDArray
 
 from reference.errors import DesignMatrixError, FormulaError, InvalidResponseError
 
-__all__ = ["Design", "DesignSpec", "build_design", "check_finite_columns"]
+__all__ = [
+    "Design",
+    "DesignSpec",
+    "RTranslation",
+    "build_design",
+    "check_finite_columns",
+    "translate_r",
+]
 
 Array = NDArray[np.float64]
 
@@ -75,6 +85,13 @@ def _identity(x: Any) -> Any:
     return x
 
 
+def _factor(x: Any) -> Any:
+    """R's ``factor(x)`` / ``as.factor(x)`` in a formula: ``x`` as a categorical (formulaic's ``C``)."""
+    from formulaic.transforms.contrasts import C
+
+    return C(x)
+
+
 _CONTEXT: dict[str, Any] = {
     "np": np,
     "log": np.log,
@@ -86,9 +103,170 @@ _CONTEXT: dict[str, Any] = {
     "log1p": np.log1p,
     "expm1": np.expm1,
     "offset": _offset_marker,
+    "factor": _factor,
+    "as_factor": _factor,
 }
 # names that may appear in a formula without being data columns
 _KNOWN_NAMES = frozenset({*_CONTEXT, "I", "C", "contr", "poly", "center", "scale", "lag", "cbind"})
+
+
+# --- R spellings -> text that Python's parser and formulaic read ----------------------------
+
+# R's reserved words: a column named like one is shown in backticks, as R's model.matrix does
+_R_RESERVED = frozenset(
+    {"if", "else", "repeat", "while", "function", "for", "next", "break", "in", "TRUE", "FALSE",
+     "NULL", "Inf", "NaN", "NA", "NA_integer_", "NA_real_", "NA_character_"}
+)
+_R_SYNTACTIC = re.compile(r"^(?:[A-Za-z]|\.(?![0-9]))[A-Za-z0-9._]*$|^\.$")
+_ALIASES: dict[str, str] = {}  # every alias made so far -> column name (for messages)
+# R function names spelled differently on the Python side
+_R_FUNCTIONS = {"as.factor": "as_factor"}
+
+
+def _needs_alias(name: str) -> bool:
+    """A column name that Python cannot read as a variable: dots, spaces, keywords, ..."""
+    return not name.isidentifier() or keyword.iskeyword(name)
+
+
+def _alias(name: str) -> str:
+    """A Python identifier standing for the column ``name`` (deterministic, so caching works)."""
+    slug = re.sub(r"\W", "_", name)
+    alias = f"_rcol_{zlib.crc32(name.encode()):08x}_{slug}_rcol"
+    _ALIASES[alias] = name
+    return alias
+
+
+def _r_display(name: str) -> str:
+    """How R's model.matrix shows a column name: plain when syntactic, else in backticks."""
+    if _R_SYNTACTIC.match(name) and name not in _R_RESERVED:
+        return name
+    return f"`{name}`"
+
+
+@dataclass(frozen=True)
+class RTranslation:
+    """An R formula (part) rewritten for Python, with the column aliases it introduced."""
+
+    text: str
+    aliases: tuple[tuple[str, str], ...]  # (alias, original column name)
+    # every data column the text names, in any position (also inside poly(x, 2), scale(x), ...)
+    columns: tuple[str, ...] = ()
+    caret: bool = False  # the text wrote a power as R's ^ (labels then show ^ for **)
+
+    @property
+    def rename(self) -> dict[str, str]:
+        """original column name -> alias (for ``DataFrame.rename(columns=...)``)."""
+        return {orig: alias for alias, orig in self.aliases}
+
+    def frame(self, data: pd.DataFrame) -> pd.DataFrame:
+        """``data`` with the aliased columns renamed (the same object when there are none)."""
+        if not self.aliases:
+            return data
+        present = {o: a for o, a in self.rename.items() if o in data.columns}
+        return data.rename(columns=present) if present else data
+
+    def label(self, text: str) -> str:
+        """A column label back in R's spelling (aliases -> names, ``**`` -> ``^``)."""
+        return r_label(text, self.aliases, self.caret)
+
+
+def r_label(text: str, aliases: Sequence[tuple[str, str]] = (), caret: bool = False) -> str:
+    """Undo :func:`translate_r` in a label: column aliases, ``as_factor``, and ``**`` when the
+    formula wrote powers as R's ``^`` (``caret``)."""
+    for alias, orig in aliases:
+        text = text.replace(alias, _r_display(orig))
+    if caret:
+        text = re.sub(r"\s*\*\*\s*", "^", text)
+    text = re.sub(r"(poly\([^\[\]]*\))\[(\d+)\]", r"\1\2", text)  # poly(x, 2)[1] -> poly(x, 2)1
+    return text.replace("as_factor(", "as.factor(")
+
+
+def translate_r(text: str, columns: Sequence[Any] | pd.Index) -> RTranslation:
+    """Rewrite the R spellings in a formula (or a part of one) so that Python can parse it.
+
+    * column names that are not Python variable names (``total.fruits``, ``Solar.R``, a
+      keyword such as ``yield`` or ``class``, or anything in backticks such as
+      ```my col```) become aliases; :meth:`RTranslation.frame` renames the data to match;
+    * ``^`` inside a function call (``I(age^2)``, ``log(x^2)``) is a power, ``**``; at formula
+      level (``(a + b)^2``) it stays the interaction operator;
+    * ``TRUE``/``FALSE`` become Python's booleans; ``as.factor(x)`` becomes ``as_factor(x)``
+      (``factor(x)`` and ``as.factor(x)`` make ``x`` categorical, like ``C(x)``).
+    Text inside quotes is left alone.
+    """
+    names = {str(c) for c in columns}
+    out: list[str] = []
+    aliases: dict[str, str] = {}
+    used: set[str] = set()
+    caret = False
+    stack: list[bool] = []  # one entry per open '(' / '[': True when it opens a call
+    last_name = False
+    i, n = 0, len(text)
+
+    def column_token(name: str) -> str:
+        used.add(name)
+        if _needs_alias(name):
+            alias = _alias(name)
+            aliases[alias] = name
+            return alias
+        return name
+
+    while i < n:
+        ch = text[i]
+        if ch in "'\"":
+            j = i + 1
+            while j < n and text[j] != ch:
+                j += 2 if text[j] == "\\" else 1
+            out.append(text[i : j + 1])
+            i, last_name = j + 1, False
+            continue
+        if ch == "`":
+            j = text.find("`", i + 1)
+            if j < 0:
+                raise FormulaError(f"unclosed backtick in {text!r}; write `name` with both backticks")
+            name = text[i + 1 : j]
+            out.append(column_token(name) if name in names else text[i : j + 1])
+            i, last_name = j + 1, True
+            continue
+        if ch.isdigit() or (ch == "." and i + 1 < n and text[i + 1].isdigit()):
+            j = i + 1
+            while j < n and (text[j].isalnum() or text[j] in "._"):
+                j += 1
+            out.append(text[i:j])
+            i, last_name = j, False
+            continue
+        if ch.isalpha() or ch in "._":
+            j = i + 1
+            while j < n and (text[j].isalnum() or text[j] in "._"):
+                j += 1
+            token = text[i:j]
+            k = j
+            while k < n and text[k] == " ":
+                k += 1
+            is_call = k < n and text[k] == "("
+            if is_call:
+                out.append(_R_FUNCTIONS.get(token, token))
+            elif token in names:
+                out.append(column_token(token))
+            elif token in ("TRUE", "FALSE"):
+                out.append("True" if token == "TRUE" else "False")
+            else:
+                out.append(token)
+            i, last_name = j, True
+            continue
+        if ch in "([":
+            stack.append(last_name and ch == "(")
+        elif ch in ")]":
+            if stack:
+                stack.pop()
+        if ch == "^" and any(stack):
+            out.append("**")
+            caret = True
+        else:
+            out.append(ch)
+        i += 1
+        if not ch.isspace():
+            last_name = False
+    return RTranslation("".join(out), tuple(sorted(aliases.items())), tuple(sorted(used)), caret)
 
 
 def _canonical_contrast(spec: object) -> str:
@@ -125,9 +303,10 @@ def _used_names(node: ast.AST) -> set[str]:
 
 
 def _check_columns(names: set[str], data: pd.DataFrame, source: str) -> None:
-    columns = [str(c) for c in data.columns]
+    columns = [_ALIASES.get(str(c), str(c)) for c in data.columns]
     for name in sorted(names):
         if name not in data.columns:
+            name = _ALIASES.get(name, name)
             close = difflib.get_close_matches(name, columns, n=3, cutoff=0.6)
             hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
             raise FormulaError(
@@ -254,11 +433,13 @@ class DesignSpec:
     names: tuple[str, ...]
     has_intercept: bool
     simple_terms: tuple[tuple[str, ...], ...] | None = None  # built without formulaic
+    aliases: tuple[tuple[str, str], ...] = ()  # (alias, column name) for non-Python column names
 
     def matrix(self, data: pd.DataFrame) -> tuple[Array, Array | None]:
         """Design matrix and formula offset (None if the formula has none) for new data."""
         if not isinstance(data, pd.DataFrame):
             data = pd.DataFrame(data)
+        data = RTranslation("", self.aliases).frame(data)
         if self.simple_terms is not None:
             used = {c for term in self.simple_terms for c in term}
             _check_columns(used, data, "newdata for formula " + repr(self.formula))
@@ -308,6 +489,9 @@ class Design:
     names: tuple[str, ...]
     response: str
     spec: DesignSpec
+    # a factor (or string) response coded 0/1: its levels, the first one coded 0 (R's binomial);
+    # None for a numeric response. Only binomial families should accept it.
+    response_levels: tuple[Any, ...] | None = None
 
 
 def _split_formula(formula: str) -> tuple[str, str]:
@@ -341,6 +525,49 @@ def _numeric(values: Any, what: str) -> Array:
     return out
 
 
+def _factor_like(column: pd.Series) -> bool:
+    """A categorical, string or object column (not bool, not numeric)."""
+    return not (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column))
+
+
+def _factor_response(column: pd.Series, what: str) -> tuple[Array, tuple[Any, ...]]:
+    """R's binomial factor response: the first level (of the used ones) is 0, all others 1.
+
+    Levels are the categorical's order, else sorted as R's ``factor()`` does; missing values
+    become NaN (reported by the caller).
+    """
+    missing = np.asarray(column.isna())
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        present = set(column.dropna().unique().tolist())
+        levels = tuple(c for c in column.cat.categories.tolist() if c in present)
+    else:
+        try:
+            levels = tuple(sorted(column.dropna().unique().tolist()))
+        except TypeError as exc:
+            raise InvalidResponseError(
+                f"response {what!r} mixes value types ({exc}); recode it as 0/1 or as one string type"
+            ) from None
+    if not levels:
+        raise InvalidResponseError(f"response {what!r} has no non-missing values")
+    values = column.to_numpy(dtype=object)
+    y = np.where(missing, np.nan, (values != levels[0]).astype(np.float64))
+    return y.astype(np.float64), levels
+
+
+def _drop_unused_levels(data: pd.DataFrame, used: Sequence[str]) -> pd.DataFrame:
+    """Drop the categories without rows from the categorical columns in ``used`` (copy if any)."""
+    changed: dict[str, pd.Series] = {}
+    for name in used:
+        column = data[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            counts = column.value_counts(sort=False)
+            if (counts == 0).any():
+                changed[name] = column.cat.remove_unused_categories()
+    if not changed:
+        return data
+    return data.assign(**changed)
+
+
 def _eval_lhs(node: ast.expr, data: pd.DataFrame, source: str) -> Array:
     names = _used_names(node)
     _check_columns(names, data, f"formula {source!r}")
@@ -369,25 +596,46 @@ def build_design(
     formula: str,
     data: pd.DataFrame | Mapping[str, Any],
     contrasts: Mapping[str, str] | None = None,
+    *,
+    factor_response: bool = False,
 ) -> Design:
-    """Evaluate ``formula`` on ``data``: response, design matrix with R's columns, offset terms."""
+    """Evaluate ``formula`` on ``data``: response, design matrix with R's columns, offset terms.
+
+    ``factor_response=True`` (binomial families) accepts a factor, string or categorical
+    response column as R's glm does: its first level is failure (0), every other level success
+    (1); levels are the categorical's order, else sorted. Otherwise such a response is an error.
+    """
     if not isinstance(data, pd.DataFrame):
         try:
             data = pd.DataFrame(data)
         except Exception as exc:
             raise FormulaError(f"data must be a pandas DataFrame (or a dict of columns): {exc}") from exc
-    lhs, rhs = _split_formula(formula)
-    wanted = {str(k): _canonical_contrast(v) for k, v in (contrasts or {}).items()}
-    for name in wanted:
-        if name not in data.columns:
-            _check_columns({name}, data, "contrasts=")
+    response_text, _ = _split_formula(formula)
+    for name in contrasts or {}:
+        if str(name) not in data.columns:
+            _check_columns({str(name)}, data, "contrasts=")
+    # R spellings (dotted / keyword / backticked column names, ^ in I(), as.factor) -> Python
+    translation = translate_r(formula, data.columns)
+    data = translation.frame(data)
+    lhs, rhs = _split_formula(translation.text)
+    wanted = {
+        translation.rename.get(str(k), str(k)): _canonical_contrast(v) for k, v in (contrasts or {}).items()
+    }
 
     # left-hand side: y, an expression, or cbind(successes, failures)
     lhs_node = _parse_expr(lhs)
     if lhs_node is None:
         raise FormulaError(f"cannot parse the response {lhs!r} of formula {formula!r}")
     trials: Array | None = None
-    if isinstance(lhs_node, ast.Call) and isinstance(lhs_node.func, ast.Name) and lhs_node.func.id == "cbind":
+    response_levels: tuple[Any, ...] | None = None
+    if (
+        factor_response
+        and isinstance(lhs_node, ast.Name)
+        and lhs_node.id in data.columns
+        and _factor_like(data[lhs_node.id])
+    ):
+        y, response_levels = _factor_response(data[lhs_node.id], response_text)
+    elif isinstance(lhs_node, ast.Call) and isinstance(lhs_node.func, ast.Name) and lhs_node.func.id == "cbind":
         if len(lhs_node.args) != 2:
             raise FormulaError("cbind() on the left needs exactly two columns: cbind(successes, failures)")
         successes = _eval_lhs(lhs_node.args[0], data, formula)
@@ -401,7 +649,8 @@ def build_design(
     if not np.isfinite(y).all() or (trials is not None and not np.isfinite(trials).all()):
         bad = int(np.flatnonzero(~np.isfinite(y if trials is None else y + trials))[0])
         raise InvalidResponseError(
-            f"response {lhs!r} holds NaN or inf (first at row {bad}); drop or impute those rows before fitting"
+            f"response {response_text!r} holds NaN or inf (first at row {bad}); drop or impute those rows"
+            " before fitting"
         )
 
     # right-hand side: parse with formulaic, rewrite contrasts, rebuild (cached), materialise
@@ -409,8 +658,10 @@ def build_design(
     _check_columns(set(parsed.used), data, f"formula {formula!r}")
     values = _column_values(data, parsed.used)
     _check_missing(values, "design")
+    aliases = translation.aliases
     if parsed.simple_terms is not None and all(_plain_numeric_array(v) for v in values.values()):
         X, names = _simple_matrix(parsed.simple_terms, parsed.has_intercept, values, len(data))
+        names = tuple(translation.label(name) for name in names)
         if not names:
             raise FormulaError(f"formula {formula!r} has no coefficients to estimate; add an intercept or a predictor")
         check_finite_columns(X, names)
@@ -423,8 +674,14 @@ def build_design(
             names=names,
             has_intercept=parsed.has_intercept,
             simple_terms=parsed.simple_terms,
+            aliases=aliases,
         )
-        return Design(y=y, trials=trials, X=X, offset=None, names=names, response=lhs, spec=spec)
+        return Design(
+            y=y, trials=trials, X=X, offset=None, names=names, response=response_text, spec=spec,
+            response_levels=response_levels,
+        )
+    # R's model.frame(drop.unused.levels = TRUE): a level without rows gets no column
+    data = _drop_unused_levels(data, parsed.used)
     try:
         with np.errstate(all="ignore"):  # log(0) etc.: reported below as a column holding inf
             mm = parsed.formula.get_model_matrix(data, context=_CONTEXT, na_action="ignore", output="numpy")
@@ -433,7 +690,7 @@ def build_design(
     has_intercept = parsed.has_intercept
     model_spec = mm.model_spec
     full = np.asarray(mm, dtype=np.float64)
-    names_all = _r_column_names(model_spec)
+    names_all = [translation.label(name) for name in _r_column_names(model_spec)]
 
     keep: list[int] = []
     offsets: list[int] = []
@@ -462,8 +719,12 @@ def build_design(
         offset_columns=tuple(offsets),
         names=names,
         has_intercept=has_intercept,
+        aliases=aliases,
     )
-    return Design(y=y, trials=trials, X=X, offset=offset, names=names, response=lhs, spec=spec)
+    return Design(
+        y=y, trials=trials, X=X, offset=offset, names=names, response=response_text, spec=spec,
+        response_levels=response_levels,
+    )
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import pandas as pd
 from formulaic import Formula, model_matrix
 from numpy.typing import NDArray
 
+from reference.design import _CONTEXT, RTranslation, translate_r
 from reference.design import build_design as build_fixed_design
 from reference.errors import FormulaError, ModelInputError
 
@@ -55,6 +56,11 @@ class RETermSpec:
     @property
     def group_columns(self) -> tuple[str, ...]:
         return tuple(part.strip() for part in self.group.split(":"))
+
+
+def _strip_backticks(group: str) -> str:
+    """```my g`:b`` -> ``my g:b`` (a grouping factor is looked up by column name)."""
+    return ":".join(part.strip().strip("`") for part in group.split(":"))
 
 
 @dataclass(frozen=True)
@@ -103,11 +109,13 @@ def _strip_outer_parens(term: str) -> str | None:
 
 def _expand_group(group: str) -> list[str]:
     """``a/b/c`` → ``a``, ``a:b``, ``a:b:c``; ``a:b`` stays; spaces are removed."""
-    group = "".join(group.split())
+    # spaces go, except inside backticks (`my group`)
+    group = "".join(piece if k % 2 else "".join(piece.split()) for k, piece in enumerate(group.split("`")))
     inner = _strip_outer_parens(group)
     if inner is not None:
-        group = "".join(inner.split())
-    if not group or any(ch in group for ch in "+*()|~"):
+        group = inner.strip()
+    bare = "".join(piece for k, piece in enumerate(group.split("`")) if k % 2 == 0)
+    if not group or any(ch in bare for ch in "+*()|~"):
         raise FormulaError(
             f"grouping factor {group!r} is not supported; use a column name, a:b (interaction) or a/b (nesting)"
         )
@@ -116,7 +124,7 @@ def _expand_group(group: str) -> list[str]:
         raise FormulaError(f"grouping factor {group!r} has an empty part; write e.g. (1 | a/b)")
     out = []
     for i in range(len(pieces)):
-        out.append(":".join(pieces[: i + 1]))
+        out.append(_strip_backticks(":".join(pieces[: i + 1])))
     return out
 
 
@@ -199,21 +207,28 @@ class GLMMDesign:
     data: pd.DataFrame  # the used rows and columns (for predict / simulate)
     trials: NDArray[np.float64] | None = None  # from cbind(successes, failures)
     offset: NDArray[np.float64] | None = None  # from offset(...) terms
+    response_levels: tuple[Any, ...] | None = None  # a factor response's levels (first = 0)
 
 
 def _rename(cols: list[str]) -> tuple[str, ...]:
     return tuple(INTERCEPT if c == "Intercept" else str(c) for c in cols)
 
 
-def _required(expr: str) -> set[str]:
-    return set(_required_cached(expr))
+def _required(expr: str, columns: pd.Index) -> set[str]:
+    """Data columns that ``expr`` names anywhere (also inside ``poly(x, 2)``, ``scale(x)``, ...).
+
+    formulaic's ``required_variables`` leaves out the arguments of its stateful transforms,
+    so the names are read off the formula text instead; names that are not columns are left
+    for the design builders to report.
+    """
+    return set(translate_r(expr, columns).columns)
 
 
 @lru_cache(maxsize=256)
-def _required_cached(expr: str) -> frozenset[str]:
+def _check_parses(expr: str) -> None:
     # parsing a formula costs ~1 ms (formulaic); a course fits the same few formulas many times
     try:
-        return frozenset(str(v) for v in Formula(expr).required_variables)
+        Formula(expr)
     except Exception as exc:  # formulaic raises several types
         raise FormulaError(f"cannot parse formula part {expr!r}: {exc}") from None
 
@@ -225,12 +240,28 @@ class _InterceptSpec:
         return np.ones((len(frame), 1))
 
 
+class _TranslatedSpec:
+    """A random-effect left side's formulaic model spec that reads R column names (predict)."""
+
+    def __init__(self, spec: Any, translation: RTranslation) -> None:
+        self._spec = spec
+        self._translation = translation
+
+    def get_model_matrix(self, frame: pd.DataFrame) -> Any:
+        return self._spec.get_model_matrix(self._translation.frame(frame), context=_CONTEXT)
+
+
 def _re_matrix(lhs: str, frame: pd.DataFrame) -> tuple[list[str], NDArray[np.float64], Any]:
-    """Columns, matrix and model spec of a random-effect left side (``1`` without formulaic)."""
+    """Columns, matrix and model spec of a random-effect left side (``1`` without formulaic).
+
+    The left side may use R's spellings (``total.fruits``, ``I(x^2)``, ``log(x)``, ...).
+    """
     if lhs.replace(" ", "") == "1":
         return ["Intercept"], np.ones((len(frame), 1)), _InterceptSpec()
-    zm = model_matrix(lhs, frame, na_action="raise")
-    return list(zm.columns), np.asarray(zm, dtype=np.float64), zm.model_spec
+    translation = translate_r(lhs, frame.columns)
+    zm = model_matrix(translation.text, translation.frame(frame), na_action="raise", context=_CONTEXT)
+    names = [translation.label(str(c)) for c in zm.columns]
+    return names, np.asarray(zm, dtype=np.float64), _TranslatedSpec(zm.model_spec, translation)
 
 
 def group_labels(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:
@@ -246,19 +277,27 @@ def _factor_codes(labels: pd.Series) -> tuple[NDArray[np.intp], tuple[Any, ...]]
 
 
 def build_design(
-    parsed: ParsedFormula, data: pd.DataFrame, extra_columns: tuple[str, ...] = ()
+    parsed: ParsedFormula,
+    data: pd.DataFrame,
+    extra_columns: tuple[str, ...] = (),
+    *,
+    factor_response: bool = False,
 ) -> GLMMDesign:
     """Model matrices for ``parsed`` on the complete rows of ``data``.
 
     Rows with a missing value in any column the model uses (or in ``extra_columns``, e.g.
-    the trials / weights / offset columns) are dropped, as R's ``na.omit`` does.
+    the trials / weights / offset columns) are dropped, as R's ``na.omit`` does; factor
+    levels (and grouping-factor levels) left without rows are dropped too (R's
+    ``drop.unused.levels``). ``factor_response=True`` (binomial) codes a factor or string
+    response as R does: first level 0, all others 1.
     """
     if not isinstance(data, pd.DataFrame):
         raise FormulaError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     needed: set[str] = set()
     for term in parsed.terms:
         lhs = term.lhs[2:] if term.lhs.startswith("||") else term.lhs
-        needed |= _required(lhs)
+        _check_parses(translate_r(lhs, data.columns).text)
+        needed |= _required(lhs, data.columns)
         needed |= set(term.group_columns)
     needed |= set(extra_columns)
     missing = sorted(c for c in needed if c not in data.columns)
@@ -270,11 +309,11 @@ def build_design(
     # the fixed part may hold expressions (log(x), cbind(s, f), offset(...)); keep the names
     # that are columns, the fixed-design builder reports the others
     fixed_formula = f"{parsed.response} ~ {parsed.fixed_rhs}"
-    needed |= {c for c in _required(fixed_formula) if c in data.columns}
+    needed |= _required(fixed_formula, data.columns)
     frame = data[[c for c in data.columns if c in needed]].dropna()
     if len(frame) == 0:
         raise FormulaError("no complete rows: every row has a missing value in a model column")
-    fixed = build_fixed_design(fixed_formula, frame)
+    fixed = build_fixed_design(fixed_formula, frame, factor_response=factor_response)
     y = np.asarray(fixed.y, dtype=np.float64)
     X = np.ascontiguousarray(fixed.X, dtype=np.float64)
     fixed_names = tuple(fixed.names)
@@ -319,6 +358,7 @@ def build_design(
         trials=fixed.trials,
         offset=fixed.offset,
         data=frame,
+        response_levels=fixed.response_levels,
     )
 
 

@@ -28,9 +28,10 @@ What is asserted, per stored fit (as in ``test_glmer_vs_r.py``):
   with lme4's parameter count; fixed-effect names equal to R's where R's naming is reproduced.
 
 Fits left out and names that differ from R's are listed in ``NOT_COMPARED`` and
-``NAMES_DIFFER`` with the measured disagreement; the
-Python side renames the columns listed in each fit's ``rename`` (names the formula parser
-cannot read).
+``NAMES_DIFFER`` with the measured disagreement. The Python side fits R's own formula
+(``r_formula``: ``total.fruits``, ``Solar.R``, ``yield``, ``I(age^2)``, ``poly(age, 2)``) on
+the data with R's column names; the stored ``formula`` / ``rename`` (the Python spellings
+needed before reference/design.py read R's) are kept in the JSON but no longer used.
 """
 
 from __future__ import annotations
@@ -70,23 +71,15 @@ SLOW_MODELS = {
 }
 
 # Fits not compared at all (the engine raises, while lme4 fits the model).
-NOT_COMPARED: dict[str, str] = {
-    "cbpp_unused_levels-laplace": (
-        "period has a level without rows; lme4 drops the all-zero period5 column (rank deficient), "
-        "reference.glmer raises ConvergenceError 'the fixed-effects system is singular'"
-    ),
-    "contraception_poly-laplace": (
-        "FormulaError 'names column age, which is not in the data': build_design keeps only the columns "
-        "formulaic's required_variables lists, which omits the arguments of poly()/scale()/center()"
-    ),
-}
+# cbpp_unused_levels (a factor level without rows) and contraception_poly (poly(age, 2)) were
+# here until reference/design.py dropped unused levels and read transform arguments.
+NOT_COMPARED: dict[str, str] = {}
 # Standard errors: bacteria, verbagg_slope and guimmun were up to 0.7 %, 1.4 % and 0.3 % off
 # glmmTMB before 8b3aa3f (PIRLS stopped at pirls_tol left the deviance ~1e-9 noisy, which the
 # finite-difference Hessian amplified); all are now compared at SE_TOL.
 # Fixed-effect names that differ from R's (the values are compared by position).
 NAMES_DIFFER: dict[str, str] = {
     "bacteria": "logical column: R 'I(week > 2)TRUE', reference.glmer 'I(week > 2)'",
-    "contraception_agq": "R 'I(age^2)', formula written I(age**2) for the Python parser",
 }
 
 glmer = getattr(reference, "glmer", None)
@@ -113,7 +106,7 @@ def _frame(fit: Mapping[str, Any]) -> pd.DataFrame:
     for column, levels in fit["factors"].items():
         values = frame[column].astype(str).where(frame[column].notna())
         frame[column] = pd.Categorical(values, categories=list(levels))
-    return frame.rename(columns=fit["rename"])
+    return frame
 
 
 _CACHE: dict[str, Any] = {}
@@ -125,7 +118,7 @@ def _fit_python(fit: Mapping[str, Any]) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", reference.errors.ConvergenceWarning)
             _CACHE[fit["id"]] = glmer(
-                fit["formula"],
+                fit["r_formula"],
                 _frame(fit),
                 fit["family"],
                 link=fit["link"],
@@ -265,7 +258,7 @@ def test_counts_names_and_information_criteria(fit: dict[str, Any]) -> None:
     assert ours == {_group_key(k): v for k, v in lme4["ngroups"].items()}
     assert float(res.aic) == pytest.approx(-2 * loglik + 2 * npar, rel=1e-12)
     assert float(res.bic) == pytest.approx(-2 * loglik + math.log(lme4["nobs"]) * npar, rel=1e-12)
-    if fit["model"] not in NAMES_DIFFER and not fit["rename"]:
+    if fit["model"] not in NAMES_DIFFER:
         assert list(res.fixef.index) == lme4["fixef_names"]
     else:
         assert len(res.fixef) == len(lme4["fixef_names"])
@@ -308,5 +301,5 @@ def test_tight_pirls_gives_glmmtmb_standard_errors() -> None:
     """With a tighter PIRLS the bacteria SEs still match glmmTMB to 1e-5 (no noise left to hide)."""
     assert glmer is not None
     fit = next(f for f in FITS if f["id"] == "bacteria-laplace")
-    res = glmer(fit["formula"], _frame(fit), fit["family"], link=fit["link"], pirls_tol=1e-22)
+    res = glmer(fit["r_formula"], _frame(fit), fit["family"], link=fit["link"], pirls_tol=1e-22)
     np.testing.assert_allclose(res.se.to_numpy(dtype=float), fit["glmmTMB"]["se"], rtol=1e-5)
