@@ -450,7 +450,6 @@ class SparseRE:
                 cols[:, k] = self.offsets[t] + codes * p + a
                 k += 1
         self._cols = cols
-        self._cols_flat = cols.reshape(-1)
         self._col_list = [np.ascontiguousarray(cols[:, k]) for k in range(width)]
         self._width = width
         self.q1 = int(self.offsets[1])
@@ -573,15 +572,22 @@ class SparseRE:
         return out
 
     def zlam_t(self, state: ZLam | list[F64], r: F64) -> F64:
-        s = self._state(state)
-        return np.bincount(self._cols_flat, (s.vals * r[:, None]).reshape(-1), minlength=self.q)
+        return self._col_sums(self._state(state).vals, r)
+
+    def _col_sums(self, v: F64, r: F64) -> F64:
+        """``Σ_i v[i, k] r[i]`` into column ``cols[i, k]``: one bincount per entry of a row
+        (contiguous index arrays, no (n × width) temporaries)."""
+        out = np.bincount(self._col_list[0], v[:, 0] * r, minlength=self.q)
+        for k in range(1, self._width):
+            out += np.bincount(self._col_list[k], v[:, k] * r, minlength=self.q)
+        return out
 
     def cross_x(self, state: ZLam | list[F64], w: F64, X: F64) -> F64:
         """``Λᵀ Zᵀ W X`` as (q, pX)."""
-        vw = self._state(state).vals * w[:, None]
+        v = self._state(state).vals
         out = np.empty((self.q, X.shape[1]))
         for j in range(X.shape[1]):
-            out[:, j] = np.bincount(self._cols_flat, (vw * X[:, j : j + 1]).reshape(-1), minlength=self.q)
+            out[:, j] = self._col_sums(v, w * X[:, j])
         return out
 
     def factor(
