@@ -21,8 +21,9 @@ contrasts: variable name + contrast number 1..k-1, as R numbers them), ``NAP:Bea
 order; within an interaction the first factor varies fastest.
 
 Known differences from R (all rare): factor levels of string columns are sorted by code point
-(R sorts by locale, so ``"B" < "a"`` here but not in R); logical columns enter as a 0/1
-numeric column named ``x`` (R: factor, ``xTRUE``; same numbers); an interaction whose
+(R sorts by locale, so ``"B" < "a"`` here but not in R); a logical expression such as
+``I(week > 2)`` is named without R's ``TRUE`` suffix (a logical column ``x`` enters as 0/1
+named ``xTRUE``, as in R); an interaction whose
 marginal terms are all absent (``y ~ a:b``) is coded full rank by formulaic where R codes it
 with an aliased column; helmert/poly contrast columns keep formulaic's labels.
 
@@ -525,6 +526,18 @@ def _numeric(values: Any, what: str) -> Array:
     return out
 
 
+def _logical_labels(
+    names: tuple[str, ...], data: pd.DataFrame, used: Sequence[str], translation: RTranslation
+) -> tuple[str, ...]:
+    """R names a logical predictor ``x`` as the factor level ``xTRUE`` (also in interactions)."""
+    logical = {translation.label(c) for c in used if pd.api.types.is_bool_dtype(data[c])}
+    if not logical:
+        return names
+    return tuple(
+        ":".join(f"{part}TRUE" if part in logical else part for part in name.split(":")) for name in names
+    )
+
+
 def _factor_like(column: pd.Series) -> bool:
     """A categorical, string or object column (not bool, not numeric)."""
     return not (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column))
@@ -661,7 +674,7 @@ def build_design(
     aliases = translation.aliases
     if parsed.simple_terms is not None and all(_plain_numeric_array(v) for v in values.values()):
         X, names = _simple_matrix(parsed.simple_terms, parsed.has_intercept, values, len(data))
-        names = tuple(translation.label(name) for name in names)
+        names = _logical_labels(tuple(translation.label(name) for name in names), data, parsed.used, translation)
         if not names:
             raise FormulaError(f"formula {formula!r} has no coefficients to estimate; add an intercept or a predictor")
         check_finite_columns(X, names)
@@ -703,7 +716,7 @@ def build_design(
             col += 1
     if not keep:
         raise FormulaError(f"formula {formula!r} has no coefficients to estimate; add an intercept or a predictor")
-    names = tuple(names_all[i] for i in keep)
+    names = _logical_labels(tuple(names_all[i] for i in keep), data, parsed.used, translation)
     X = np.ascontiguousarray(full[:, keep])
     check_finite_columns(X, names)
     offset = full[:, offsets].sum(axis=1) if offsets else None
