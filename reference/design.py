@@ -153,6 +153,8 @@ class RTranslation:
     # every data column the text names, in any position (also inside poly(x, 2), scale(x), ...)
     columns: tuple[str, ...] = ()
     caret: bool = False  # the text wrote a power as R's ^ (labels then show ^ for **)
+    # names that can only be columns (backticked, or dotted like total.fruit) but are not
+    unknown: tuple[str, ...] = ()
 
     @property
     def rename(self) -> dict[str, str]:
@@ -198,6 +200,7 @@ def translate_r(text: str, columns: Sequence[Any] | pd.Index) -> RTranslation:
     out: list[str] = []
     aliases: dict[str, str] = {}
     used: set[str] = set()
+    unknown: set[str] = set()
     caret = False
     stack: list[bool] = []  # one entry per open '(' / '[': True when it opens a call
     last_name = False
@@ -225,6 +228,8 @@ def translate_r(text: str, columns: Sequence[Any] | pd.Index) -> RTranslation:
             if j < 0:
                 raise FormulaError(f"unclosed backtick in {text!r}; write `name` with both backticks")
             name = text[i + 1 : j]
+            if name not in names:
+                unknown.add(name)
             out.append(column_token(name) if name in names else text[i : j + 1])
             i, last_name = j + 1, True
             continue
@@ -250,6 +255,9 @@ def translate_r(text: str, columns: Sequence[Any] | pd.Index) -> RTranslation:
                 out.append(column_token(token))
             elif token in ("TRUE", "FALSE"):
                 out.append("True" if token == "TRUE" else "False")
+            elif "." in token and token.split(".", 1)[0] not in ("np", "contr", "numpy"):
+                unknown.add(token)
+                out.append(token)
             else:
                 out.append(token)
             i, last_name = j, True
@@ -267,7 +275,9 @@ def translate_r(text: str, columns: Sequence[Any] | pd.Index) -> RTranslation:
         i += 1
         if not ch.isspace():
             last_name = False
-    return RTranslation("".join(out), tuple(sorted(aliases.items())), tuple(sorted(used)), caret)
+    return RTranslation(
+        "".join(out), tuple(sorted(aliases.items())), tuple(sorted(used)), caret, tuple(sorted(unknown))
+    )
 
 
 def _canonical_contrast(spec: object) -> str:
@@ -629,6 +639,8 @@ def build_design(
             _check_columns({str(name)}, data, "contrasts=")
     # R spellings (dotted / keyword / backticked column names, ^ in I(), as.factor) -> Python
     translation = translate_r(formula, data.columns)
+    if translation.unknown:
+        _check_columns(set(translation.unknown), data, f"formula {formula!r}")
     data = translation.frame(data)
     lhs, rhs = _split_formula(translation.text)
     wanted = {
