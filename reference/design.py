@@ -180,6 +180,8 @@ def r_label(text: str, aliases: Sequence[tuple[str, str]] = (), caret: bool = Fa
         text = text.replace(alias, _r_display(orig))
     if caret:
         text = re.sub(r"\s*\*\*\s*", "^", text)
+    if "(" not in text:
+        return text
     text = re.sub(r"(poly\([^\[\]]*\))\[(\d+)\]", r"\1\2", text)  # poly(x, 2)[1] -> poly(x, 2)1
     return text.replace("as_factor(", "as.factor(")
 
@@ -537,10 +539,10 @@ def _numeric(values: Any, what: str) -> Array:
 
 
 def _logical_labels(
-    names: tuple[str, ...], data: pd.DataFrame, used: Sequence[str], translation: RTranslation
+    names: tuple[str, ...], values: Mapping[str, NDArray[Any]], translation: RTranslation
 ) -> tuple[str, ...]:
     """R names a logical predictor ``x`` as the factor level ``xTRUE`` (also in interactions)."""
-    logical = {translation.label(c) for c in used if pd.api.types.is_bool_dtype(data[c])}
+    logical = {translation.label(c) for c, arr in values.items() if arr.dtype == np.bool_}
     if not logical:
         return names
     return tuple(
@@ -583,7 +585,8 @@ def _drop_unused_levels(data: pd.DataFrame, used: Sequence[str]) -> pd.DataFrame
     for name in used:
         column = data[name]
         if isinstance(column.dtype, pd.CategoricalDtype):
-            counts = column.value_counts(sort=False)
+            codes = column.cat.codes.to_numpy()
+            counts = np.bincount(codes[codes >= 0], minlength=len(column.cat.categories))
             if (counts == 0).any():
                 changed[name] = column.cat.remove_unused_categories()
     if not changed:
@@ -686,7 +689,7 @@ def build_design(
     aliases = translation.aliases
     if parsed.simple_terms is not None and all(_plain_numeric_array(v) for v in values.values()):
         X, names = _simple_matrix(parsed.simple_terms, parsed.has_intercept, values, len(data))
-        names = _logical_labels(tuple(translation.label(name) for name in names), data, parsed.used, translation)
+        names = _logical_labels(tuple(translation.label(name) for name in names), values, translation)
         if not names:
             raise FormulaError(f"formula {formula!r} has no coefficients to estimate; add an intercept or a predictor")
         check_finite_columns(X, names)
@@ -728,7 +731,7 @@ def build_design(
             col += 1
     if not keep:
         raise FormulaError(f"formula {formula!r} has no coefficients to estimate; add an intercept or a predictor")
-    names = _logical_labels(tuple(names_all[i] for i in keep), data, parsed.used, translation)
+    names = _logical_labels(tuple(names_all[i] for i in keep), values, translation)
     X = np.ascontiguousarray(full[:, keep])
     check_finite_columns(X, names)
     offset = full[:, offsets].sum(axis=1) if offsets else None
