@@ -21,9 +21,9 @@ contrasts: variable name + contrast number 1..k-1, as R numbers them), ``NAP:Bea
 order; within an interaction the first factor varies fastest.
 
 Known differences from R (all rare): factor levels of string columns are sorted by code point
-(R sorts by locale, so ``"B" < "a"`` here but not in R); a logical expression such as
-``I(week > 2)`` is named without R's ``TRUE`` suffix (a logical column ``x`` enters as 0/1
-named ``xTRUE``, as in R); an interaction whose
+(R sorts by locale, so ``"B" < "a"`` here but not in R); a logical column ``x`` and a logical
+``I(week > 2)`` enter as 0/1 named ``xTRUE`` / ``I(week > 2)TRUE`` as in R, but a logical
+expression outside ``I()`` or through a function is named without the ``TRUE``; an interaction whose
 marginal terms are all absent (``y ~ a:b``) is coded full rank by formulaic where R codes it
 with an aliased column; helmert/poly contrast columns keep formulaic's labels.
 
@@ -541,12 +541,25 @@ def _numeric(values: Any, what: str) -> Array:
 def _logical_labels(
     names: tuple[str, ...], values: Mapping[str, NDArray[Any]], translation: RTranslation
 ) -> tuple[str, ...]:
-    """R names a logical predictor ``x`` as the factor level ``xTRUE`` (also in interactions)."""
+    """R names a logical predictor ``x`` as the factor level ``xTRUE`` (also in interactions), and
+    so a logical expression: ``I(week > 2)TRUE``."""
     logical = {translation.label(c) for c, arr in values.items() if arr.dtype == np.bool_}
-    if not logical:
+    if not logical and not any("I(" in name for name in names):
         return names
+
+    def is_logical(part: str) -> bool:
+        if part in logical:
+            return True
+        node = _parse_expr(part) if part.startswith("I(") else None
+        if not (isinstance(node, ast.Call) and len(node.args) == 1):
+            return False
+        inner = node.args[0]
+        return isinstance(inner, ast.Compare | ast.BoolOp) or (
+            isinstance(inner, ast.UnaryOp) and isinstance(inner.op, ast.Not)
+        )
+
     return tuple(
-        ":".join(f"{part}TRUE" if part in logical else part for part in name.split(":")) for name in names
+        ":".join(f"{part}TRUE" if is_logical(part) else part for part in name.split(":")) for name in names
     )
 
 

@@ -149,3 +149,19 @@ def test_unused_levels_are_dropped_for_fixed_and_grouping_factors(frame: pd.Data
     gd = build_glmm_design(parse_formula("cnt ~ fx + x + (1 | grp)"), holes)
     assert gd.fixed_names == ("(Intercept)", "fxq", "x")
     assert gd.terms[0].nlevels == 9
+
+
+def test_logical_predictors_are_named_like_r(frame: pd.DataFrame) -> None:
+    f = frame.assign(flag=frame["x"] > 0)
+    d = build_design("cnt ~ flag + I(age > 30) + I(age^2) + x:I(age > 30)", f)
+    assert d.names == ("(Intercept)", "flagTRUE", "I(age > 30)TRUE", "I(age^2)", "I(age > 30)TRUE:x")
+    np.testing.assert_array_equal(d.X[:, 1], (f["x"] > 0).to_numpy(float))
+    np.testing.assert_array_equal(d.X[:, 2], (f["age"] > 30).to_numpy(float))
+
+
+def test_cbind_response_with_dotted_columns(frame: pd.DataFrame) -> None:
+    f = frame.assign(**{"n.total": frame["total.fruits"] + frame["cnt"]})
+    r_side = build_design("cbind(total.fruits, n.total - total.fruits) ~ Solar.R", f)
+    np.testing.assert_array_equal(r_side.y, f["total.fruits"].to_numpy(float))
+    np.testing.assert_array_equal(r_side.trials, f["n.total"].to_numpy(float))
+    assert r_side.names == ("(Intercept)", "Solar.R")
