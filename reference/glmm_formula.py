@@ -7,6 +7,12 @@ terms ``(lhs | group)``. Each term's left side also goes through :mod:`formulaic
 ``a:b`` of several; ``a/b`` expands to ``a`` and ``a:b`` as in lme4, and ``(1 + x || g)``
 expands to one uncorrelated term per column.
 
+R's spellings are read as in :mod:`reference.design` (:func:`reference.design.translate_r`):
+``total.fruits``, ``yield``, backticked names, ``I(x^2)``, ``poly(x, 2)``, ``factor(x)``, in
+the fixed part and in each term's left side; a grouping factor may be a dotted or backticked
+column name. The used columns are read off the formula text (formulaic's
+``required_variables`` misses the arguments of ``poly``/``scale``/``center``).
+
 The public pieces are :func:`parse_formula` (pure string work) and :func:`build_design`
 (model matrices for the rows without missing values). Both raise
 :class:`reference.errors.FormulaError` with a one-line message on bad input.
