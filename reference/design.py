@@ -152,7 +152,7 @@ class RTranslation:
     aliases: tuple[tuple[str, str], ...]  # (alias, original column name)
     # every data column the text names, in any position (also inside poly(x, 2), scale(x), ...)
     columns: tuple[str, ...] = ()
-    caret: bool = False  # the text wrote a power as R's ^ (labels then show ^ for **)
+    caret: bool = False  # R operators were rewritten (^, &, |, !): labels are deparsed R-style
     # names that can only be columns (backticked, or dotted like total.fruit) but are not
     unknown: tuple[str, ...] = ()
 
@@ -176,14 +176,89 @@ class RTranslation:
 def r_label(text: str, aliases: Sequence[tuple[str, str]] = (), caret: bool = False) -> str:
     """Undo :func:`translate_r` in a label: column aliases, ``as_factor``, and ``**`` when the
     formula wrote powers as R's ``^`` (``caret``)."""
+    if caret:
+        text = ":".join(_r_deparse_text(part) for part in text.split(":"))
     for alias, orig in aliases:
         text = text.replace(alias, _r_display(orig))
-    if caret:
-        text = re.sub(r"\s*\*\*\s*", "^", text)
     if "(" not in text:
         return text
     text = re.sub(r"(poly\([^\[\]]*\))\[(\d+)\]", r"\1\2", text)  # poly(x, 2)[1] -> poly(x, 2)1
     return text.replace("as_factor(", "as.factor(")
+
+
+@dataclass
+class _Level:
+    """One open parenthesis while translating: where its current operand starts in the output."""
+
+    call: bool  # opened by a function call (R's expression rules apply inside)
+    start: int
+    has_op: bool = False  # an & or | has been seen at this level
+    pending: int = 0  # open "~(" from R's ! to close at the end of the operand
+
+    def close(self, out: list[str], force: bool = False) -> None:
+        """End the current operand: close pending negations, parenthesise it around & and |."""
+        if self.pending:
+            out.append(")" * self.pending)
+            self.pending = 0
+        if self.has_op or force:
+            out.insert(self.start, "(")
+            out.append(")")
+        self.has_op = False
+
+
+# R's operator precedence (higher binds tighter) and spelling, for labels in R's style
+_R_BINOPS: dict[type, tuple[str, int]] = {
+    ast.Pow: ("^", 14),
+    ast.Mult: (" * ", 10),
+    ast.Div: ("/", 10),
+    ast.Mod: (" %% ", 11),
+    ast.Add: (" + ", 9),
+    ast.Sub: (" - ", 9),
+    ast.BitAnd: (" & ", 6),
+    ast.BitOr: (" | ", 5),
+}
+_R_CMPOPS: dict[type, str] = {
+    ast.Gt: ">", ast.GtE: ">=", ast.Lt: "<", ast.LtE: "<=", ast.Eq: "==", ast.NotEq: "!=",
+}
+
+
+def _r_deparse(node: ast.expr, parent: int = 0) -> str:
+    """An expression as R's deparse writes it (``age^2``, ``y/n``, ``a > 1 & !b``)."""
+    if isinstance(node, ast.BinOp) and type(node.op) in _R_BINOPS:
+        op, prec = _R_BINOPS[type(node.op)]
+        # ^ groups to the right, the others to the left
+        left_prec, right_prec = (prec + 1, prec) if op == "^" else (prec, prec + 1)
+        text = _r_deparse(node.left, left_prec) + op + _r_deparse(node.right, right_prec)
+    elif isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _R_CMPOPS:
+        prec = 8
+        op = _R_CMPOPS[type(node.ops[0])]
+        text = f"{_r_deparse(node.left, prec + 1)} {op} {_r_deparse(node.comparators[0], prec + 1)}"
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Invert | ast.Not):
+        prec = 7
+        text = "!" + _r_deparse(node.operand, prec)
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        prec = 13
+        text = "-" + _r_deparse(node.operand, prec)
+    elif isinstance(node, ast.Call):
+        prec = 99
+        args = [_r_deparse(a) for a in node.args]
+        args += [f"{k.arg} = {_r_deparse(k.value)}" for k in node.keywords]
+        text = f"{ast.unparse(node.func)}({', '.join(args)})"
+    elif isinstance(node, ast.Constant) and isinstance(node.value, bool):
+        prec, text = 99, "TRUE" if node.value else "FALSE"
+    elif isinstance(node, ast.Constant) and isinstance(node.value, float) and node.value.is_integer():
+        prec, text = 99, str(int(node.value))
+    else:
+        prec, text = 99, ast.unparse(node)
+    return f"({text})" if prec < parent else text
+
+
+def _r_deparse_text(label: str) -> str:
+    """:func:`_r_deparse` of a label that is a Python expression; anything else unchanged."""
+    if label == "(Intercept)":
+        return label
+    node = _parse_expr(label)
+    return label if node is None else _r_deparse(node)
 
 
 def translate_r(text: str, columns: Sequence[Any] | pd.Index) -> RTranslation:
@@ -194,6 +269,8 @@ def translate_r(text: str, columns: Sequence[Any] | pd.Index) -> RTranslation:
       ```my col```) become aliases; :meth:`RTranslation.frame` renames the data to match;
     * ``^`` inside a function call (``I(age^2)``, ``log(x^2)``) is a power, ``**``; at formula
       level (``(a + b)^2``) it stays the interaction operator;
+    * inside a call, R's precedence of ``&``, ``|`` (also ``&&``, ``||``) and ``!`` is kept by
+      parenthesising (``I(a > 1 & !b)`` is ``I((a > 1) & (~(b)))``);
     * ``TRUE``/``FALSE`` become Python's booleans; ``as.factor(x)`` becomes ``as_factor(x)``
       (``factor(x)`` and ``as.factor(x)`` make ``x`` categorical, like ``C(x)``).
     Text inside quotes is left alone.
@@ -204,7 +281,8 @@ def translate_r(text: str, columns: Sequence[Any] | pd.Index) -> RTranslation:
     used: set[str] = set()
     unknown: set[str] = set()
     caret = False
-    stack: list[bool] = []  # one entry per open '(' / '[': True when it opens a call
+    stack: list[_Level] = []  # one entry per open '(' / '['
+
     last_name = False
     i, n = 0, len(text)
 
@@ -264,12 +342,33 @@ def translate_r(text: str, columns: Sequence[Any] | pd.Index) -> RTranslation:
                 out.append(token)
             i, last_name = j, True
             continue
+        in_call = any(level.call for level in stack)
         if ch in "([":
-            stack.append(last_name and ch == "(")
+            out.append(ch)
+            stack.append(_Level(call=last_name and ch == "(", start=len(out)))
         elif ch in ")]":
             if stack:
-                stack.pop()
-        if ch == "^" and any(stack):
+                stack.pop().close(out)
+            out.append(ch)
+        elif ch == "," and stack:
+            stack[-1].close(out)
+            out.append(ch)
+            stack[-1].start = len(out)
+        elif ch in "&|" and in_call:
+            # R: comparisons bind tighter than & and |; Python: the other way round
+            level = stack[-1]
+            level.close(out, force=True)
+            if i + 1 < n and text[i + 1] == ch:  # R's scalar && / ||
+                i += 1
+            out.append(f" {ch} ")
+            level.start = len(out)
+            level.has_op = True
+            caret = True
+        elif ch == "!" and in_call and not (i + 1 < n and text[i + 1] == "="):
+            out.append("~(")  # R's ! negates everything up to the next & | , or )
+            stack[-1].pending += 1
+            caret = True
+        elif ch == "^" and in_call:
             out.append("**")
             caret = True
         else:
@@ -538,6 +637,19 @@ def _numeric(values: Any, what: str) -> Array:
     return out
 
 
+def _is_logical_expr(node: ast.expr, logical_columns: set[str]) -> bool:
+    """A comparison, a logical column, or such joined by & | and negated by ! (logical in R)."""
+    if isinstance(node, ast.Compare | ast.BoolOp):
+        return True
+    if isinstance(node, ast.Name):
+        return node.id in logical_columns
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not | ast.Invert):
+        return _is_logical_expr(node.operand, logical_columns)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitAnd | ast.BitOr):
+        return _is_logical_expr(node.left, logical_columns) and _is_logical_expr(node.right, logical_columns)
+    return isinstance(node, ast.Constant) and isinstance(node.value, bool)
+
+
 def _logical_labels(
     names: tuple[str, ...], values: Mapping[str, NDArray[Any]], translation: RTranslation
 ) -> tuple[str, ...]:
@@ -550,13 +662,11 @@ def _logical_labels(
     def is_logical(part: str) -> bool:
         if part in logical:
             return True
-        node = _parse_expr(part) if part.startswith("I(") else None
+        node = _parse_expr(re.sub(r"!(?!=)", "~", part)) if part.startswith("I(") else None
         if not (isinstance(node, ast.Call) and len(node.args) == 1):
             return False
         inner = node.args[0]
-        return isinstance(inner, ast.Compare | ast.BoolOp) or (
-            isinstance(inner, ast.UnaryOp) and isinstance(inner.op, ast.Not)
-        )
+        return _is_logical_expr(inner, logical)
 
     return tuple(
         ":".join(f"{part}TRUE" if is_logical(part) else part for part in name.split(":")) for name in names

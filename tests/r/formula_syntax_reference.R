@@ -73,7 +73,10 @@ glm_fits <- list(
   list(id = "backticks", formula = "`total.fruits` ~ `my col` + I(`my col`^2)", family = "poisson"),
   list(id = "string_response", formula = "resp ~ x", family = "binomial"),
   list(id = "factor_response", formula = "lev ~ x", family = "binomial"),
-  list(id = "logical_predictor", formula = "cnt ~ flag + x", family = "poisson")
+  list(id = "logical_predictor", formula = "cnt ~ flag + x", family = "poisson"),
+  list(id = "logical_operators",
+       formula = "cnt ~ I(week > 1 & x > 0) + I(!flag | x < -1) + I(age/10) + I(-x^2)",
+       family = "poisson")
 )
 glmer_fits <- list(
   list(id = "glmer_unused_levels", formula = "cnt ~ f + x + (1 | g)", family = "poisson"),
