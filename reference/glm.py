@@ -1036,7 +1036,7 @@ def glm(
     """
     fam, lnk = resolve(family, link, k=k)
     frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
-    design = build_design(formula, frame, contrasts)
+    design = build_design(formula, frame, contrasts, factor_response=fam.name == "binomial")
     n = design.X.shape[0]
     w_arr, _ = _column_or_array(frame, weights, "weights")
     off_arr, off_source = _column_or_array(frame, offset, "offset")
