@@ -122,3 +122,16 @@ def test_sheet_shows_the_variants_option_order() -> None:
         right = mod.correct_letter(params, q)
         assert f"- **{right}.** {mod.QUESTIONS[q][1][0]}" in text
         assert shown["text"] in text
+
+
+def test_a_variant_whose_two_ses_nearly_agree_is_ill_posed_and_redrawn() -> None:
+    """selftest found this variant: τ̂0 is interior, but the pooled and random-intercept SEs of NAP
+    differ by 0.05 %, so swapping them (the ses_swapped mistake) passed the own-data checks."""
+    params = mod.with_questions({**mod.DEFAULT_PARAMS, "beta": [1.66, -0.5], "tau0": 0.69, "n_beaches": 8,
+                                 "per_beach": 4, "data_seed": 1893296170})
+    numbers = mod.numbers_oracle(mod.make_data(params)["beaches"])
+    assert abs(numbers["se_ratio"] - 1) < mod.MIN_SE_CHANGE
+    assert any("differ by less than 1%" in p for p in mod.problems(params))
+    drawn = mod.draw_params(np.random.default_rng(5))
+    ratio = mod.numbers_oracle(mod.make_data(drawn)["beaches"])["se_ratio"]
+    assert abs(ratio - 1) >= mod.MIN_SE_CHANGE

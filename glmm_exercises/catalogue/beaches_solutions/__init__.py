@@ -50,7 +50,7 @@ __all__ = [
 
 ID = "beaches-solutions"
 TITLE = "The beaches example: pooled GLM, beach as a fixed factor, or a random intercept?"
-VERSION = "1"
+VERSION = "2"
 SHEET = "exercises/beaches_solutions.md.j2"
 
 #: question id -> (question, options with the correct one FIRST; variants shuffle them).
@@ -167,6 +167,11 @@ def _fits(data: pd.DataFrame) -> dict[str, Any]:
     return _FITS[key]
 
 
+#: The pooled and random-intercept SEs of NAP must differ by at least this (relative) in a variant:
+#: 5× the checks' tolerance, so that the ratio means something and a swap of the two is caught.
+MIN_SE_CHANGE = 0.01
+
+
 def _fit_problems(data: pd.DataFrame) -> list[str]:
     out = []
     if data.groupby("Beach")["Richness"].sum().min() == 0:
@@ -181,11 +186,17 @@ def _fit_problems(data: pd.DataFrame) -> list[str]:
         out.append(f"the random-intercept fit has τ̂0 = {tau:.3g}, at the boundary")
     if fits["warnings"]:
         out.append(f"reference fits warn: {'; '.join(fits['warnings'])}")
+    se_pooled, se_random = float(fits["pooled"].se["NAP"]), float(fits["random"].se["NAP"])
+    if abs(se_random / se_pooled - 1) < MIN_SE_CHANGE:
+        out.append(f"the NAP standard errors of the pooled GLM ({se_pooled:.4g}) and the random-intercept model "
+                   f"({se_random:.4g}) differ by less than {MIN_SE_CHANGE:.0%}: the comparison the exercise asks "
+                   "for would show nothing, and swapped answers could not be told apart")
     return out
 
 
 def problems(params: dict[str, Any]) -> list[str]:
-    """Well-posedness: every beach has species, fits converge without warnings, τ̂0 > 0.05, orders valid."""
+    """Well-posedness: every beach has species, fits converge without warnings, τ̂0 > 0.05, the pooled and
+    random-intercept SEs of NAP differ by at least ``MIN_SE_CHANGE``, orders valid."""
     out = []
     for q, (_text, options) in QUESTIONS.items():
         if sorted(params["orders"].get(q, [])) != list(range(len(options))):
