@@ -141,6 +141,7 @@ class GLMMOptions:
     boundary_restarts: int = 5  # searches restarted from a better interior probe at most this often
     dense_max: int = 64  # several terms: dense Cholesky up to this q, sparse LU above (see glmm_re)
     schur_max: int = 500  # several terms: eliminate the largest term when the others have ≤ this many columns (0: never)
+    gaussian_profiled: bool = True  # gaussian identity (no trials): the profiled ML fit of reference.lmm (exact, fast)
 
 
 # ----------------------------------------------------------------------------- input handling
@@ -211,7 +212,7 @@ def _prepare(
         raise NAGQError(f"nAGQ = {nAGQ} is more than lme4's maximum of 25; use at most 25 nodes")
     parsed = parse_formula(formula)
     extra = tuple(v for v in (trials, weights, offset) if isinstance(v, str))
-    design = build_design(parsed, data, extra_columns=extra)
+    design = build_design(parsed, data, extra_columns=extra, factor_response=fam.name == "binomial")
     n = design.y.size
     y = design.y
     tr = _column_or_array(trials, "trials", data, design.rows)
@@ -1043,7 +1044,7 @@ def _build_result(formula: str, m: _Model, fit: _FitOutput, opts: GLMMOptions) -
         deviance=dev,
         nobs=int(m.order.size),
         npar=npar,
-        ngroups={key: t.nlevels for t, key in zip(design.terms, keys, strict=True)},
+        ngroups={t.group: t.nlevels for t in design.terms},  # per grouping factor, as lme4's ngrps
         ranef=ranef,
         optinfo=optinfo,
         _fitted=pr.mu[inv],
@@ -1174,6 +1175,13 @@ def glmer(
                 f"unknown option(s) {', '.join(unknown)}; valid: {', '.join(GLMMOptions.__dataclass_fields__)}"
             )
         opts = replace(opts, **option_overrides)
+    if opts.gaussian_profiled and trials is None:
+        fam = get_family(family)
+        if fam.name == "gaussian" and fam.link_object(link).name == "identity":
+            # the Laplace approximation is exact here, and σ² profiles out in closed form
+            from reference.lmm import glmer_gaussian
+
+            return glmer_gaussian(formula, data, weights=weights, offset=offset, nAGQ=nAGQ, options=opts)
     m = _prepare(formula, data, family, link, trials, weights, offset, nAGQ, opts)
     with single_threaded_blas():
         fit = _fit(m, opts)

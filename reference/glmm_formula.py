@@ -274,7 +274,10 @@ def group_labels(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:
     """Level labels of the (interaction) grouping factor: values joined with ':'."""
     if len(columns) == 1:
         return frame[columns[0]]
-    return frame[list(columns)].astype(str).agg(":".join, axis=1)
+    labels = frame[columns[0]].astype(str)
+    for column in columns[1:]:  # vectorised string concatenation (a row-wise join is ~70x slower)
+        labels = labels + ":" + frame[column].astype(str)
+    return labels
 
 
 def _factor_codes(labels: pd.Series) -> tuple[NDArray[np.intp], tuple[Any, ...]]:

@@ -1409,7 +1409,6 @@ def glmer_gaussian(
             raise NAGQError(NAGQ_MESSAGE)
         res = _build_result(model, _optimize(model))
     family = get_family("gaussian")
-    keys = _term_keys(model.design)
     return GLMMResult(
         formula=formula,
         family=family,
@@ -1427,7 +1426,7 @@ def glmer_gaussian(
         deviance=-2.0 * res.loglik,
         nobs=res.nobs,
         npar=res.npar,
-        ngroups={key: t.nlevels for t, key in zip(model.terms, keys, strict=True)},
+        ngroups={t.group: t.nlevels for t in model.terms},  # per grouping factor, as lme4's ngrps
         ranef=res.ranef,
         optinfo={
             "messages": (f"profiled ML linear mixed model (reference.lmm): {res.optinfo['message']}",),

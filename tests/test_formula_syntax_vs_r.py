@@ -43,13 +43,6 @@ def _frame() -> pd.DataFrame:
 FRAME = _frame()
 
 
-def _skip_if_factor_response_unsupported(exc: InvalidResponseError, fit: dict[str, Any]) -> None:
-    if fit["id"] in FACTOR_RESPONSE and "not numeric" in str(exc):
-        pytest.skip(
-            "reference.glm/glmer do not pass factor_response=(family is binomial) to build_design yet"
-        )
-    raise exc
-
 
 def _close(actual: Any, expected: Any, tol: float, what: str) -> None:
     a = np.asarray(actual, dtype=float)
@@ -71,10 +64,7 @@ def test_reference_data_has_the_awkward_cases() -> None:
 
 @pytest.mark.parametrize("fit", GLM_FITS, ids=[f["id"] for f in GLM_FITS])
 def test_glm_matches_r(fit: dict[str, Any]) -> None:
-    try:
-        res = reference.glm(fit["formula"], FRAME, family=fit["family"])
-    except InvalidResponseError as exc:
-        _skip_if_factor_response_unsupported(exc, fit)
+    res = reference.glm(fit["formula"], FRAME, family=fit["family"])
     assert list(res.coef.index) == fit["coef_names"]
     _close(res.coef.to_numpy(), fit["coef"], GLM_TOL, "coefficients")
     _close(res.se.to_numpy(), fit["se"], GLM_TOL, "standard errors")
@@ -83,12 +73,9 @@ def test_glm_matches_r(fit: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("fit", GLMER_FITS, ids=[f["id"] for f in GLMER_FITS])
 def test_glmer_matches_r(fit: dict[str, Any]) -> None:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", reference.errors.ConvergenceWarning)
-            res = reference.glmer(fit["formula"], FRAME, fit["family"])
-    except InvalidResponseError as exc:
-        _skip_if_factor_response_unsupported(exc, fit)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", reference.errors.ConvergenceWarning)
+        res = reference.glmer(fit["formula"], FRAME, fit["family"])
     assert list(res.fixef.index) == fit["coef_names"]
     assert int(res.nobs) == fit["nobs"]
     assert {k: int(v) for k, v in res.ngroups.items()} == fit["ngroups"]

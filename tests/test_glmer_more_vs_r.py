@@ -230,7 +230,9 @@ def test_fixef_and_theta_match_r(fit: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("fit", _params())
 def test_standard_errors_match_r(fit: dict[str, Any]) -> None:
-    if fit["nAGQ"] != 1:
+    if fit["nAGQ"] != 1 or fit["family"] == "gaussian":
+        # gaussian: glmer takes lmer's profiled path, whose SEs are lmer's (conditional on θ),
+        # while glmmTMB's come from the Hessian over (β, θ, σ) and differ by up to ~0.3 %
         if not fit["lme4"].get("converged_without_warnings"):
             pytest.skip(f"{fit['id']}: lme4 warned; no clean nAGQ != 1 SEs to compare with")
         engine, expected = "lme4", fit["lme4"]["se"]

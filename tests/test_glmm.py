@@ -119,9 +119,10 @@ def _indicator(codes: np.ndarray) -> np.ndarray:
     return (codes[:, None] == np.unique(codes)[None, :]).astype(float)
 
 
-def test_gaussian_identity_is_the_ml_linear_mixed_model() -> None:
+@pytest.mark.parametrize("profiled", [True, False], ids=["profiled", "laplace"])
+def test_gaussian_identity_is_the_ml_linear_mixed_model(profiled: bool) -> None:
     df = _gaussian_data()
-    res = _quiet_fit("y ~ x + (1 | g)", df, "gaussian")
+    res = _quiet_fit("y ~ x + (1 | g)", df, "gaussian", gaussian_profiled=profiled)
     X = np.column_stack([np.ones(len(df)), df["x"]])
     ll, beta, sds = _dense_ml_lmm(df["y"].to_numpy(), X, [_indicator(df["g"].to_numpy())])
     assert res.loglik == pytest.approx(ll, abs=1e-6)
@@ -132,14 +133,15 @@ def test_gaussian_identity_is_the_ml_linear_mixed_model() -> None:
     assert res.theta.iloc[0] == pytest.approx(sds[0] / sds[1], rel=1e-4)
 
 
-def test_gaussian_crossed_factors_match_the_dense_marginal_likelihood() -> None:
+@pytest.mark.parametrize("profiled", [True, False], ids=["profiled", "laplace"])
+def test_gaussian_crossed_factors_match_the_dense_marginal_likelihood(profiled: bool) -> None:
     rng = np.random.default_rng(8)
     a = np.repeat(np.arange(6), 8)
     b = np.tile(np.arange(4), 12)
     x = rng.normal(size=a.size)
     y = 1 + 0.5 * x + rng.normal(scale=0.9, size=6)[a] + rng.normal(scale=0.6, size=4)[b] + rng.normal(size=a.size)
     df = pd.DataFrame({"y": y, "x": x, "a": a, "b": b})
-    res = _quiet_fit("y ~ x + (1 | a) + (1 | b)", df, "gaussian")
+    res = _quiet_fit("y ~ x + (1 | a) + (1 | b)", df, "gaussian", gaussian_profiled=profiled)
     X = np.column_stack([np.ones(a.size), x])
     ll, beta, sds = _dense_ml_lmm(y, X, [_indicator(a), _indicator(b)])
     assert res.loglik == pytest.approx(ll, abs=1e-6)

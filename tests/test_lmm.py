@@ -326,7 +326,7 @@ def test_ml_fit_is_the_glmer_gaussian_optimum() -> None:
     ours = lmer(fit["formula"], frame, REML=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        other = glmer(fit["formula"], frame, family="gaussian")
+        other = glmer(fit["formula"], frame, family="gaussian", gaussian_profiled=False)  # the general Laplace path
     assert ours.loglik == pytest.approx(other.loglik, abs=1e-6)
     assert ours.loglik >= other.loglik - 1e-9
     np.testing.assert_allclose(ours.fixef, other.fixef, rtol=1e-5)
@@ -351,7 +351,7 @@ def test_glmer_gaussian_adapter_matches_glmer(formula: str, kwargs: dict[str, An
     d = _sleep()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        slow = glmer(formula, d, family="gaussian", **kwargs)
+        slow = glmer(formula, d, family="gaussian", gaussian_profiled=False, **kwargs)
     fast = glmer_gaussian(formula, d, **kwargs)
     assert isinstance(fast, GLMMResult)
     assert fast.loglik >= slow.loglik - 1e-9
@@ -368,6 +368,8 @@ def test_glmer_gaussian_adapter_matches_glmer(formula: str, kwargs: dict[str, An
     assert "Linear mixed model fit by maximum likelihood" in fast.summary()
     lm = lmer(formula, d, REML=False, **kwargs)
     assert fast.loglik == lm.loglik
+    routed = glmer(formula, d, family="gaussian", **kwargs)  # glmer's default for gaussian identity
+    assert routed.loglik == fast.loglik and routed.se.equals(fast.se)
 
 
 def test_glmer_gaussian_adapter_checks_nagq() -> None:
