@@ -316,6 +316,11 @@ class Family(ABC):
                 )
         return self._mustart(y_, np.asarray(wt_))
 
+    def is_canonical(self, link: str | Link) -> bool:
+        """Whether ``link`` is the canonical link (η = θ): then the Fisher and the observed
+        information agree, which the GLMM's Laplace approximation relies on."""
+        return get_link(link).name == self.canonical_link
+
     def link_object(self, link: str | Link | None = None) -> Link:
         """The link to use: ``link`` if this family allows it, the canonical link for ``None``."""
         lk = get_link(self.canonical_link if link is None else link)
@@ -684,6 +689,11 @@ class NegativeBinomial(Family):
     # R's summary.glm estimates a dispersion for glm(..., family = negative.binomial(k))
     # because the family name is neither "poisson" nor "binomial" (glm.nb's summary uses 1).
     summary_estimates_dispersion: ClassVar[bool] = True
+
+    def is_canonical(self, link: str | Link) -> bool:
+        """Never: the canonical link log(μ/(μ+k)) is not among the links (``canonical_link`` is R's default)."""
+        get_link(link)
+        return False
 
     def __post_init__(self) -> None:
         k = self.k

@@ -36,7 +36,7 @@ ML linear mixed model (``lmer(REML = FALSE)``). lme4's ``glmer`` handles Gamma d
 For such families ``theta`` is reported on lme4's relative scale (``Λ/σ``, σ = √φ);
 ``varcorr`` is always on the absolute scale.
 
-**Non-canonical links** (probit, cloglog, Gamma–log, …): PIRLS iterates with Fisher weights
+**Non-canonical links** (probit, cloglog, Gamma–log, every negative binomial link, …): PIRLS iterates with Fisher weights
 as lme4 does (only the path to the mode changes), but the Laplace determinant uses the
 observed information at the mode (the exact Laplace approximation, as glmmTMB). lme4 keeps the
 Fisher weights there, so for such links our log-likelihood matches glmmTMB and is higher than

@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, fields, replace
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -62,7 +62,7 @@ from reference.glmm import (
 )
 from reference.glmm_pirls import Response, deviance, pirls
 from reference.glmm_re import theta_lower_bounds, theta_start
-from reference.links import Link
+from reference.links import Link, get_link
 
 __all__ = ["LAPLACE_KINDS", "NBGLMMResult", "glmer_nb", "nb_family"]
 
@@ -76,24 +76,23 @@ K_MAX = 1e8
 
 
 @dataclass(frozen=True)
-class _ObservedLaplaceNB(NegativeBinomial):
-    """NegativeBinomial(k) whose log link is marked non-canonical, so that the GLMM code uses the
-    observed information in the Laplace determinant (the exact Laplace approximation).
-
-    ``NegativeBinomial.canonical_link`` is R's *default* link ("log"), which the GLMM code takes
-    for the canonical one; the true canonical link ``log(μ/(μ+k))`` is not among the links, so
-    no link of this class is canonical. Fit with an explicit ``link``. Equal to nothing but
-    itself (the families compare by class), prints as ``NegativeBinomial(k)``.
+class _FisherLaplaceNB(NegativeBinomial):
+    """NegativeBinomial(k) that the GLMM code treats as canonical for every link, so the Laplace
+    determinant uses the Fisher weights, as ``lme4::glmer.nb`` does. (The plain family is never
+    canonical — its canonical link log(μ/(μ+k)) is not offered — so it gets the observed
+    information, the exact Laplace approximation, as glmmTMB.) Prints as ``NegativeBinomial(k)``.
     """
 
-    canonical_link: ClassVar[str] = "log(mu/(mu+k))"
+    def is_canonical(self, link: str | Link) -> bool:
+        get_link(link)
+        return True
 
 
 def nb_family(k: float, laplace: str = "observed") -> NegativeBinomial:
     """The negative binomial family with shape ``k`` as used by :func:`glmer_nb` for a
     given ``laplace`` kind ("observed": exact Laplace, as glmmTMB; "fisher": lme4's)."""
     _check_laplace(laplace)
-    return _ObservedLaplaceNB(k) if laplace == "observed" else NegativeBinomial(k)
+    return NegativeBinomial(k) if laplace == "observed" else _FisherLaplaceNB(k)
 
 
 def _check_laplace(laplace: str) -> None:

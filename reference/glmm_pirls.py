@@ -64,7 +64,7 @@ class Response:
         self.unit_wt = bool(np.all(wt == 1.0))
         # links whose inverse always lands in the family's range need no per-step check
         self.always_valid = link.name in _RANGE_LINKS.get(family.name, ())
-        self.canonical = link.name == family.canonical_link
+        self.canonical = family.is_canonical(link)
         self.theta_identity = (family.name, link.name) in _THETA_IDENTITY
         self.mustart = np.asarray(family.initialize(y, wt), dtype=np.float64)
         # 0/1 binomial data: the family's bit-identical binary deviance kernel (one log per row)

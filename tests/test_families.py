@@ -441,3 +441,13 @@ def test_families_are_immutable_values() -> None:
         fam.k = 3.0  # type: ignore[misc]
     assert NegativeBinomial(2.0) == fam and NegativeBinomial(3.0) != fam
     assert hash(Poisson()) == hash(Poisson())
+
+
+def test_is_canonical_only_where_eta_is_theta() -> None:
+    """The GLMM Laplace step trusts Fisher weights only for canonical links; the negative binomial's
+    canonical link log(mu/(mu+k)) is not offered, so none of its links is canonical (R's default log included)."""
+    assert get_family("poisson").is_canonical("log") and not get_family("poisson").is_canonical("sqrt")
+    assert get_family("binomial").is_canonical("logit") and not get_family("binomial").is_canonical("probit")
+    assert get_family("Gamma").is_canonical("inverse") and not get_family("Gamma").is_canonical("log")
+    nb = get_family("negative_binomial", k=2.0)
+    assert nb.canonical_link == "log" and not any(nb.is_canonical(link) for link in nb.allowed_links)
