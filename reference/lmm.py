@@ -52,8 +52,8 @@ there is 0 whether or not 0 is a minimum), and a diagonal θ a rounding error fr
 **BLAS threads.** The dense pieces are small or medium matrices, for which a multi-threaded
 OpenBLAS on busy cores is slower than one thread (a 1156 × 1156 Cholesky: 0.13 s with 2
 threads, 0.04 s with 1 on this 2-core machine under load). ``LMMOptions.blas_threads`` (default
-1) limits the OpenBLAS bundled with numpy/scipy during the fit and restores it afterwards
-(``None`` leaves it alone); it changes process-wide state meanwhile, so other threads running
+1) limits BLAS through threadpoolctl during the fit and restores it afterwards (``None`` leaves
+it alone); it changes process-wide state meanwhile, so other threads running
 BLAS at the same moment are limited too.
 
 **Relation to** :func:`reference.glmm.glmer` ``(family="gaussian")``: that fits the same ML model by
@@ -68,7 +68,6 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -78,6 +77,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from numpy.typing import ArrayLike, NDArray
 from scipy.linalg.lapack import dpotrf, dtrtri, dtrtrs
+from threadpoolctl import threadpool_limits
 
 from reference.errors import (
     ConvergenceError,
@@ -98,7 +98,6 @@ from reference.glmm_formula import (
 )
 from reference.glmm_re import (
     batched_cholesky,
-    blas_threads_controllable,
     single_threaded_blas,
     theta_lower_bounds,
     theta_start,
@@ -112,57 +111,19 @@ F64 = NDArray[np.float64]
 LOG_2PI = math.log(2.0 * math.pi)
 
 
-@lru_cache(maxsize=1)
-def _openblas_thread_controls() -> list[tuple[Any, Any]]:
-    """(get, set) pairs of the OpenBLAS libraries bundled with numpy and scipy, if found.
-
-    Fallback for when threadpoolctl (used by :func:`reference.glmm_re.single_threaded_blas`) is
-    not installed: the wheels ship OpenBLAS builds exporting
-    ``scipy_openblas_{get,set}_num_threads[64_]``, which is all that is needed here.
-    """
-    import ctypes
-    import glob
-    import os
-
-    import scipy
-
-    controls = []
-    for pkg in (np, scipy):
-        libdir = os.path.join(os.path.dirname(os.path.dirname(pkg.__file__)), f"{pkg.__name__}.libs")
-        for path in sorted(glob.glob(os.path.join(libdir, "libscipy_openblas*.so*"))):
-            try:
-                lib = ctypes.CDLL(path)
-            except OSError:
-                continue
-            for suffix in ("64_", ""):
-                get = getattr(lib, f"scipy_openblas_get_num_threads{suffix}", None)
-                set_ = getattr(lib, f"scipy_openblas_set_num_threads{suffix}", None)
-                if get is not None and set_ is not None:
-                    controls.append((get, set_))
-                    break
-    return controls
-
-
 @contextmanager
 def _blas_threads(n: int | None) -> Iterator[None]:
-    """Limit the bundled OpenBLAS to ``n`` threads inside the block (no-op for None or when the
-    library exposes no control); the previous settings are restored afterwards."""
+    """Limit BLAS to ``n`` threads inside the block (None: leave it alone); threadpoolctl restores
+    the previous settings on exit, also when the block raises."""
     if n is None:
         yield
         return
-    if n == 1 and blas_threads_controllable():  # threadpoolctl installed: the engine's one way
+    if n == 1:  # the engine's one way, shared with glmer
         with single_threaded_blas():
             yield
         return
-    controls = _openblas_thread_controls()
-    before = [int(get()) for get, _ in controls]
-    try:
-        for _, set_ in controls:
-            set_(int(n))
+    with threadpool_limits(limits=int(n), user_api="blas"):
         yield
-    finally:
-        for (_, set_), b in zip(controls, before, strict=True):
-            set_(b)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -182,7 +143,7 @@ class LMMOptions:
     singular_tol: float = 1e-4  # lme4's boundary tolerance: a diagonal θ below this is "singular"
     boundary_probes: tuple[float, ...] = (1e-3, 0.1, 0.5, 1.0)  # interior probes of a θ at 0
     boundary_restarts: int = 3
-    blas_threads: int | None = 1  # OpenBLAS threads during the fit (None: leave as is); see below
+    blas_threads: int | None = 1  # BLAS threads during the fit (None: leave as is); see below
     dense_max: int = 40  # several factors: dense Cholesky of Λᵀ ZᵀWZ Λ + I up to this q, else …
     schur_max: int = 400  # … block elimination of the first term when the others have ≤ this many columns
     schur_sparse_max: int = 2000  # … (scalar terms: with a sparse A12) up to this many; sparse LU beyond

@@ -489,11 +489,47 @@ def test_live_lmer_matches(tmp_path: Path) -> None:
         np.testing.assert_allclose(ours.theta, live["theta"], atol=2e-3)
 
 
-def test_blas_thread_limit_is_restored() -> None:
-    from reference.lmm import _blas_threads, _openblas_thread_controls
+def _blas_thread_counts() -> list[int]:
+    from threadpoolctl import threadpool_info
 
-    controls = _openblas_thread_controls()
-    before = [int(get()) for get, _ in controls]
-    with _blas_threads(1):
-        lmer("Reaction ~ Days + (1 | Subject)", _sleep())
-    assert [int(get()) for get, _ in controls] == before
+    return [int(i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
+
+
+@pytest.mark.parametrize("n", [1, 3, None])
+def test_blas_thread_limit_during_fit_is_restored(n: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """blas_threads holds every loaded BLAS to n threads during the fit only (None: untouched)."""
+    from threadpoolctl import threadpool_limits
+
+    import reference.lmm as lmm_mod
+
+    seen: list[list[int]] = []
+    real_optimize = lmm_mod._optimize
+
+    def spy(model: Any) -> Any:
+        seen.append(_blas_thread_counts())
+        return real_optimize(model)
+
+    monkeypatch.setattr(lmm_mod, "_optimize", spy)
+    with threadpool_limits(limits=2, user_api="blas"):  # a known outside setting, different from n
+        outside = _blas_thread_counts()
+        assert outside and set(outside) == {2}, "no BLAS library that threadpoolctl can control"
+        lmer("Reaction ~ Days + (1 | Subject)", _sleep(), blas_threads=n)
+        assert seen == [[2 if n is None else n] * len(outside)]
+        assert _blas_thread_counts() == outside
+
+
+def test_blas_thread_limit_is_restored_after_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from threadpoolctl import threadpool_limits
+
+    import reference.lmm as lmm_mod
+
+    def broken(model: Any) -> Any:
+        assert set(_blas_thread_counts()) == {1}
+        raise RuntimeError("inside the fit")
+
+    monkeypatch.setattr(lmm_mod, "_optimize", broken)
+    with threadpool_limits(limits=2, user_api="blas"):
+        outside = _blas_thread_counts()
+        with pytest.raises(RuntimeError, match="inside the fit"):
+            lmer("Reaction ~ Days + (1 | Subject)", _sleep())
+        assert _blas_thread_counts() == outside
