@@ -63,8 +63,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -142,6 +142,25 @@ class GLMMOptions:
     dense_max: int = 64  # several terms: dense Cholesky up to this q, sparse LU above (see glmm_re)
     schur_max: int = 500  # several terms: eliminate the largest term when the others have ≤ this many columns (0: never)
     gaussian_profiled: bool = True  # gaussian identity (no trials): the profiled ML fit of reference.lmm (exact, fast)
+
+    def pirls_tolerances(self) -> dict[str, Any]:
+        """Keyword tolerances of every PIRLS call of a fit (one place, so no caller forgets the polish step)."""
+        return {"tol": self.pirls_tol, "polish_tol": self.pirls_polish_tol, "maxit": self.pirls_maxit}
+
+
+_O = TypeVar("_O")
+
+
+def with_overrides(options: _O, overrides: dict[str, Any]) -> _O:
+    """``options`` (an options dataclass) with the fields named in ``overrides`` replaced; an unknown
+    name is a one-line :class:`ModelInputError` listing the valid ones."""
+    if not overrides:
+        return options
+    valid = [f.name for f in fields(options)]  # type: ignore[arg-type]
+    unknown = sorted(set(overrides) - set(valid))
+    if unknown:
+        raise ModelInputError(f"unknown option(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
+    return replace(options, **overrides)  # type: ignore[type-var]
 
 
 # ----------------------------------------------------------------------------- input handling
@@ -576,7 +595,7 @@ class _Objective:
         beta, theta, phi = self.split(x)
         state = m.struct.prepare(theta)
         learn = self._warm_start(x)
-        tols = {"tol": self.opts.pirls_tol, "polish_tol": self.opts.pirls_polish_tol, "maxit": self.opts.pirls_maxit}
+        tols = self.opts.pirls_tolerances()
         if self.joint:
             pr = pirls(m.struct, state, m.resp, m.X, self.beta, self.u, phi, joint=True, **tols)
             self.beta = pr.beta
@@ -799,8 +818,7 @@ def _fit(m: _Model, opts: GLMMOptions) -> _FitOutput:
             ConvergenceWarning,
             stacklevel=3,
         )
-        pr0 = pirls(m.struct, state, m.resp, m.X, beta, pr.u, phi, joint=True,
-                    tol=opts.pirls_tol, maxit=opts.pirls_maxit)
+        pr0 = pirls(m.struct, state, m.resp, m.X, beta, pr.u, phi, joint=True, **opts.pirls_tolerances())
         vcov = np.linalg.inv(pr0.schur)
     return _FitOutput(beta, theta_abs, phi, f0, pr, state, H, g, vcov, nfev, tuple(messages), x)
 
@@ -998,8 +1016,8 @@ def _build_result(formula: str, m: _Model, fit: _FitOutput, opts: GLMMOptions) -
         rows, cols_ = np.tril_indices(t.p)
         order = np.lexsort((rows, cols_))
         for r_, c_ in zip(rows[order], cols_[order], strict=True):
-            theta_names.append(
-                f"{key}.{t.columns[r_]}" if r_ == c_ else f"{key}.{t.columns[r_]}.{t.columns[c_]}"
+            theta_names.append(  # named by grouping factor, as lme4 (``(x || g)`` gives g.x, not g.1.x)
+                f"{t.group}.{t.columns[r_]}" if r_ == c_ else f"{t.group}.{t.columns[r_]}.{t.columns[c_]}"
             )
         theta_vals.extend((th / sigma).tolist())
         cov = lam @ lam.T
@@ -1167,14 +1185,7 @@ def glmer(
         FormulaError, GroupingFactorError, InvalidResponseError, NAGQError: bad input.
         ConvergenceError: the fit could not be completed.
     """
-    opts = options or GLMMOptions()
-    if option_overrides:
-        unknown = sorted(set(option_overrides) - set(GLMMOptions.__dataclass_fields__))
-        if unknown:
-            raise ModelInputError(
-                f"unknown option(s) {', '.join(unknown)}; valid: {', '.join(GLMMOptions.__dataclass_fields__)}"
-            )
-        opts = replace(opts, **option_overrides)
+    opts = with_overrides(options or GLMMOptions(), option_overrides)
     if opts.gaussian_profiled and trials is None:
         fam = get_family(family)
         if fam.name == "gaussian" and fam.link_object(link).name == "identity":

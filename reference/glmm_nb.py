@@ -54,14 +54,16 @@ from reference.glmm import (
     _escape_boundary,
     _fd_hessian,
     _FitOutput,
+    _hessian_evals,
     _minimize,
     _newton,
     _prepare,
     _safe_value,
     _start,
+    with_overrides,
 )
 from reference.glmm_pirls import Response, deviance, pirls
-from reference.glmm_re import theta_lower_bounds, theta_start
+from reference.glmm_re import single_threaded_blas, theta_lower_bounds, theta_start
 from reference.links import Link, get_link
 
 __all__ = ["LAPLACE_KINDS", "NBGLMMResult", "glmer_nb", "nb_family"]
@@ -154,14 +156,13 @@ class _JointNB:
         resp = self.response(log_k)
         state = m.struct.prepare(theta)
         if self.beta_in_pirls:
-            pr = pirls(m.struct, state, resp, m.X, self.beta, self.u, 1.0,
-                       joint=True, tol=self.opts.pirls_tol, maxit=self.opts.pirls_maxit)
+            pr = pirls(m.struct, state, resp, m.X, self.beta, self.u, 1.0, joint=True,
+                       **self.opts.pirls_tolerances())
             self.beta = pr.beta
         else:
             beta = x[:nb]
-            pr = pirls(m.struct, state, resp, m.X, beta, self.u, 1.0,
-                       joint=False, tol=self.opts.pirls_tol, maxit=self.opts.pirls_maxit,
-                       eta_fixed=resp.offset + m.X @ beta)
+            pr = pirls(m.struct, state, resp, m.X, beta, self.u, 1.0, joint=False,
+                       eta_fixed=resp.offset + m.X @ beta, **self.opts.pirls_tolerances())
         self.u = pr.u
         self.last = (pr, state)
         return deviance(m.struct, state, resp, pr, 1.0, 1 if self.beta_in_pirls else max(m.nagq, 1))
@@ -224,20 +225,18 @@ def glmer_nb(
         ConvergenceError: the fit could not be completed.
     """
     _check_laplace(laplace)
-    opts = options or GLMMOptions()
-    if option_overrides:
-        unknown = sorted(set(option_overrides) - set(GLMMOptions.__dataclass_fields__))
-        if unknown:
-            raise ModelInputError(
-                f"unknown option(s) {', '.join(unknown)}; valid: {', '.join(GLMMOptions.__dataclass_fields__)}"
-            )
-        opts = replace(opts, **option_overrides)
+    opts = with_overrides(options or GLMMOptions(), option_overrides)
     if isinstance(nAGQ, bool) or not isinstance(nAGQ, int | np.integer) or nAGQ < 1:
         raise NAGQError(f"glmer_nb needs nAGQ ≥ 1 (1 = Laplace, or up to 25 nodes), got {nAGQ!r}")
     if k_start is not None and not (isinstance(k_start, int | float) and K_MIN < k_start < K_MAX):
         raise ModelInputError(f"k_start must be a number between {K_MIN:g} and {K_MAX:g}, got {k_start!r}")
-
     m = _prepare(formula, data, nb_family(1.0, laplace), link, None, weights, offset, int(nAGQ), opts)
+    with single_threaded_blas():
+        return _fit_nb(formula, m, opts, laplace, k_start)
+
+
+def _fit_nb(formula: str, m: Any, opts: GLMMOptions, laplace: str, k_start: float | None) -> NBGLMMResult:
+    """The three stages of :func:`glmer_nb` on a prepared model."""
     k0 = float(k_start) if k_start is not None else _moment_k(m)
     nb, nt = m.nb, m.ntheta
     lower_theta = np.concatenate([theta_lower_bounds(p) for p in m.term_ps])
@@ -287,7 +286,7 @@ def glmer_nb(
     if np.max(np.abs(x - x_hess) / np.maximum(np.abs(x), 1.0)) > opts.hessian_refresh:
         f0 = obj(x)
         g, H = _fd_hessian(obj, x, f0, opts.hessian_step)
-        nfev += 1 + 2 * x.size + x.size * (x.size - 1)
+        nfev += 1 + _hessian_evals(x.size)
     f0 = obj(x)
     assert obj.last is not None
     pr, state = obj.last

@@ -43,7 +43,7 @@ LOGLIK_BELOW = 1e-4
 LOGLIK_ABOVE = 1e-3
 EST_TOL = 1e-3
 SMALL = 0.1
-SE_TOL = 2e-3
+SE_TOL = 3e-4  # worst measured 8.1e-5 (grouseticks, k fixed, vs lme4) with the PIRLS polish step
 
 _CACHE: dict[tuple[str, str], NBGLMMResult] = {}
 
