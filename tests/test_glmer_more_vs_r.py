@@ -39,13 +39,13 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from rtools import R_DIR
+from rtools import R_DIR, assert_close_to_r, best_r_loglik
 
 import reference
 
@@ -54,8 +54,6 @@ FITS: list[dict[str, Any]] = REFERENCE["fits"]
 
 LOGLIK_BELOW = 1e-4
 LOGLIK_ABOVE = 1e-3
-EST_TOL = 1e-3
-SMALL = 0.1
 SE_TOL = 1e-3
 CANONICAL = {"binomial": "logit", "poisson": "log", "gaussian": "identity", "Gamma": "inverse"}
 
@@ -145,28 +143,6 @@ def _sds_by_group(blocks: Mapping[str, Any]) -> list[float]:
     return [float(v) for i in keys for v in np.asarray(values[i], dtype=float).reshape(-1)]
 
 
-def _assert_close(actual: np.ndarray, expected: Sequence[float], what: str) -> None:
-    expected_arr = np.asarray(expected, dtype=float)
-    assert actual.shape == expected_arr.shape, (
-        f"{what}: shape {actual.shape} vs R's {expected_arr.shape}"
-    )
-    tol = np.where(np.abs(expected_arr) < SMALL, EST_TOL, EST_TOL * np.abs(expected_arr))
-    bad = np.abs(actual - expected_arr) > tol
-    assert not bad.any(), (
-        f"{what} differ from R at {np.flatnonzero(bad).tolist()}: {actual[bad].tolist()} vs {expected_arr[bad].tolist()}"
-    )
-
-
-def _best_r_loglik(fit: Mapping[str, Any]) -> float:
-    lme4 = fit["lme4"]
-    candidates = []
-    if fit["family"] != "Gamma" and "loglik" in lme4:
-        candidates.append(lme4.get("loglik_full", lme4["loglik"]))
-    tmb = fit.get("glmmTMB") or {}
-    if "loglik" in tmb:
-        candidates.append(tmb["loglik"])
-    assert candidates, f"{fit['id']}: no comparable R log-likelihood stored"
-    return max(candidates)
 
 
 def _tmb_clean(fit: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -203,7 +179,7 @@ def _estimate_reference(fit: Mapping[str, Any]) -> tuple[str, list[float], list[
 @pytest.mark.parametrize("fit", _params())
 def test_loglik_at_least_r(fit: dict[str, Any]) -> None:
     res = _fit_python(fit)
-    best = _best_r_loglik(fit)
+    best = best_r_loglik(fit)
     assert float(res.loglik) >= best - LOGLIK_BELOW, (
         f"logLik {res.loglik:.6f} below R's best {best:.6f}"
     )
@@ -221,11 +197,11 @@ def test_fixef_and_theta_match_r(fit: dict[str, Any]) -> None:
         )
     engine, fixef, theta = target
     res = _fit_python(fit)
-    _assert_close(res.fixef.to_numpy(dtype=float), fixef, f"fixef vs {engine}")
+    assert_close_to_r(res.fixef.to_numpy(dtype=float), fixef, f"fixef vs {engine}")
     if engine == "glmmTMB":
-        _assert_close(np.asarray(_sds_by_group(res.re_sd)), theta, "random-effect SDs vs glmmTMB")
+        assert_close_to_r(np.asarray(_sds_by_group(res.re_sd)), theta, "random-effect SDs vs glmmTMB")
     else:
-        _assert_close(np.asarray(res.theta, dtype=float), theta, "theta vs lme4")
+        assert_close_to_r(np.asarray(res.theta, dtype=float), theta, "theta vs lme4")
 
 
 @pytest.mark.parametrize("fit", _params())

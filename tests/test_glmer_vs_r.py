@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from rtools import R_DIR, require_rscript, run_rscript_json
+from rtools import R_DIR, assert_close_to_r, best_r_loglik, require_rscript, run_rscript_json
 
 import reference
 
@@ -44,8 +44,6 @@ RIKZ = Path(__file__).resolve().parents[2] / "shared" / "data" / "rikz.csv"
 
 LOGLIK_BELOW = 1e-4  # may fall short of the best R log-likelihood by at most this
 LOGLIK_ABOVE = 1e-3  # may exceed it by at most this (more would mean a different likelihood)
-EST_TOL = 1e-3  # relative; absolute for |value| < SMALL
-SMALL = 0.1
 SE_TOL = 1e-3
 # fits that took reference.glmer more than ~3 s (2026-11-25, 2 shared cores): several
 # random-effects terms (crossed/nested/slopes) or thousands of rows
@@ -143,26 +141,6 @@ def _values(values: Any, names: Sequence[str] | None, what: str) -> np.ndarray:
     return np.asarray(values, dtype=float)
 
 
-def _assert_close(actual: np.ndarray, expected: Sequence[float], what: str) -> None:
-    expected_arr = np.asarray(expected, dtype=float)
-    assert actual.shape == expected_arr.shape, f"{what}: shape {actual.shape} vs R's {expected_arr.shape}"
-    tol = np.where(np.abs(expected_arr) < SMALL, EST_TOL, EST_TOL * np.abs(expected_arr))
-    bad = np.abs(actual - expected_arr) > tol
-    assert not bad.any(), (
-        f"{what} differ from R at {np.flatnonzero(bad).tolist()}: {actual[bad].tolist()} vs {expected_arr[bad].tolist()}"
-    )
-
-
-def _best_r_loglik(fit: Mapping[str, Any]) -> float:
-    lme4 = fit["lme4"]
-    candidates = []
-    if fit["family"] != "Gamma":
-        candidates.append(lme4.get("loglik_full", lme4["loglik"]))
-    tmb = fit.get("glmmTMB") or {}
-    if "loglik" in tmb:
-        candidates.append(tmb["loglik"])
-    assert candidates, f"{fit['id']}: no comparable R log-likelihood stored"
-    return max(candidates)
 
 
 def _laplace_matches_lme4(fit: Mapping[str, Any]) -> bool:
@@ -197,7 +175,7 @@ def _estimate_reference(fit: Mapping[str, Any]) -> tuple[str, list[float], list[
 @pytest.mark.parametrize("fit", _params("loglik"))
 def test_loglik_at_least_r(fit: dict[str, Any]) -> None:
     res = _fit_python(fit)
-    best = _best_r_loglik(fit)
+    best = best_r_loglik(fit)
     assert float(res.loglik) >= best - LOGLIK_BELOW, f"logLik {res.loglik:.6f} below R's best {best:.6f}"
     assert float(res.loglik) <= best + LOGLIK_ABOVE, f"logLik {res.loglik:.6f} far above R's best {best:.6f}"
 
@@ -209,12 +187,12 @@ def test_fixef_and_theta_match_r(fit: dict[str, Any]) -> None:
         pytest.skip(f"{fit['id']}: both R fits have convergence warnings; only the log-likelihood is compared")
     engine, fixef, theta = target
     res = _fit_python(fit)
-    _assert_close(_values(res.fixef, fit["lme4"]["fixef_names"], "fixef"), fixef, f"fixef vs {engine}")
+    assert_close_to_r(_values(res.fixef, fit["lme4"]["fixef_names"], "fixef"), fixef, f"fixef vs {engine}")
     if engine == "glmmTMB":
         sds = [float(v) for sdev in res.re_sd.values() for v in np.asarray(sdev, dtype=float)]
-        _assert_close(np.asarray(sds), theta, "random-effect SDs vs glmmTMB")
+        assert_close_to_r(np.asarray(sds), theta, "random-effect SDs vs glmmTMB")
     else:
-        _assert_close(_values(res.theta, None, "theta"), theta, "theta vs lme4")
+        assert_close_to_r(_values(res.theta, None, "theta"), theta, "theta vs lme4")
 
 
 @pytest.mark.parametrize("fit", _params("se"))
@@ -244,7 +222,7 @@ def test_information_criteria_and_counts(fit: dict[str, Any]) -> None:
     for factor, count in lme4["ngroups"].items():
         assert int(res.ngroups[factor]) == count, f"groups of {factor}"
     # the AIC R would print for the best R log-likelihood, within the log-likelihood bounds
-    best_aic = -2 * _best_r_loglik(fit) + 2 * npar
+    best_aic = -2 * best_r_loglik(fit) + 2 * npar
     assert best_aic - 2 * LOGLIK_ABOVE <= float(res.aic) <= best_aic + 2 * LOGLIK_BELOW
 
 
@@ -292,5 +270,5 @@ def test_live_lme4_matches_stored_and_python() -> None:
     np.testing.assert_allclose(list(live["fixef"].values()), fit["lme4"]["fixef"], rtol=1e-6)
     res = _fit_python(fit)
     assert float(res.loglik) >= live["loglik"] - LOGLIK_BELOW
-    _assert_close(_values(res.fixef, list(live["fixef"]), "fixef"), list(live["fixef"].values()), "fixef vs live lme4")
-    _assert_close(_values(res.theta, None, "theta"), list(live["theta"].values()), "theta vs live lme4")
+    assert_close_to_r(_values(res.fixef, list(live["fixef"]), "fixef"), list(live["fixef"].values()), "fixef vs live lme4")
+    assert_close_to_r(_values(res.theta, None, "theta"), list(live["theta"].values()), "theta vs live lme4")
