@@ -847,9 +847,9 @@ def _fd_grad(f: Any, x: F64, step: float) -> F64:
     return g
 
 
-def _grad_hess_from(fg: Any, x: F64, step: float) -> tuple[F64, F64]:
-    """Exact gradient and its forward-difference Jacobian (d + 1 gradient evaluations)."""
-    _f0, g = fg(x)
+def _grad_hess_from(fg: Any, x: F64, g: F64, step: float) -> F64:
+    """Forward-difference Jacobian of the exact gradient ``g`` (already known at ``x``):
+    d more gradient evaluations."""
     d = x.size
     h = step * np.maximum(np.abs(x), 0.1)
     H = np.empty((d, d))
@@ -857,27 +857,21 @@ def _grad_hess_from(fg: Any, x: F64, step: float) -> tuple[F64, F64]:
         e = np.zeros(d)
         e[i] = h[i]
         H[:, i] = (fg(x + e)[1] - g) / h[i]
-    return g, 0.5 * (H + H.T)
+    return 0.5 * (H + H.T)
 
 
-def _newton(f: Any, x0: F64, lower: F64, opts: LMMOptions, fg: Any = None) -> _OptResult:
+def _newton(f: Any, x0: F64, lower: F64, opts: LMMOptions) -> _OptResult:
     """Projected Newton with a finite-difference Hessian made positive definite (|eigenvalues|).
 
-    With the exact gradient (one grouping factor) the Hessian is the forward-difference
-    Jacobian of the gradient (d + 1 gradient evaluations). Without it and with d ≥ ``bfgs_min_dim``
-    θ entries, BFGS updates replace the finite-difference Hessian while the steps are large.
+    With d ≥ ``bfgs_min_dim`` θ entries, BFGS updates replace the finite-difference Hessian while
+    the steps are large (the exact-gradient case is :func:`_newton_exact`).
     """
     x = np.maximum(np.asarray(x0, dtype=np.float64), lower)
     fx = f(x)
     if not math.isfinite(fx):
         raise ConvergenceError("the criterion is not finite at the starting values; check the data for extreme values")
-    def derivatives(x_: F64, f_: float) -> tuple[F64, F64]:
-        if fg is not None:
-            return _grad_hess_from(fg, x_, opts.gradient_hessian_step)
-        return _fd_grad_hess(f, x_, f_, opts.hessian_step)
-
-    quasi = fg is None and x.size >= opts.bfgs_min_dim
-    g, H = derivatives(x, fx)
+    quasi = x.size >= opts.bfgs_min_dim
+    g, H = _fd_grad_hess(f, x, fx, opts.hessian_step)
     for it in range(1, opts.maxiter + 1):
         if not (np.all(np.isfinite(g)) and np.all(np.isfinite(H))):
             return _OptResult(x, fx, it, False, "non-finite derivatives")
@@ -926,7 +920,7 @@ def _newton(f: Any, x0: F64, lower: F64, opts: LMMOptions, fg: Any = None) -> _O
                 H = H - np.outer(hs, hs) / shs + np.outer(y_, y_) / sy
             g = g_new
         else:
-            g, H = derivatives(x, fx)
+            g, H = _fd_grad_hess(f, x, fx, opts.hessian_step)
     return _OptResult(x, fx, opts.maxiter, False, "iteration limit reached")
 
 
@@ -938,7 +932,7 @@ def _newton_exact(fg: Any, x0: F64, lower: F64, opts: LMMOptions) -> _OptResult:
     fx, g = fg(x)
     if not math.isfinite(fx):
         raise ConvergenceError("the criterion is not finite at the starting values; check the data for extreme values")
-    g, H = _grad_hess_from(fg, x, opts.gradient_hessian_step)
+    H = _grad_hess_from(fg, x, g, opts.gradient_hessian_step)
     fresh = True  # H is a finite-difference Jacobian at x (not a BFGS update)
     for it in range(1, opts.maxiter + 1):
         free = ~((x <= lower) & (g >= 0))
@@ -953,7 +947,7 @@ def _newton_exact(fg: Any, x0: F64, lower: F64, opts: LMMOptions) -> _OptResult:
             if fresh:
                 return _OptResult(x, fx, it, True, "converged (Newton decrement)")
             # a BFGS Hessian can understate what is left: confirm with a fresh one
-            g, H = _grad_hess_from(fg, x, opts.gradient_hessian_step)
+            H = _grad_hess_from(fg, x, g, opts.gradient_hessian_step)
             fresh = True
             continue
         floor = np.where(np.isfinite(lower) & (x > 1e-3), 0.1 * x, lower)
@@ -981,7 +975,7 @@ def _newton_exact(fg: Any, x0: F64, lower: F64, opts: LMMOptions) -> _OptResult:
         if step < opts.xtol or (dec <= opts.ftol * max(abs(fx), 1.0) and step < 1e-6):
             if fresh:
                 return _OptResult(x, fx, it, True, "converged")
-            g, H = _grad_hess_from(fg, x, opts.gradient_hessian_step)
+            H = _grad_hess_from(fg, x, g, opts.gradient_hessian_step)
             fresh = True
             continue
         fresh = False
@@ -991,7 +985,7 @@ def _newton_exact(fg: Any, x0: F64, lower: F64, opts: LMMOptions) -> _OptResult:
         if sy > 1e-12 * float(np.linalg.norm(s_) * np.linalg.norm(y_)) and shs > 0:
             H = H - np.outer(hs, hs) / shs + np.outer(y_, y_) / sy
         else:
-            g, H = _grad_hess_from(fg, x, opts.gradient_hessian_step)
+            H = _grad_hess_from(fg, x, g, opts.gradient_hessian_step)
             fresh = True
     return _OptResult(x, fx, opts.maxiter, False, "iteration limit reached")
 
