@@ -87,7 +87,7 @@ from reference.errors import (
     ModelInputError,
 )
 from reference.families import Family, get_family
-from reference.glmm import RandomEffects
+from reference.glmm import RandomEffects, _term_keys
 from reference.glmm_formula import (
     GLMMDesign,
     GroupingFactorError,
@@ -1028,18 +1028,6 @@ def _optimize(model: _LMM) -> _OptResult:
 
 
 # ----------------------------------------------------------------------------- result
-
-
-def _term_keys(design: GLMMDesign) -> list[str]:
-    keys: list[str] = []
-    for t in design.terms:
-        key = t.group
-        j = 1
-        while key in keys:
-            key = f"{t.group}.{j}"
-            j += 1
-        keys.append(key)
-    return keys
 
 
 @dataclass(frozen=True, eq=False)
