@@ -97,6 +97,7 @@ from reference.glmm_formula import (
     parse_formula,
 )
 from reference.glmm_re import (
+    _lower_index,
     batched_cholesky,
     single_threaded_blas,
     theta_lower_bounds,
@@ -221,10 +222,9 @@ class _BlockLMM:
         rs, cs = [], []
         base = 0
         for q in term_ps:
-            r, c = np.tril_indices(q)
-            order = np.lexsort((r, c))
-            rs.append(r[order] + base)
-            cs.append(c[order] + base)
+            r, c = _lower_index(q)
+            rs.append(r + base)
+            cs.append(c + base)
             base += q
         self._theta_rc = (np.concatenate(rs), np.concatenate(cs))
 
@@ -399,9 +399,7 @@ class _SparseLMM:
         rows_l, cols_l, tix = [], [], []
         th_off = 0
         for i, (p, nl) in enumerate(zip(self.ps, self.nlevs, strict=True)):
-            r, c = np.tril_indices(p)
-            order = np.lexsort((r, c))
-            r, c = r[order], c[order]
+            r, c = _lower_index(p)
             base = self.offsets[i] + np.arange(nl)[:, None] * p
             rows_l.append((base + r[None, :]).reshape(-1))
             cols_l.append((base + c[None, :]).reshape(-1))
@@ -1189,9 +1187,7 @@ def _build_result(model: _LMM, opt: _OptResult) -> LMMResult:
         th = theta[pos : pos + nt]
         pos += nt
         lam = theta_to_lambda(th, t.p)
-        rows, cols_ = np.tril_indices(t.p)
-        order = np.lexsort((rows, cols_))
-        for r_, c_ in zip(rows[order], cols_[order], strict=True):
+        for r_, c_ in zip(*_lower_index(t.p), strict=True):
             # lme4 names θ by the grouping factor (not by the VarCorr key "g.1" of a second term)
             theta_names.append(f"{t.group}.{t.columns[r_]}" if r_ == c_ else f"{t.group}.{t.columns[r_]}.{t.columns[c_]}")
         if np.any(np.abs(np.diag(lam)) < model.opts.singular_tol):
