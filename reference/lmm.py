@@ -67,7 +67,7 @@ import math
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -87,7 +87,7 @@ from reference.errors import (
     ModelInputError,
 )
 from reference.families import Family, get_family
-from reference.glmm import RandomEffects, _term_keys
+from reference.glmm import RandomEffects, _term_keys, with_overrides
 from reference.glmm_formula import (
     GLMMDesign,
     GroupingFactorError,
@@ -1257,15 +1257,9 @@ def _build_result(model: _LMM, opt: _OptResult) -> LMMResult:
 
 
 def _options(options: LMMOptions | None, overrides: dict[str, Any]) -> LMMOptions:
-    opts = options or LMMOptions()
-    if overrides:
-        unknown = sorted(set(overrides) - set(LMMOptions.__dataclass_fields__))
-        if unknown:
-            raise ModelInputError(
-                f"unknown option(s) {', '.join(unknown)}; valid: {', '.join(LMMOptions.__dataclass_fields__)}"
-            )
-        opts = replace(opts, **overrides)
-    return opts
+    if options is not None and not isinstance(options, LMMOptions):
+        raise ModelInputError(f"options must be an LMMOptions, got {type(options).__name__}")
+    return with_overrides(options or LMMOptions(), overrides)
 
 
 def lmer(
