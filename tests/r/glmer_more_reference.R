@@ -31,31 +31,10 @@ here <- local({
   if (length(f) == 0) getwd() else dirname(normalizePath(f[1]))
 })
 source(file.path(here, "json_out.R"))
+source(file.path(here, "data_out.R"))
 data_dir <- file.path(here, "data")
 dir.create(data_dir, showWarnings = FALSE)
 ONLY <- Sys.getenv("ONLY", "")  # comma-separated model ids, for development
-
-## ---- data export (as in glmer_reference.R) ---------------------------------
-exact_chr <- function(x) {
-  out <- format(x, digits = 15, trim = TRUE)
-  bad <- !is.na(x) & as.numeric(out) != x
-  out[bad] <- sprintf("%.17g", x[bad])
-  out[is.na(x)] <- NA
-  out
-}
-write_exact_csv <- function(d, path) {
-  e <- d
-  quoted <- which(vapply(e, function(x) is.factor(x) || is.character(x), TRUE))
-  for (nm in names(e)) {
-    if (is.factor(e[[nm]])) e[[nm]] <- as.character(e[[nm]])
-    else if (is.double(e[[nm]])) e[[nm]] <- exact_chr(e[[nm]])
-  }
-  write.csv(e, path, row.names = FALSE, quote = if (length(quoted)) unname(quoted) else FALSE)
-}
-levels_of <- function(d) {
-  f <- Filter(is.factor, d)
-  lapply(f, function(x) as.list(levels(x)))
-}
 
 ## ---- data sets ---------------------------------------------------------------
 bact <- MASS::bacteria[, c("y", "ap", "hilo", "week", "ID", "trt")]
