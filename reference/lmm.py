@@ -1259,7 +1259,11 @@ def _build_result(model: _LMM, opt: _OptResult) -> LMMResult:
 def _options(options: LMMOptions | None, overrides: dict[str, Any]) -> LMMOptions:
     if options is not None and not isinstance(options, LMMOptions):
         raise ModelInputError(f"options must be an LMMOptions, got {type(options).__name__}")
-    return with_overrides(options or LMMOptions(), overrides)
+    opts = with_overrides(options or LMMOptions(), overrides)
+    n = opts.blas_threads
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ModelInputError(f"blas_threads must be a positive whole number or None (leave BLAS as is), got {n!r}")
+    return opts
 
 
 def lmer(

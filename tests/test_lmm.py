@@ -455,6 +455,8 @@ def test_boundary_probe_finds_interior_optimum() -> None:
         ({"offset": np.full(180, np.inf)}, InvalidResponseError, "offset"),
         ({"REML": "yes"}, ModelInputError, "REML must be"),
         ({"bogus_option": 1}, ModelInputError, "unknown option"),
+        ({"blas_threads": 0}, ModelInputError, "blas_threads must be"),
+        ({"options": object()}, ModelInputError, "options must be an LMMOptions"),
     ],
 )
 def test_bad_input(kwargs: dict[str, Any], error: Any, match: str) -> None:
