@@ -170,6 +170,8 @@ def _column_or_array(value: Any, name: str, data: pd.DataFrame, rows: pd.Index) 
     if value is None:
         return None
     if isinstance(value, str):
+        if value not in data.columns:
+            raise ModelInputError(f"{name} column {value!r} is not in the data; pass a column name or an array")
         return np.asarray(data.loc[rows, value], dtype=np.float64)
     arr = np.asarray(value, dtype=np.float64)
     if arr.ndim == 0:
@@ -178,8 +180,7 @@ def _column_or_array(value: Any, name: str, data: pd.DataFrame, rows: pd.Index) 
         raise InvalidResponseError(
             f"{name} has length {arr.size} but data has {len(data)} rows; pass one value per row or a column name"
         )
-    pos = data.index.get_indexer(rows)
-    return arr[pos]
+    return arr[data.index.get_indexer(rows)]
 
 
 @dataclass

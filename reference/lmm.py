@@ -87,7 +87,7 @@ from reference.errors import (
     ModelInputError,
 )
 from reference.families import Family, get_family
-from reference.glmm import RandomEffects, _term_keys, with_overrides
+from reference.glmm import RandomEffects, _column_or_array, _term_keys, with_overrides
 from reference.glmm_formula import (
     GLMMDesign,
     GroupingFactorError,
@@ -629,23 +629,6 @@ class _SparseLMM:
 
 
 # ----------------------------------------------------------------------------- the model
-
-
-def _column_or_array(value: Any, name: str, data: pd.DataFrame, rows: pd.Index) -> F64 | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        if value not in data.columns:
-            raise ModelInputError(f"{name} column {value!r} is not in the data; pass a column name or an array")
-        return np.asarray(data.loc[rows, value], dtype=np.float64)
-    arr = np.asarray(value, dtype=np.float64)
-    if arr.ndim == 0:
-        return np.full(len(rows), float(arr))
-    if arr.shape != (len(data),):
-        raise InvalidResponseError(
-            f"{name} has length {arr.size} but data has {len(data)} rows; pass one value per row or a column name"
-        )
-    return arr[data.index.get_indexer(rows)]
 
 
 def _rank_deficient(xtx: F64) -> bool:
