@@ -339,9 +339,11 @@ def _fd_hessian(f: Any, x: F64, f0: float, rel: float) -> tuple[F64, F64]:
         _around(f, None)
 
 
-def _fd_hessian_at(f: Any, x: F64, f0: float, rel: float) -> tuple[F64, F64]:
+def _fd_hessian_at(f: Any, x: F64, f0: float, rel: float, floor: float = 1.0) -> tuple[F64, F64]:
+    """Central-difference gradient and Hessian with steps ``rel · max(|x|, floor)`` (2d + d(d−1)
+    evaluations; also used by :mod:`reference.lmm`)."""
     d = x.size
-    h = rel * np.maximum(np.abs(x), 1.0)
+    h = rel * np.maximum(np.abs(x), floor)
     fp = np.empty(d)
     fm = np.empty(d)
     for i in range(d):

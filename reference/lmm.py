@@ -87,7 +87,13 @@ from reference.errors import (
     ModelInputError,
 )
 from reference.families import Family, get_family
-from reference.glmm import RandomEffects, _column_or_array, _term_keys, with_overrides
+from reference.glmm import (
+    RandomEffects,
+    _column_or_array,
+    _fd_hessian_at,
+    _term_keys,
+    with_overrides,
+)
 from reference.glmm_formula import (
     GLMMDesign,
     GroupingFactorError,
@@ -784,27 +790,8 @@ class _LMM:
 
 
 def _fd_grad_hess(f: Any, x: F64, f0: float, step: float) -> tuple[F64, F64]:
-    """Central-difference gradient and Hessian (2d + d(d−1) evaluations)."""
-    d = x.size
-    h = step * np.maximum(np.abs(x), 0.1)
-    fp = np.empty(d)
-    fm = np.empty(d)
-    for i in range(d):
-        e = np.zeros(d)
-        e[i] = h[i]
-        fp[i] = f(x + e)
-        fm[i] = f(x - e)
-    g = (fp - fm) / (2.0 * h)
-    H = np.empty((d, d))
-    for i in range(d):
-        H[i, i] = (fp[i] - 2.0 * f0 + fm[i]) / h[i] ** 2
-        for j in range(i):
-            e = np.zeros(d)
-            e[i] = h[i]
-            e[j] = h[j]
-            both = f(x + e) + f(x - e)
-            H[i, j] = H[j, i] = (both - fp[i] - fp[j] - fm[i] - fm[j] + 2.0 * f0) / (2.0 * h[i] * h[j])
-    return g, H
+    """Central-difference gradient and Hessian of the criterion (steps relative to max(|θ|, 0.1))."""
+    return _fd_hessian_at(f, x, f0, step, floor=0.1)
 
 
 @dataclass
