@@ -184,7 +184,10 @@ def grade_assignment(
 
     ``max_examples`` overrides the assignment's examples per check (``None`` keeps them).
     """
+    from graders.sandbox import Budget
+
     path = check_submission_path(submission)
+    budget = Budget(assignment.config.submission_time_limit)  # shared by every exercise
     results = []
     for exercise in assignment.exercises():
         if progress is not None:
@@ -199,6 +202,7 @@ def grade_assignment(
                 max_examples=examples,
                 student=assignment.student_id,
                 sandbox_factory=sandbox_factory,
+                budget=budget,
             )
         )
     return AssignmentResult(assignment.student_id, assignment.config.title, assignment.config.course, tuple(results))

@@ -7,6 +7,7 @@ The file chooses the exercises of an assignment and overrides grading settings p
     exercises = ["poisson-marginal"]      # sheet order; default: the whole catalogue
     examples = 200                        # hypothesis examples per property check
     time_limit = 10                       # seconds per call, every check (optional)
+    submission_time_limit = 300           # wall-time budget of one submission, all exercises
 
     [exercise.poisson-marginal]
     points = 20                           # the exercise's total; check points scale with it
@@ -47,7 +48,10 @@ __all__ = [
 
 DEFAULT_TITLE = "Assignment"
 DEFAULT_EXAMPLES = 200
-_TOP_KEYS = ("course", "title", "exercises", "examples", "time_limit", "exercise")
+#: Wall time one submission may use over all exercises together (seconds).
+DEFAULT_SUBMISSION_SECONDS = 300.0
+_TOP_KEYS = ("course", "title", "exercises", "examples", "time_limit", "submission_time_limit",
+             "exercise")
 _EXERCISE_KEYS = ("points", "public", "examples", "time_limit")
 
 
@@ -75,6 +79,7 @@ class AssignmentConfig:
     exercises: tuple[ExerciseConfig, ...] = ()
     examples: int = DEFAULT_EXAMPLES
     time_limit: float | None = None
+    submission_time_limit: float = DEFAULT_SUBMISSION_SECONDS
 
     @property
     def exercise_ids(self) -> tuple[str, ...]:
@@ -101,6 +106,7 @@ class AssignmentConfig:
             "exercises": list(self.exercise_ids),
             "examples": self.examples,
             "time_limit": self.time_limit,
+            "submission_time_limit": self.submission_time_limit,
             "exercise": {
                 e.id: {
                     "points": e.points,
@@ -183,6 +189,10 @@ def _config_from_dict(data: Mapping[str, Any]) -> AssignmentConfig:
     time_limit = None
     if "time_limit" in data:
         time_limit = _positive_number(data["time_limit"], "time_limit", " of seconds")
+    submission_time_limit = DEFAULT_SUBMISSION_SECONDS
+    if "submission_time_limit" in data:
+        submission_time_limit = float(_positive_number(
+            data["submission_time_limit"], "submission_time_limit", " of seconds"))
     known = exercise_ids()
     if "exercises" in data:
         ids = _string_list(data["exercises"], "exercises")
@@ -238,7 +248,8 @@ def _config_from_dict(data: Mapping[str, Any]) -> AssignmentConfig:
                 ),
             )
         )
-    return AssignmentConfig(course=course, title=title, exercises=tuple(chosen), examples=examples, time_limit=time_limit)
+    return AssignmentConfig(course=course, title=title, exercises=tuple(chosen), examples=examples,
+                            time_limit=time_limit, submission_time_limit=submission_time_limit)
 
 
 def load_config(path: str | Path) -> AssignmentConfig:
@@ -292,6 +303,7 @@ def config_to_toml(config: AssignmentConfig) -> str:
     ]
     if config.time_limit is not None:
         lines.append(f"time_limit = {_toml_value(config.time_limit)}")
+    lines.append(f"submission_time_limit = {_toml_value(config.submission_time_limit)}")
     for e in config.exercises:
         body = [
             f"{key} = {_toml_value(value)}"

@@ -162,7 +162,7 @@ def _encode(x, np, pd, depth=0):
         if t is np.ndarray:
             return _encode_array(x, np)
         if t in _numpy_scalar_types(np):
-            return _encode(x.item(), np, pd, depth + 1)
+            return _encode_scalar(x, np)
     if pd is not None:
         if t is pd.DataFrame:
             cols = list(x.columns)
@@ -184,6 +184,18 @@ def _encode_float(x):
     return x
 
 
+def _encode_scalar(x, np):
+    """A numpy scalar as the matching builtin (``np.longdouble`` and ``float128`` as float)."""
+    kind = np.dtype(_type(x)).kind
+    if kind == "b":
+        return bool(x)
+    if kind in "iu":
+        return _encode(int(x), np, None)
+    if kind == "f":
+        return _encode_float(float(x))
+    raise _Unserialisable(f"returned a {np.dtype(_type(x)).name} number; return real numbers")
+
+
 _SCALARS = None
 
 
@@ -201,6 +213,8 @@ def _encode_array(a, np):
                               "return a plain numpy.ndarray")
     if a.dtype.kind not in "biuf" or a.dtype.fields is not None:
         raise _Unserialisable(f"returned an array of dtype {a.dtype}; return numbers or booleans")
+    if a.dtype.kind == "f" and a.dtype.itemsize > 8:  # long double: the values as float64
+        a = a.astype(np.float64)
     if a.ndim == 0:
         return _encode(a.item(), np, None)
     a = np.ascontiguousarray(a)
@@ -246,6 +260,9 @@ def _setup(cfg):
         _drop_privileges(cfg["uid"], cfg["gid"])
         notes.append(f"uid {os.getuid()}")
     _no_new_privileges()
+    if _host_uid() == 0:  # never run student code with root's powers, whatever the mode
+        raise PermissionError("the worker still runs as root after set-up; refusing to run "
+                              "student code")
     os.chdir(cfg["workdir"])
     os.environ["HOME"] = cfg["workdir"]
     os.environ["TMPDIR"] = cfg["workdir"]
@@ -261,6 +278,20 @@ def _setup(cfg):
     for name in cfg.get("probe_imports") or ():  # the isolation probe checks the whole stack
         importlib.import_module(name)
     return notes
+
+
+def _host_uid():
+    """This process's uid as the host sees it (through the user namespace's uid map)."""
+    uid = os.getuid()
+    try:
+        with open("/proc/self/uid_map") as fh:
+            rows = [line.split() for line in fh]
+    except OSError:
+        return uid
+    for row in rows:
+        if _len(row) == 3 and int(row[0]) <= uid < int(row[0]) + int(row[2]):
+            return int(row[1]) + uid - int(row[0])
+    return -1  # unmapped: certainly not root
 
 
 def _remap_paths(old, new):
@@ -553,6 +584,45 @@ class _State:
         self.labels = set()
         self.name = "submission"
         self.capture = None
+        self.ready = False
+        self.cell = ""  # label of the cell being loaded
+
+
+class _Shell:
+    """What IPython-transformed notebook code calls through ``get_ipython()``.
+
+    Magics and shell commands do not run in the grader: each is skipped with a load warning
+    naming the cell; the cell magics whose body is plain Python (``%%time`` & co.) run it once.
+    """
+
+    _RUN_BODY = ("time", "timeit", "capture", "prun")
+
+    def __init__(self, state, warnings):
+        self._state = state
+        self._warnings = warnings
+
+    def _skip(self, what):
+        if _len(self._warnings) < 50:
+            what = " ".join(_str(what).split())[:80]
+            self._warnings.append(f"{self._state.cell}: {what} skipped (IPython magics and shell "
+                                  "commands do not run in the grader)")
+
+    def run_line_magic(self, name, line, _stack_depth=1):
+        self._skip(f"%{name} {line}")
+
+    def run_cell_magic(self, name, line, cell):
+        if name in self._RUN_BODY:
+            exec(compile(cell, self._state.cell, "exec", dont_inherit=True), self._state.namespace)
+            return None
+        self._skip(f"%%{name} {line}")
+        return None
+
+    def system(self, cmd):
+        self._skip(f"!{cmd}")
+
+    def getoutput(self, cmd, split=True, depth=0):
+        self._skip(f"!{cmd}")
+        return []
 
 
 def _is_empty(cells):
@@ -605,7 +675,10 @@ def _load(state, msg):
     notebook = _len(cells) > 1 or name.endswith(".ipynb")
     if notebook:  # IPython's display() is a builtin in Jupyter; here it prints
         state.namespace["display"] = lambda *objects, **_: print(*objects)
+        shell = _Shell(state, warnings)
+        state.namespace["get_ipython"] = lambda: shell
     for label, src in cells:
+        state.cell = label
         try:
             code = compile(src, label, "exec", dont_inherit=True)
         except (SyntaxError, ValueError) as exc:
@@ -770,8 +843,12 @@ def main(argv):
             import faulthandler
             faulthandler.enable(file=2)  # a segfault's Python stack goes to the parent's pipe
             sys.stdout = sys.stderr = state.capture
+            state.ready = True
             _send(out, {"op": "ready", "pid": os.getpid(), "uid": os.getuid(),
-                        "isolation": notes})
+                        "host_uid": _host_uid(), "isolation": notes})
+            continue
+        if not state.ready:  # no student code before a successful set-up
+            _send(out, {"op": "error", "message": "the runner is not set up"})
             continue
         started = time.perf_counter()
         if op == "load":

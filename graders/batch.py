@@ -37,6 +37,7 @@ import html
 import json
 import multiprocessing
 import os
+import re
 import sys
 import tempfile
 import time
@@ -49,6 +50,7 @@ from pathlib import Path
 from typing import IO, Any, Literal, NoReturn
 
 from graders.grading_errors import GradingError, MissingSeedError
+from graders.sandbox import ISOLATION_CHOICES, SandboxError
 
 __all__ = [
     "BatchError",
@@ -130,52 +132,103 @@ def _valid_id(name: str) -> bool:
     return len(name) <= MAX_ID_LENGTH and bool(_ID_RE.fullmatch(name))
 
 
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
 def find_submissions(directory: str | Path) -> tuple[list[Submission], list[str]]:
     """The submissions in ``directory`` (sorted by student id) and warnings about skipped entries.
 
     Layout: ``<student_id>/solution.py`` or ``<student_id>/solution.ipynb`` (``solution.py`` wins
     when both exist; otherwise the folder's only ``.py``/``.ipynb`` file), or a file
-    ``<student_id>.py`` / ``<student_id>.ipynb``. Hidden entries are ignored.
+    ``<student_id>.py`` / ``<student_id>.ipynb``. Hidden entries are ignored. Nothing is
+    followed through a symbolic link: a linked student folder is skipped with a warning, a
+    linked or special submission file makes that student "not graded" with the reason (the
+    files are read later without following links either, see :func:`read_submission`).
+    Names are untrusted: warnings quote them with ``repr``, so no newline or escape gets through.
     """
     directory = Path(directory)
     if not directory.is_dir():
         raise BatchError(f"submissions folder {str(directory)!r} is not a directory; pass the folder holding one entry per student")
     found: dict[str, Submission] = {}
     warnings: list[str] = []
-    for entry in sorted(directory.iterdir()):
+    with os.scandir(directory) as it:
+        entries = sorted(it, key=lambda e: e.name)
+    for entry in entries:
+        shown = repr(entry.name)
         if entry.name.startswith("."):
             continue
-        if entry.is_dir():
+        if entry.is_symlink():
+            warnings.append(f"{shown}: a symbolic link; skipped (links are not followed)")
+            continue
+        if entry.is_dir(follow_symlinks=False):
             sid = entry.name
-            candidates = [entry / "solution.py", entry / "solution.ipynb"]
-            chosen = [p for p in candidates if p.is_file()]
-            if chosen:
-                if len(chosen) == 2:
-                    warnings.append(f"{sid}: both solution.py and solution.ipynb found; grading solution.py")
-                sub = Submission(sid, chosen[0])
-            else:
-                files = sorted(p for p in entry.iterdir() if p.is_file() and p.suffix in SUFFIXES and not p.name.startswith("."))
-                if len(files) == 1:
-                    sub = Submission(sid, files[0])
-                elif not files:
-                    sub = Submission(sid, None, "no solution.py or solution.ipynb in the student's folder")
-                else:
-                    names = ", ".join(p.name for p in files)
-                    sub = Submission(sid, None, f"several candidate files ({names}) and no solution.py; keep one")
-        elif entry.is_file() and entry.suffix in SUFFIXES:
-            sid = entry.stem
-            sub = Submission(sid, entry)
+            sub = _submission_in_folder(sid, Path(entry.path), warnings)
+        elif entry.is_file(follow_symlinks=False) and Path(entry.name).suffix in SUFFIXES:
+            sid = Path(entry.name).stem
+            sub = Submission(sid, Path(entry.path))
         else:
-            warnings.append(f"{entry.name}: not a student folder or a .py/.ipynb file; skipped")
+            warnings.append(f"{shown}: not a student folder or a .py/.ipynb file; skipped")
             continue
         if not _valid_id(sid):
-            warnings.append(f"{entry.name}: {sid!r} is not a valid student id; skipped")
+            warnings.append(f"{shown}: {sid!r} is not a valid student id; skipped")
             continue
         if sid in found:
             warnings.append(f"{sid}: both a folder and a file were found; grading {found[sid].path}")
             continue
         found[sid] = sub
     return [found[k] for k in sorted(found)], warnings
+
+
+def _submission_in_folder(sid: str, folder: Path, warnings: list[str]) -> Submission:
+    try:
+        with os.scandir(folder) as it:
+            entries = {e.name: e for e in it if not e.name.startswith(".")}
+    except OSError as exc:
+        return Submission(sid, None, f"cannot list the student's folder ({exc.strerror})")
+    candidates = [n for n in ("solution.py", "solution.ipynb") if n in entries]
+    if not candidates:
+        candidates = sorted(n for n, e in entries.items() if Path(n).suffix in SUFFIXES)
+        if len(candidates) > 1:
+            names = ", ".join(repr(n) for n in candidates)
+            return Submission(sid, None, f"several candidate files ({names}) and no solution.py; keep one")
+    elif len(candidates) == 2:
+        warnings.append(f"{sid}: both solution.py and solution.ipynb found; grading solution.py")
+    if not candidates:
+        return Submission(sid, None, "no solution.py or solution.ipynb in the student's folder")
+    entry = entries[candidates[0]]
+    if entry.is_symlink():
+        return Submission(sid, None, f"{entry.name!r} is a symbolic link; links are not followed, "
+                          "submit the file itself")
+    if not entry.is_file(follow_symlinks=False):
+        return Submission(sid, None, f"{entry.name!r} is not a regular file; submit the file itself")
+    return Submission(sid, folder / entry.name)
+
+
+def read_submission(directory: str | Path, sub: Submission) -> bytes:
+    """The bytes of ``sub``'s file, opened relative to ``directory`` without following any link
+    (the student's folder and the file alike), non-blocking and size-capped.
+
+    Raises:
+        UnsafeSubmission: a link, a special file, too large or unreadable (message names it).
+    """
+    from graders.submission_files import open_directory, read_regular_file
+
+    assert sub.path is not None
+    relative = sub.path.relative_to(directory).parts
+    fds = [open_directory(directory)]
+    try:
+        for part in relative[:-1]:
+            fds.append(open_directory(part, directory_fd=fds[-1]))
+        return read_regular_file(relative[-1], directory_fd=fds[-1])
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def _graded_name(name: str) -> str:
+    """The file name the submission is graded (and reported) under: the student's own name when
+    it is plain, else ``submission.py``/``.ipynb`` (a name is untrusted text)."""
+    return name if _SAFE_NAME.fullmatch(name) else "submission" + Path(name).suffix.lower()
 
 
 # Jobs --------------------------------------------------------------------------------------------
@@ -194,6 +247,7 @@ class Job:
     mode: Literal["public", "all"] = "all"
     seed: int | None = None
     examples: int | None = None
+    isolation: str | None = None  # the level the batch decided (graders.sandbox.use_isolation)
 
 
 @dataclass(frozen=True)
@@ -207,13 +261,15 @@ class JobOutcome:
     report_html: str = ""
     message: str = ""
     seconds: float = 0.0
+    grader_error: bool = False  # not graded because of the grader, not of the submission
 
 
-def _failure_document(job: Job, message: str, submission: str) -> dict[str, Any]:
+def _failure_document(job: Job, message: str, submission: str, grader_error: bool) -> dict[str, Any]:
     return {
         "format": RESULT_FORMAT,
         "student": job.student_id,
         "status": "grading_failed",
+        "grader_error": grader_error,
         "message": message,
         "submission": submission,
         "job": job.key,
@@ -234,10 +290,19 @@ def _failure_html(student: str, message: str) -> str:
 
 
 def failure_outcome(job: Job, message: str, seconds: float = 0.0) -> JobOutcome:
-    """The failure result of one job (the student gets a report saying why it was not graded)."""
-    doc = _failure_document(job, message, job.submission_name)
+    """The failure result of one job (the student gets a report saying why it was not graded).
+
+    A job with a ``problem`` (no file, a link, not on the roster) failed because of what was
+    submitted; any other failure is the grader's ("not graded: grader error"): never a zero,
+    and the batch exits non-zero so that it is rerun.
+    """
+    grader_error = not job.problem
+    if grader_error:
+        message = f"grader error: {message}"
+    doc = _failure_document(job, message, job.submission_name, grader_error)
     return JobOutcome(
-        job.student_id, job.key, False, _dumps(doc), _failure_html(job.student_id, message), message, seconds
+        job.student_id, job.key, False, _dumps(doc), _failure_html(job.student_id, message), message, seconds,
+        grader_error,
     )
 
 
@@ -252,7 +317,10 @@ def grade_job(job: Job) -> JobOutcome:
         return failure_outcome(job, job.problem)
     try:
         from glmm_exercises.assignment import grade_assignment, render_assignment
+        from graders.sandbox import use_isolation
 
+        if job.isolation is not None:
+            use_isolation(job.isolation)  # decided once for the run; never weaker here
         with tempfile.TemporaryDirectory(prefix="glmm-batch-") as tmp:
             path = Path(tmp) / job.submission_name
             path.write_bytes(job.submission_bytes)
@@ -430,7 +498,9 @@ class BatchSummary:
     reused: int = 0
     failed: int = 0
     missing: int = 0
+    grader_errors: int = 0  # not graded because of the grader (the batch exits 3)
     seconds: float = 0.0
+    isolation: str = ""
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -530,15 +600,20 @@ def run_batch(
     limit: int | None = None,
     progress: IO[str] | None = None,
     job_function: JobFunction = grade_job,
+    isolation: str = "auto",
 ) -> BatchSummary:
     """Grade every submission in ``submissions_dir`` and write results, reports, gradebook, summary.
 
     ``limit`` grades at most that many students this time (the rest stay to ``resume``; used to
     test resuming). ``job_function`` replaces :func:`grade_job` (tests inject failures with it).
 
+    ``isolation`` is the sandbox policy (``graders.sandbox.select_isolation``; a batch is official
+    grading, so ``"auto"`` requires the namespace + chroot sandbox).
+
     Raises:
         BatchError: unusable folders, or ``out`` holds another run (see ``resume``).
         MissingSeedError: ``mode="all"`` without ``seed``.
+        IsolationUnavailable: the sandbox the policy asks for does not work here.
     """
     from glmm_exercises.assignment import AssignmentError, load_assignment
 
@@ -556,19 +631,26 @@ def run_batch(
     settings = _settings(mode, seed, examples, manifest_sha)
     _check_out(out, settings, resume)
     submissions, warnings = find_submissions(submissions_dir)
+    submissions_dir = Path(submissions_dir)
+    from graders.sandbox import isolation_selected, set_isolation
+
+    # Decided once for the whole run, before anything is written (fail closed: a batch is
+    # official grading, so "auto" insists on the namespace + chroot sandbox).
+    isolation_text = set_isolation(isolation, official=True)
+    level = isolation_selected()
     atomic_write(out / "batch.json", json.dumps(settings, indent=2, sort_keys=True) + "\n")
 
     roster: dict[str, dict[str, Any]] = manifest["students"]
-    summary = BatchSummary(out=out, warnings=warnings)
+    summary = BatchSummary(out=out, warnings=warnings, isolation=isolation_text)
     todo: list[Job] = []
     for sub in submissions:
         data, name, problem, assignment = b"", "", sub.problem, None
         if sub.path is not None:
-            name = sub.path.name
+            name = _graded_name(sub.path.name)
             try:
-                data = sub.path.read_bytes()
-            except OSError as exc:
-                problem = f"cannot read {name} ({exc.strerror})"
+                data = read_submission(submissions_dir, sub)
+            except GradingError as exc:  # a link, a FIFO, too large: that student's problem
+                problem = str(exc)
         if not problem:
             if sub.student_id not in roster:
                 problem = f"{sub.student_id!r} is not on this assignment's roster; check the folder name"
@@ -579,7 +661,7 @@ def run_batch(
                     problem = str(exc)
         variants = roster.get(sub.student_id, {}).get("exercises")
         key = _job_key(settings, sub.student_id, name, data, [variants, problem])
-        job = Job(sub.student_id, key, name, data, assignment, problem, mode, seed, examples)
+        job = Job(sub.student_id, key, name, data, assignment, problem, mode, seed, examples, level)
         previous = _previous(out / "results" / f"{sub.student_id}.json") if resume else None
         if previous is not None and previous.get("job") == key and previous.get("status") == "graded" \
                 and (out / "reports" / f"{sub.student_id}.html").is_file():
@@ -593,6 +675,8 @@ def run_batch(
     def done(outcome: JobOutcome) -> None:
         atomic_write(out / "reports" / f"{outcome.student_id}.html", outcome.report_html)
         atomic_write(out / "results" / f"{outcome.student_id}.json", outcome.result_json)  # last: completion
+        if outcome.grader_error:
+            summary.grader_errors += 1
         if outcome.ok:
             summary.graded += 1
             doc = json.loads(outcome.result_json)
@@ -672,7 +756,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Grade every student's submission against a generated assignment; write per-student "
         "reports (HTML, JSON), gradebook.csv and an instructor summary with plots.",
         epilog=f"--all (default) needs the instructor seed: --seed N or {SEED_ENV}. Exit codes: 0 done "
-        "(also when some submissions could not be graded: see the gradebook's Status column), 2 bad usage.",
+        "(some may be 'not graded' for what was submitted: see the gradebook's Status column), 2 bad usage "
+        "or the sandbox is unavailable, 3 some submissions not graded because of a grader problem "
+        "(fix it, then rerun with --resume).",
     )
     p.add_argument("submissions", type=Path, metavar="SUBMISSIONS_DIR",
                    help="one <student_id>/solution.py|.ipynb or <student_id>.py|.ipynb per student")
@@ -689,6 +775,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(mode="all")
     p.add_argument("--examples", type=lambda t: _whole(t, 1), metavar="N", help="examples per property check (default: the assignment's)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    p.add_argument("--isolation", choices=ISOLATION_CHOICES, default="auto",
+                   help="sandbox strength: auto (default) requires chroot (namespaces + a root holding "
+                   "only system directories) and stops if it is unavailable; name a weaker level "
+                   "(namespaces, setuid) to accept it explicitly; see docs/grading.md")
     return p
 
 
@@ -706,12 +796,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                     seed = _whole(text, 0)
                 except argparse.ArgumentTypeError as exc:
                     raise BatchError(f"{SEED_ENV}: {exc}") from None
+        if seed is not None and seed < 2**32:
+            print(f"{PROG}: warning: the instructor seed is small and could be guessed from the seed "
+                  "reference in reports; use a random 64-bit number", file=sys.stderr)
         summary = run_batch(
             args.submissions, args.assignment, args.out, mode=args.mode, seed=seed, examples=args.examples,
             jobs=args.jobs, resume=args.resume, scheduler=args.scheduler,
-            progress=None if args.quiet else sys.stderr,
+            progress=None if args.quiet else sys.stderr, isolation=args.isolation,
         )
-    except (GradingError, OutputExistsError, OSError) as exc:
+    except (GradingError, SandboxError, OutputExistsError, OSError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -727,5 +820,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"no submission {summary.missing} ({summary.students} students) in {summary.seconds:.1f} s\n"
         f"gradebook: {summary.gradebook}\nsummary:   {summary.summary_html}\nreports:   {summary.out / 'reports'}"
     )
+    if summary.grader_errors:
+        print(f"{PROG}: error: {summary.grader_errors} submission(s) not graded because of a grader "
+              "problem (see the gradebook's Status column); fix it and rerun with --resume",
+              file=sys.stderr)
+        return 3
     return 0
 

@@ -32,7 +32,7 @@ from graders.grading_errors import GradingError, MissingSeedError
 from graders.render import FORMATS, render
 from graders.results import SubmissionResult
 from graders.runner import DEFAULT_EXAMPLES, SandboxFactory, grade
-from graders.sandbox import SandboxError
+from graders.sandbox import ISOLATION_CHOICES, SandboxError, set_isolation
 
 if TYPE_CHECKING:
     from glmm_exercises.assignment import AssignmentResult
@@ -87,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``glmm-grade``."""
     p = _Parser(
         prog=PROG,
-        description="Grade a submission (.py or .ipynb) against an exercise of the GLMM catalogue.",
+        description="Grade a submission (.py or .ipynb) against an exercise of the GLMM catalogue. "
+        f"To grade a whole class: {PROG} batch SUBMISSIONS_DIR --assignment DIR --out DIR "
+        f"(see {PROG} batch --help).",
         epilog=f"--all needs the instructor seed: --seed N or the environment variable {SEED_ENV}. "
         "Exit codes: 0 graded, 1 below --fail-under, 2 bad usage or unreadable input.",
     )
@@ -113,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"hypothesis examples per property check (default {DEFAULT_EXAMPLES}, or the assignment's setting)",
     )
     p.add_argument("--no-timings", action="store_true", help="leave wall-clock times out (reproducible output)")
+    p.add_argument(
+        "--isolation", choices=ISOLATION_CHOICES, default="auto",
+        help="sandbox strength: auto (default) takes the strongest that works, and for official grading "
+        "(--all, --format gradescope) as root requires chroot, stopping with exit 2 when it is unavailable; "
+        "name a weaker level (namespaces, setuid, plain) to accept it explicitly (docs/grading.md)",
+    )
     return p
 
 
@@ -141,6 +149,9 @@ def _run(argv: Sequence[str] | None, sandbox_factory: SandboxFactory | None) -> 
             "reference in reports; use a random 64-bit number",
             file=sys.stderr,
         )
+    # The isolation is decided once, before anything runs (fail closed for official grading).
+    if sandbox_factory is None:
+        set_isolation(args.isolation, official=args.mode == "all" or args.format == "gradescope")
     to_terminal = args.output is None
     colour = (
         args.format == "text" and to_terminal and sys.stdout.isatty() and "NO_COLOR" not in os.environ

@@ -144,6 +144,11 @@ class _Fail(AssertionError):
     """Raised inside the property for a failing example (hypothesis shrinks it)."""
 
 
+class _Unavailable(BaseException):
+    """The sandbox could not be restarted: grading must stop (a BaseException, so hypothesis
+    neither shrinks nor swallows it)."""
+
+
 class _GraderBug(BaseException):
     """The oracle or the comparison failed: the grader, not the student, is at fault."""
 
@@ -198,6 +203,8 @@ class _CheckRun:
         """Call the student's function with ``case`` (plus ``extra`` arguments); raise on failure."""
         args = [(extra or {}).get(p, case.get(p)) for p in self.params]
         outcome = self.sandbox.call(self.check.function, *args)
+        if outcome.status == "unavailable":  # the grading machine failed, not the student
+            raise _Unavailable(outcome.message)
         self.examples += 1
         if outcome.status == "ok" and outcome.runtime > self.check.time_limit:
             call = _call_text(self.check.function, self.params, case)
@@ -239,7 +246,6 @@ class _CheckRun:
         got = self.extracted(self.call(case), case)
         try:
             expected = check.oracle(**case)
-            mismatch = compare(expected, got, check.comparison)
         except (OracleValueError, ArithmeticError, ValueError, TypeError) as exc:
             self.failure = _Failure(
                 "error",
@@ -249,9 +255,24 @@ class _CheckRun:
                 case,
             )
             raise _GraderBug from exc
+        call = _call_text(check.function, self.params, case)
+        try:
+            mismatch = compare(expected, got, check.comparison)
+        except (ArithmeticError, ValueError, TypeError, RecursionError) as exc:
+            # The oracle's value is fine (computed above), so what cannot be compared is the
+            # student's value: e.g. an integer beyond the float range, an unusual type.
+            self.failure = _Failure(
+                "failed",
+                "invalid_output",
+                f"{call}: your value cannot be compared with the expected one "
+                f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); return real numbers "
+                "of the expected shape",
+                case,
+                hint=self.check.hint,
+            )
+            raise _Fail(self.failure.message) from None
         if mismatch is None:
             return
-        call = _call_text(check.function, self.params, case)
         self.failure = _Failure(
             "failed",
             "mismatch",
@@ -271,7 +292,7 @@ class _CheckRun:
                 wrong = diagnosis.wrong(**case)
                 if compare(wrong, got, check.comparison) is None:
                     return diagnosis.hint
-            except (OracleValueError, ArithmeticError, ValueError, TypeError):
+            except (OracleValueError, ArithmeticError, ValueError, TypeError, RecursionError):
                 continue
         return check.hint
 
@@ -393,21 +414,19 @@ def _result(check: Check, run: _CheckRun | None, failure: _Failure | None, runti
 
 
 def check_submission_path(submission: str | Path) -> Path:
-    """The submission as a Path, or :class:`SubmissionNotFoundError` naming what is wrong."""
+    """The submission as a Path, or :class:`SubmissionNotFoundError` naming what is wrong.
+
+    The file is opened as the sandbox will open it: a symbolic link, a FIFO or device, or a file
+    over the size limit is refused (see :mod:`graders.submission_files`).
+    """
+    from graders.submission_files import read_regular_file
+
     path = Path(submission)
-    if not path.exists():
-        raise SubmissionNotFoundError(f"submission {str(path)!r} does not exist; pass the path of your .py or .ipynb file")
-    if not path.is_file():
-        raise SubmissionNotFoundError(f"submission {str(path)!r} is not a file; pass a .py or .ipynb file")
     if path.suffix not in SUBMISSION_SUFFIXES:
         raise SubmissionNotFoundError(
             f"submission {str(path)!r} is not a .py or .ipynb file; save your work as one"
         )
-    try:
-        with path.open("rb") as fh:
-            fh.read(1)
-    except OSError as exc:
-        raise SubmissionNotFoundError(f"cannot read submission {str(path)!r} ({exc.strerror}); check its permissions") from exc
+    read_regular_file(path)
     return path
 
 
@@ -420,12 +439,18 @@ def grade(
     max_examples: int = DEFAULT_EXAMPLES,
     student: str | None = None,
     sandbox_factory: SandboxFactory | None = None,
+    budget: Any = None,
 ) -> SubmissionResult:
     """Grade ``submission`` against ``exercise`` and return the results (never raises for student faults).
 
+    ``budget`` (a :class:`graders.sandbox.Budget`) is wall time shared by every exercise of one
+    submission; when it runs out the remaining calls fail as timeouts.
+
     Raises:
-        SubmissionNotFoundError: the file is missing, unreadable, or not .py/.ipynb.
+        SubmissionNotFoundError: the file is missing, a link, unreadable, or not .py/.ipynb.
         MissingSeedError: ``mode="all"`` without the instructor's ``seed``.
+        IsolationUnavailable: ``mode="all"`` where the official sandbox cannot be set up.
+        SandboxUnavailable: the sandbox could not be started (the grading machine's problem).
         ValueError: ``mode`` or ``max_examples`` invalid.
     """
     if mode not in ("public", "all"):
@@ -444,11 +469,17 @@ def grade(
         grading_seed = exercise.public_seed if seed is None else seed
         checks = exercise.select(("public",))
 
+    if sandbox_factory is None and mode == "all":
+        from graders.sandbox import require_official_isolation
+
+        require_official_isolation()  # fail closed: raises IsolationUnavailable
     factory = sandbox_factory or _default_sandbox
     call_seconds = max([exercise.call_seconds, *(c.time_limit for c in checks)])
     started = time.perf_counter()
     results: list[CheckResult] = []
     sandbox = factory(path, exercise.forbidden_imports, call_seconds)
+    if budget is not None and hasattr(sandbox, "budget"):
+        sandbox.budget = budget  # wall time shared with the submission's other exercises
     try:
         load = sandbox.load()
         isolation = str(sandbox.isolation)
@@ -490,6 +521,10 @@ def grade(
                             run.run_statistical(check_seed)
                     except (_Stop, _GraderBug):
                         pass
+                    except _Unavailable as exc:
+                        from graders.sandbox import SandboxUnavailable
+
+                        raise SandboxUnavailable(str(exc)) from None
                     if run.failure is not None and run.failure.reason == "timeout":
                         timed_out[check.function] = check.name
                 results.append(_result(check, run, run.failure, time.perf_counter() - t0))

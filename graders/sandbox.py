@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import functools
 import importlib.util
 import json
@@ -69,16 +70,27 @@ from typing import Any
 
 import numpy as np
 
+from graders.confinement import Cgroup, CgroupUnavailable, UidLease, join_command, kill_uid
 from graders.notebook import SUPPORTED_SUFFIXES, NotebookError, read_cells
+from graders.submission_files import UnsafeSubmission, read_regular_file
 
 __all__ = [
+    "ISOLATION_CHOICES",
+    "Budget",
     "CallOutcome",
+    "IsolationUnavailable",
     "Limits",
     "LoadOutcome",
     "RngSeed",
     "Sandbox",
     "SandboxError",
+    "SandboxUnavailable",
+    "isolation_selected",
     "probe_isolation",
+    "require_official_isolation",
+    "select_isolation",
+    "set_isolation",
+    "use_isolation",
 ]
 
 RUNNER = Path(__file__).with_name("_runner.py")
@@ -89,6 +101,7 @@ ALLOWED_PACKAGES = ("numpy", "scipy", "pandas", "dateutil", "tzdata", "pytz", "s
 #: Always blocked: our own packages hold the reference implementation and the graders.
 ALWAYS_FORBIDDEN = ("reference", "graders", "glmm_exercises")
 MAX_RESTARTS = 20
+START_ATTEMPTS = 3  # a worker that cannot start is retried (its start runs no student code)
 #: Imported once by the isolation probe of a chroot mode (~1 s): the chroot must hold every
 #: shared library and data file the allowed stack needs, not just numpy's.
 _PROBE_IMPORTS = ("pandas", "scipy.linalg")
@@ -155,7 +168,7 @@ class CallOutcome:
     """Result of one call of a student function; ``value`` is validated plain data."""
 
     status: str  # ok | error | timeout | crashed | missing | not_implemented | invalid_output
-    #              | forbidden_import | output_too_large
+    #              | forbidden_import | output_too_large | unavailable (the grader's problem)
     value: Any = None
     message: str = ""
     traceback: str = ""
@@ -167,18 +180,40 @@ class CallOutcome:
         return self.status == "ok"
 
 
-# ============================================================================ isolation probe
+# ============================================================================ isolation
 
 @dataclass(frozen=True)
 class _Mode:
     name: str  # "namespaces" | "userns" | "setuid" | "plain"
     prefix: tuple[str, ...]  # command put before the interpreter
-    uid: int | None  # uid the runner drops to (root only)
+    uid: int | None  # not None: the runner drops to a uid of its own (root only; see confinement)
     mounts: bool  # runner builds a private file-system view (private /tmp, hidden directories)
     chroot: bool = False  # ... and chroots into a root holding only the system directories
 
+    @property
+    def level(self) -> str:
+        """The isolation level as the ``--isolation`` option names it."""
+        if self.chroot:
+            return "chroot"
+        return "namespaces" if self.name in ("namespaces", "userns") else self.name
+
+
+#: ``--isolation`` choices, strongest first ("auto" picks; see :func:`select_isolation`).
+ISOLATION_LEVELS = ("chroot", "namespaces", "setuid", "plain")
+ISOLATION_CHOICES = ("auto", *ISOLATION_LEVELS)
+
+
+class IsolationUnavailable(SandboxError):
+    """The isolation the grading run asks for cannot be set up on this machine (fail closed)."""
+
+
+class SandboxUnavailable(SandboxError):
+    """A sandbox worker could not be started, even after retries: a grader-side problem."""
+
 
 def _candidate_modes() -> list[_Mode]:
+    """Every mode this process could use, strongest first.  As root, never ``plain``: student
+    code must not run as root."""
     unshare = shutil.which("unshare")
     ns: tuple[str, ...] = ("--pid", "--net", "--ipc", "--uts", "--mount", "--fork", "--mount-proc")
     if unshare and _supports(unshare, "--kill-child"):  # util-linux >= 2.32
@@ -190,7 +225,8 @@ def _candidate_modes() -> list[_Mode]:
             modes.append(_Mode("namespaces", prefix, SANDBOX_UID, True, True))
             modes.append(_Mode("namespaces", prefix, SANDBOX_UID, True, False))
         modes.append(_Mode("setuid", (), SANDBOX_UID, False))
-    elif unshare:
+        return modes
+    if unshare:
         prefix = (unshare, "--user", "--map-root-user", *ns, "--")
         modes.append(_Mode("userns", prefix, None, True, True))
         modes.append(_Mode("userns", prefix, None, True, False))
@@ -228,21 +264,143 @@ def _sweep_stale_roots() -> None:
 
 
 @functools.cache
-def _probe() -> tuple[_Mode, tuple[str, ...]]:
+def _cgroups_available() -> str:
+    """"" when this process can give each sandbox a cgroup, else why not (checked once)."""
+    if os.geteuid() != 0:
+        return "not root"
+    try:
+        Cgroup.create(f"probe-{os.getpid()}", max_processes=8, memory_bytes=1 << 30).remove()
+    except CgroupUnavailable as exc:
+        return str(exc) or "cgroups cannot be created here"
+    return ""
+
+
+@functools.cache
+def _try_mode(mode: _Mode) -> str:
+    """"" when ``mode`` works here (a worker starts and imports the allowed stack), else why not."""
     _sweep_stale_roots()
-    failures = []
-    for mode in _candidate_modes():
-        root = _make_root(None, mode)
-        try:
-            worker = _Worker(mode, root, Limits(), (), stdout_cap=1024, probe=True)
-            worker.start(STARTUP_SECONDS)
-            worker.stop()
-            return mode, tuple(failures)
-        except _WorkerFailed as exc:
-            failures.append(f"{mode.name}: {exc}")
-        finally:
+    lease = group = None
+    root = None
+    try:
+        uid = None
+        if mode.uid is not None:
+            lease = UidLease.acquire()
+            uid = lease.uid
+        root = _make_root(None, b"", mode, uid)
+        if not _cgroups_available():
+            group = Cgroup.create(f"probe-{os.getpid()}-{secrets.token_hex(4)}",
+                                  max_processes=Limits().max_processes,
+                                  memory_bytes=Limits().memory_bytes)
+        worker = _Worker(mode, root, Limits(), (), stdout_cap=1024, probe=True, uid=uid,
+                         cgroup=group)
+        worker.start(STARTUP_SECONDS)
+        worker.stop()
+        return ""
+    except (_WorkerFailed, OSError) as exc:
+        return str(exc) or type(exc).__name__
+    finally:
+        if group is not None:
+            group.remove()
+        if lease is not None:
+            lease.release()
+        if root is not None:
             shutil.rmtree(root, ignore_errors=True)
-    raise SandboxError("no sandbox mode works on this machine: " + "; ".join(failures))
+
+
+def _modes_at(level: str) -> list[_Mode]:
+    return [m for m in _candidate_modes() if m.level == level]
+
+
+def select_isolation(policy: str = "auto", *, official: bool = False) -> _Mode:
+    """The sandbox mode for a grading run, decided once from an explicit policy (fail closed).
+
+    ``policy`` is ``"auto"`` or one of :data:`ISOLATION_LEVELS`.  ``auto`` takes the strongest
+    level that works here, except that **official grading** (``official=True``: ``--all``,
+    batch, Gradescope) accepts only ``chroot`` (new namespaces and a root holding only the
+    system directories); a named level is used exactly, never replaced by a weaker one.
+
+    Raises:
+        IsolationUnavailable: the policy cannot be met here; the message says what is missing
+            and how to accept a weaker level explicitly.
+        SandboxError: an unknown policy name.
+    """
+    if policy not in ISOLATION_CHOICES:
+        raise SandboxError(f"unknown isolation {policy!r}; choose one of {', '.join(ISOLATION_CHOICES)}")
+    root = os.geteuid() == 0
+    if policy == "plain" and root:
+        raise IsolationUnavailable("--isolation plain would run student code as root; as root use "
+                                   "chroot, namespaces or setuid")
+    if policy == "setuid" and not root:
+        raise IsolationUnavailable("--isolation setuid needs the grader to run as root; use "
+                                   "chroot, namespaces or plain")
+    levels = [policy] if policy != "auto" else ["chroot"] if official else list(ISOLATION_LEVELS)
+    reasons = []
+    for level in levels:
+        for mode in _modes_at(level):
+            why = _try_mode(mode)
+            if not why:
+                return mode
+            reasons.append(f"{level} ({mode.name}): {why}")
+        if not _modes_at(level):
+            reasons.append(f"{level}: {'unshare(1) is not installed' if level != 'plain' else 'not allowed'}")
+    detail = "; ".join(reasons)[:600]
+    if policy == "auto" and official:
+        raise IsolationUnavailable(
+            "official grading needs the namespace + chroot sandbox, which does not work here "
+            f"({detail}); grade where unshare(1) and mount namespaces are allowed, or accept weaker "
+            "isolation explicitly with --isolation namespaces|setuid (see docs/grading.md)")
+    if policy == "auto":
+        raise IsolationUnavailable(f"no sandbox mode works on this machine ({detail})")
+    raise IsolationUnavailable(f"--isolation {policy} does not work here ({detail}); choose "
+                               "another level (see docs/grading.md)")
+
+
+_SELECTED: _Mode | None = None
+_CONSENTED = False  # _SELECTED was asked for by name, or chosen for official grading
+
+
+def set_isolation(policy: str = "auto", *, official: bool = False) -> str:
+    """Decide the mode for every sandbox this process starts from now on; returns its description.
+
+    Raises what :func:`select_isolation` raises.
+    """
+    global _SELECTED, _CONSENTED
+    _SELECTED = select_isolation(policy, official=official)
+    _CONSENTED = policy != "auto" or official
+    return _describe(_SELECTED, Limits())
+
+
+def use_isolation(level: str) -> None:
+    """Use the mode of ``level`` without probing (a batch worker, after its parent has probed).
+
+    A worker that then cannot start is a grader problem (:class:`SandboxUnavailable`), never a
+    reason to run weaker.
+    """
+    global _SELECTED, _CONSENTED
+    modes = _modes_at(level)
+    if not modes:
+        raise IsolationUnavailable(f"isolation level {level!r} is not available in this process")
+    _SELECTED, _CONSENTED = modes[0], True
+
+
+def require_official_isolation() -> None:
+    """Before official grading: keep the level the run decided explicitly, else insist on the
+    namespace + chroot sandbox (raises :class:`IsolationUnavailable` where it does not work)."""
+    global _SELECTED, _CONSENTED
+    if _SELECTED is None or not (_CONSENTED or _SELECTED.level == "chroot"):
+        _SELECTED, _CONSENTED = select_isolation("auto", official=True), True
+
+
+def isolation_selected() -> str | None:
+    """The level set by :func:`set_isolation` / :func:`use_isolation` (None when not decided)."""
+    return None if _SELECTED is None else _SELECTED.level
+
+
+def _probe() -> tuple[_Mode, tuple[str, ...]]:
+    """The mode sandboxes of this process use: the one decided for the run, else the strongest."""
+    if _SELECTED is not None:
+        return _SELECTED, ()
+    return select_isolation("auto"), ()
 
 
 def probe_isolation() -> str:
@@ -252,24 +410,27 @@ def probe_isolation() -> str:
 
 
 def _describe(mode: _Mode, limits: Limits) -> str:
-    procs = "" if mode.name == "plain" else f"{limits.max_processes} processes, "
-    lim = (f"rlimits: CPU {limits.cpu_seconds} s, memory {limits.memory_bytes / 2**30:.1f} GiB, "
-           f"{procs}{limits.max_open_files} open files, "
+    group = mode.uid is not None and not _cgroups_available()
+    scope = "per submission (cgroup)" if group else "per process (rlimits)"
+    lim = (f"limits: memory {limits.memory_bytes / 2**30:.1f} GiB {scope}, "
+           + (f"{limits.max_processes} processes, " if mode.name != "plain" else "")
+           + f"CPU {limits.cpu_seconds} s per process, {limits.max_open_files} open files, "
            f"files up to {limits.file_bytes >> 20} MiB; wall time {limits.call_seconds:g} s per "
-           f"call, {limits.total_seconds:g} s per submission")
-    view = ("chroot holding only the system directories, private /tmp" if mode.chroot
-            else "private /tmp, project directories hidden")
+           f"call, {limits.total_seconds:g} s per exercise")
+    who = "a uid of its own"  # the number varies from run to run; reports must not
+    view = "chroot with only system directories" if mode.chroot else "project directories hidden"
     if mode.name == "namespaces":
-        return ("separate process as user nobody (uid 65534) in new PID, network, mount and IPC "
-                f"namespaces, {view}; " + lim)
+        return (f"isolation {mode.level}: separate process as {who} (not root) in new PID, "
+                f"network, mount and IPC namespaces, {view}, private /tmp; " + lim)
     if mode.name == "userns":
-        return ("separate process in a user namespace with new PID, network, mount and IPC "
-                f"namespaces, {view}; " + lim)
+        return (f"isolation {mode.level}: separate process as the grader's user in a user "
+                f"namespace with new PID, network, mount and IPC namespaces, {view}, private "
+                "/tmp; " + lim)
     if mode.name == "setuid":
-        return ("separate process as user nobody (uid 65534) in its own process group "
-                "(no namespaces available); " + lim)
-    return ("separate process in its own process group, same user as the grader "
-            "(no namespaces, not root); " + lim)
+        return (f"isolation setuid: separate process as {who} (not root), no namespaces: it can "
+                "see other processes and the file system; " + lim)
+    return ("isolation plain: separate process as the grader's own user (not root), no "
+            "namespaces: it can read what the grader can read; " + lim)
 
 
 # ============================================================================ worker process
@@ -304,17 +465,20 @@ def _interpreter() -> str:
     return os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
 
 
-def _make_root(submission: Path | None, mode: _Mode) -> Path:
-    """A fresh directory tree: ``root/`` (0711) holding ``work/`` (the student's cwd)."""
+def _make_root(name: str | None, data: bytes, mode: _Mode, uid: int | None) -> Path:
+    """A fresh directory tree: ``root/`` (0711) holding ``work/`` (the student's cwd) and, when
+    ``name`` is given, the submission's bytes as ``work/<name>``."""
     root = Path(tempfile.mkdtemp(prefix=f"{_ROOT_PREFIX}{os.getpid()}-"))
     root.chmod(0o711)
     work = root / "work"
     work.mkdir(mode=0o700)
-    if submission is not None:
-        shutil.copyfile(submission, work / submission.name)
-    if mode.uid is not None:
+    if name is not None:
+        fd = os.open(work / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+    if mode.uid is not None and uid is not None:
         for p in (work, *work.iterdir()):
-            os.chown(p, mode.uid, SANDBOX_GID)
+            os.chown(p, uid, uid, follow_symlinks=False)
     return root
 
 
@@ -322,8 +486,13 @@ class _Worker:
     """One worker process and its pipes."""
 
     def __init__(self, mode: _Mode, root: Path, limits: Limits, forbidden: Sequence[str],
-                 *, stdout_cap: int, hide: Sequence[str] = (), probe: bool = False) -> None:
+                 *, stdout_cap: int, hide: Sequence[str] = (), probe: bool = False,
+                 uid: int | None = None, cgroup: Cgroup | None = None) -> None:
+        if mode.uid is not None and uid is None:
+            raise SandboxError("a root sandbox mode needs a leased uid")
         self.mode = mode
+        self.uid = uid if mode.uid is not None else None
+        self.cgroup = cgroup
         self.root = root
         self.limits = limits
         self.forbidden = tuple(forbidden)
@@ -354,6 +523,8 @@ class _Worker:
         }
         cmd = [*self.mode.prefix, _interpreter(), "-I", "-S", "-B", str(RUNNER),
                str(req_r), str(rep_w)]
+        if self.cgroup is not None:
+            cmd = join_command(self.cgroup.procs_files, cmd)
         started = time.monotonic()
         try:
             self.proc = subprocess.Popen(
@@ -375,7 +546,7 @@ class _Worker:
                    "RLIMIT_CORE": 0}
         if self.mode.uid is not None or self.mode.name == "userns":
             rlimits["RLIMIT_NPROC"] = L.max_processes
-        setup = {"op": "setup", "workdir": work, "uid": self.mode.uid, "gid": SANDBOX_GID,
+        setup = {"op": "setup", "workdir": work, "uid": self.uid, "gid": self.uid,
                  "site_dirs": site_dirs, "allowed": allowed,
                  "forbidden": sorted(set(ALWAYS_FORBIDDEN) | set(self.forbidden)),
                  "rlimits": rlimits, "mounts": self.mode.mounts, "chroot": self.mode.chroot,
@@ -398,12 +569,17 @@ class _Worker:
             detail = reply.get("message") if isinstance(reply, dict) else reply
             self.stop()
             raise _WorkerFailed(f"the worker did not start: {detail}")
-        expected_uid = self.mode.uid if self.mode.uid is not None else (
+        # Fail closed: the worker must run as the uid it was given (the grader's own user when
+        # not root), and never as root on the host -- checked by the runner too.
+        expected_host = self.uid if self.uid is not None else os.getuid()
+        expected_uid = self.uid if self.uid is not None else (
             0 if self.mode.name == "userns" else os.getuid())
-        if reply.get("uid") != expected_uid:
+        host_uid = reply.get("host_uid")
+        if reply.get("uid") != expected_uid or host_uid != expected_host or host_uid == 0:
             self.stop()
-            raise _WorkerFailed(f"the worker runs as uid {reply.get('uid')}, "
-                                f"expected {expected_uid}")
+            raise _WorkerFailed(f"the worker runs as uid {reply.get('uid')} (host uid "
+                                f"{host_uid}), expected {expected_uid} (host {expected_host})"
+                                " and never root")
         notes = reply.get("isolation")
         self.notes = [n[:200] for n in notes if type(n) is str] if type(notes) is list else []
         return time.monotonic() - started
@@ -470,6 +646,10 @@ class _Worker:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(0.5)
         self.kill()
+        if self.cgroup is not None:
+            self.cgroup.kill()  # every process of the sandbox, wherever it went
+        if self.uid is not None:
+            kill_uid(self.uid)  # its uid is its own: whatever still runs as it is the student's
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(5)
         for fd in (self.req_w, self.rep_r):
@@ -693,11 +873,25 @@ def _crash_trace(raw: str, labels: Sequence[str]) -> str:
     return "\n".join(picked)
 
 
-def _cleanup(workers: list[_Worker], root: Path) -> None:
-    """Stop the workers and delete the directory tree (also run if a Sandbox is not closed)."""
+def _cleanup(workers: list[_Worker], root: Path, group: Cgroup | None = None) -> None:
+    """Stop the workers, empty and remove the cgroup, delete the directory tree (also run if a
+    Sandbox is not closed)."""
     for worker in workers:
         worker.stop()
+    if group is not None:
+        group.remove()
     shutil.rmtree(root, ignore_errors=True)
+
+
+@dataclass
+class Budget:
+    """Wall time shared by every sandbox of one submission (all exercises of an assignment)."""
+
+    seconds: float
+    started: float = dataclasses.field(default_factory=time.monotonic)
+
+    def remaining(self) -> float:
+        return max(0.0, self.seconds - (time.monotonic() - self.started))
 
 
 _SIGNALS = {
@@ -719,29 +913,38 @@ class Sandbox:
     """
 
     def __init__(self, submission: Path | str, *, forbidden_imports: Sequence[str] = (),
-                 limits: Limits = Limits(), hide: Sequence[Path | str] = ()) -> None:
+                 limits: Limits = Limits(), hide: Sequence[Path | str] = (),
+                 data: bytes | None = None, budget: Budget | None = None) -> None:
         self.submission = Path(submission)
-        if not self.submission.is_file():
-            raise SandboxError(f"submission {str(self.submission)!r} does not exist; "
-                               "check the path")
         if self.submission.suffix.lower() not in SUPPORTED_SUFFIXES:
             raise SandboxError(f"unsupported submission type {self.submission.name!r}; "
                                "submit a .py file or a .ipynb notebook")
+        if data is None:  # never through a link, never blocking (graders.submission_files)
+            try:
+                data = read_regular_file(self.submission)
+            except UnsafeSubmission as exc:
+                raise SandboxError(str(exc)) from None
+        self.data = data
         self._read_error = ""
         try:
-            self.cells = read_cells(self.submission)
+            self.cells = read_cells(self.submission, data)
         except NotebookError as exc:
             self.cells, self._read_error = [], str(exc)
         self.forbidden = tuple(forbidden_imports)
         self.limits = limits
+        self.budget = budget
         self.mode, _ = _probe()
         self.isolation: str = _describe(self.mode, limits)
         self.hide = sorted({*_default_hide(self.submission), *(str(Path(h)) for h in hide)})
         self._worker: _Worker | None = None
         self._root: Path | None = None
+        self._group: Cgroup | None = None
+        self._lease: UidLease | None = None
         self._finalizer: weakref.finalize | None = None
         self._load: LoadOutcome | None = None
         self._used = 0.0
+        self._last_stop = ""  # "timeout" | "crash": why the previous worker was stopped
+        self.unavailable = ""  # set when a restart failed for the grader's reasons
         self.restarts = 0
         self.worker_start_seconds: list[float] = []
 
@@ -753,25 +956,39 @@ class Sandbox:
         self.close()
 
     def close(self) -> None:
-        """Stop the worker and delete its directory."""
+        """Stop the worker, delete its directory and give its uid back."""
         self._stop_worker(graceful=True)
+        if self._lease is not None:
+            self._lease.release()
+            self._lease = None
 
-    def _stop_worker(self, graceful: bool = False) -> None:
+    def _stop_worker(self, graceful: bool = False, reason: str = "") -> None:
+        if reason:
+            self._last_stop = reason
         if self._worker is not None:
             self._worker.stop(graceful=graceful)
             self._worker = None
         if self._finalizer is not None:
-            self._finalizer()  # removes the directory tree (once)
+            self._finalizer()  # kills what is left, removes the cgroup and the directory (once)
             self._finalizer = None
         self._root = None
+        self._group = None
 
     @property
     def remaining_seconds(self) -> float:
-        return max(0.0, self.limits.total_seconds - self._used)
+        own = self.limits.total_seconds - self._used
+        if self.budget is not None:
+            own = min(own, self.budget.remaining())
+        return max(0.0, own)
 
     # -- load
     def load(self) -> LoadOutcome:
-        """Start a worker and run the submission's top level; cached after the first time."""
+        """Start a worker and run the submission's top level; cached after the first time.
+
+        Raises:
+            SandboxUnavailable: no worker could be started (after retries): the grading
+                machine's problem, never the submission's.
+        """
         if self._load is None:
             self._load = self._start_and_load()
         return self._load
@@ -784,44 +1001,70 @@ class Sandbox:
         finally:
             self._used += time.monotonic() - t0
 
+    def _start_worker(self) -> _Worker:
+        """Start a worker in a fresh directory (and cgroup); retried, as starting it runs no
+        student code, so a failure is the grading machine's."""
+        if self.mode.uid is not None and self._lease is None:
+            try:
+                self._lease = UidLease.acquire()
+            except OSError as exc:
+                raise SandboxUnavailable(f"no sandbox uid could be leased ({exc}); this is a "
+                                         "problem of the grading machine") from None
+        uid = self._lease.uid if self._lease is not None else None
+        stdout_cap = max(1024, min(self.limits.output_bytes // 8, 1 << 20))
+        failures = []
+        for attempt in range(START_ATTEMPTS):
+            self._root = _make_root(self.submission.name, self.data, self.mode, uid)
+            self._group = None
+            if self.mode.uid is not None and not _cgroups_available():
+                with contextlib.suppress(CgroupUnavailable):
+                    self._group = Cgroup.create(
+                        f"{os.getpid()}-{secrets.token_hex(6)}",
+                        max_processes=self.limits.max_processes,
+                        memory_bytes=self.limits.memory_bytes)
+            self._finalizer = weakref.finalize(self, _cleanup, [], self._root, self._group)
+            worker = _Worker(self.mode, self._root, self.limits, self.forbidden,
+                             stdout_cap=stdout_cap, hide=self.hide, uid=uid, cgroup=self._group)
+            try:
+                self.worker_start_seconds.append(worker.start(STARTUP_SECONDS))
+            except _WorkerFailed as exc:
+                failures.append(str(exc))
+                self._stop_worker()
+                time.sleep(0.25 * 2**attempt)
+                continue
+            self._finalizer.detach()
+            self._finalizer = weakref.finalize(self, _cleanup, [worker], self._root, self._group)
+            return worker
+        raise SandboxUnavailable(f"the sandbox worker could not start ({'; '.join(failures)[:400]}) "
+                                 f"after {START_ATTEMPTS} attempts; this is a problem of the "
+                                 "grading machine, not of the submission")
+
     def _start_and_load_inner(self) -> LoadOutcome:
         if self._read_error:
             return LoadOutcome("syntax_error", self._read_error)
         if self.remaining_seconds <= 0:
             return LoadOutcome("timeout", self._budget_message())
-        self._root = _make_root(self.submission, self.mode)
-        self._finalizer = weakref.finalize(self, _cleanup, [], self._root)
-        stdout_cap = max(1024, min(self.limits.output_bytes // 8, 1 << 20))
-        worker = _Worker(self.mode, self._root, self.limits, self.forbidden,
-                         stdout_cap=stdout_cap, hide=self.hide)
-        try:
-            self.worker_start_seconds.append(worker.start(STARTUP_SECONDS))
-        except _WorkerFailed as exc:
-            return LoadOutcome("crashed", f"the sandbox worker could not start ({exc}); "
-                               "this is a grader problem, please report it")
-        self._worker = worker
+        worker = self._worker = self._start_worker()
         for note in worker.notes:
             if note.startswith("limits not available") and note not in self.isolation:
                 self.isolation += f"; {note}"
-        self._finalizer.detach()
-        self._finalizer = weakref.finalize(self, _cleanup, [worker], self._root)
         started = time.monotonic()
         timeout = min(self.limits.call_seconds, self.remaining_seconds)
         try:
             worker.send({"op": "load", "name": self.submission.name, "cells": self.cells})
             reply = worker.receive(started + timeout)
         except _Timeout:
-            self._stop_worker()
+            self._stop_worker(reason="timeout")
             return LoadOutcome("timeout", f"loading {self.submission.name} took longer than "
                                f"{timeout:g} s; remove slow or endless code from the top level",
                                runtime=time.monotonic() - started)
         except _TooLarge:
-            self._stop_worker()
+            self._stop_worker(reason="crash")
             return LoadOutcome("crashed", f"loading {self.submission.name} produced too much "
                                "output", runtime=time.monotonic() - started)
         except _WorkerFailed:
             message, tail = self._death_message(worker, f"while loading {self.submission.name}")
-            self._stop_worker()
+            self._stop_worker(reason="crash")
             return LoadOutcome("crashed", message, traceback=tail,
                                runtime=time.monotonic() - started)
         runtime = time.monotonic() - started
@@ -876,7 +1119,11 @@ class Sandbox:
                 return CallOutcome("crashed", message=f"the submission crashed the sandbox worker "
                                    f"{self.restarts} times; no further calls are made")
             self.restarts += 1
-            reloaded = self._start_and_load()
+            try:
+                reloaded = self._start_and_load()
+            except SandboxUnavailable as exc:  # the grader's problem: the run must stop
+                self.unavailable = str(exc)
+                return CallOutcome("unavailable", message=str(exc))
             if reloaded.status != "ok":
                 return self._not_loaded(reloaded, restarted=True)
         if self.remaining_seconds <= 0:
@@ -901,7 +1148,7 @@ class Sandbox:
             reply = worker.receive(started + timeout)
         except _Timeout:
             runtime = time.monotonic() - started
-            self._stop_worker()
+            self._stop_worker(reason="timeout")
             limit = ("call time limit" if timeout == self.limits.call_seconds
                      else "remaining time of the submission")
             return CallOutcome("timeout", message=f"{what} did not return within {timeout:g} s "
@@ -916,7 +1163,7 @@ class Sandbox:
             runtime = time.monotonic() - started
             message, tail = self._death_message(worker, f"while running {what}")
             stdout = worker.take_raw()
-            self._stop_worker()
+            self._stop_worker(reason="crash")
             return CallOutcome("crashed", message=message, traceback=tail, stdout=stdout, runtime=runtime)
         runtime = time.monotonic() - started
         return self._parse_call(reply, call_id, what, runtime)
@@ -956,14 +1203,18 @@ class Sandbox:
     def _not_loaded(self, loaded: LoadOutcome, restarted: bool = False) -> CallOutcome:
         status = loaded.status if loaded.status in ("timeout", "crashed", "forbidden_import") \
             else "error"
-        prefix = ("after a crash the submission could not be loaded again: " if restarted
+        after = "the previous call timed out" if self._last_stop == "timeout" else "a crash"
+        prefix = (f"after {after} the submission could not be loaded again: " if restarted
                   else "the submission did not load: ")
         return CallOutcome(status, message=prefix + loaded.message, traceback=loaded.traceback,
                            stdout=loaded.stdout)
 
     def _budget_message(self) -> str:
-        return (f"the submission used up its total time budget of "
-                f"{self.limits.total_seconds:g} s; no further calls are made")
+        if self.budget is not None and self.budget.remaining() <= 0:
+            return (f"the submission used up its total time budget of {self.budget.seconds:g} s "
+                    "(all exercises together); no further calls are made")
+        return (f"the submission used up its time budget of {self.limits.total_seconds:g} s "
+                "for this exercise; no further calls are made")
 
     def _death_message(self, worker: _Worker, during: str) -> tuple[str, str]:
         code = worker.returncode(2.0)

@@ -244,7 +244,8 @@ def test_a_dying_grading_job_fails_only_its_own_student(course: Path) -> None:
     summary = run_batch(course / "submissions", course / "assignment", out, mode="public", jobs=2,
                         job_function=fake_or_die)
     rows = _csv(out / "gradebook.csv")
-    assert _row(rows, "s4-hostile")["Status"].startswith("not graded: the grading process died")
+    assert _row(rows, "s4-hostile")["Status"].startswith("not graded: grader error: the grading process died")
+    assert summary.grader_errors == 1  # the batch exits 3: rerun, never a recorded zero
     for sid in ("s1-key", "s2-mutant", "s3-mutant", "s5-notebook", "zed"):
         assert _row(rows, sid)["Status"] == "graded" and _row(rows, sid)["Percent"] == "50.00"
     assert summary.failed == 1 and summary.graded == 5
