@@ -13,7 +13,6 @@ import json
 import os
 import resource
 import signal
-import sys
 import textwrap
 import time
 from pathlib import Path
