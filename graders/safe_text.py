@@ -131,15 +131,16 @@ def xml_text(s: str) -> str:
 
 
 def csv_cell(s: str) -> str:
-    """:func:`clean` text for a CSV cell; an apostrophe goes in front when a spreadsheet would read
-    the cell as a formula (its first non-blank character is ``=``, ``+``, ``-``, ``@``, tab or CR,
-    or a full-width form of the first four).
+    """:func:`clean` text for a CSV cell; an apostrophe goes in front when a spreadsheet could read
+    the cell as a formula: it starts, before or after leading blanks and before or after
+    cleaning, with ``=``, ``+``, ``-``, ``@``, tab or CR (or a full-width form of the first four).
 
     Pass only text here (ids, names, messages): a number the program writes itself (points,
     percentages) is written as it is, so that a negative number stays a number.
     """
     text = clean(s)
-    starts = (_as_str(s).lstrip(" \n")[:1], text.lstrip(" \n")[:1])
+    raw = _as_str(s)
+    starts = (raw[:1], raw.lstrip()[:1], text[:1], text.lstrip()[:1])
     return "'" + text if any(c and c in _FORMULA_START for c in starts) else text
 
 
