@@ -9,8 +9,9 @@ built (``__post_init__``), whoever builds them: every string goes through
 :func:`graders.safe_text.clean` (no lone surrogate, no control character reaches a writer), names,
 ids and file names are put on one line, messages are capped at :data:`MAX_MESSAGE_CHARS`, and a
 value with more than :data:`~graders.safe_text.MAX_VALUE_ITEMS` elements (or whose JSON would be
-longer than :data:`MAX_VALUE_JSON_CHARS`) is replaced by a one-line summary string starting with
-``<`` and ending in ``(summarised)...>`` (see :func:`graders.safe_text.summarise_value`).
+longer than :data:`MAX_VALUE_JSON_CHARS`) is replaced by a one-line summary string such as
+``<ndarray of shape (1048576,), dtype float64, 1048576 elements (summarised): [0, 1, …]; min 0,
+max 1048575>`` (see :func:`graders.safe_text.summarise_value`).
 
 Timing fields are listed in :data:`TIMING_KEYS`; ``to_dict(timings=False)`` drops them, so the
 same submission graded with the same seed gives byte-identical JSON (see docs/results-schema.md).
