@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,9 +24,21 @@ from glmm_exercises.config import AssignmentConfig, ConfigError, apply_config, c
 from glmm_exercises.variants import build_exercise, exercise_module
 from graders.checks import Exercise
 from graders.grading_errors import GradingError
-from graders.render import render, report_model
+from graders.render import (
+    SHORTENED_NOTE,
+    compact_result,
+    fit_report,
+    md_code,
+    md_text,
+    render_gradescope,
+    render_junit,
+    render_markdown,
+    render_text,
+    report_model,
+)
 from graders.results import SubmissionResult
 from graders.runner import SandboxFactory, check_submission_path, grade
+from graders.safe_text import one_line, xml_text
 
 __all__ = [
     "AssignmentError",
@@ -209,42 +222,50 @@ def grade_assignment(
 
 
 # Rendering ---------------------------------------------------------------------------------------
+# Titles and course names come from the instructor's configuration, the student id from the
+# assignment file (a student's own folder holds one): all of it is cleaned like student text.
 
 
 def _total_line(result: AssignmentResult) -> str:
     return (
-        f"{result.title}: total {result.score:g}/{result.max_score:g} ({result.percent:.1f}%) "
+        f"{one_line(result.title)}: total {result.score:g}/{result.max_score:g} ({result.percent:.1f}%) "
         f"over {len(result.results)} exercises"
     )
 
 
-def _text(result: AssignmentResult, timings: bool, colour: bool) -> str:
+def _text(result: AssignmentResult, timings: bool, note: str | None, colour: bool = False) -> str:
     rule = "=" * 78
-    parts = [f"{rule}\n{result.title}" + (f" -- {result.course}" if result.course else "") + f"\nstudent: {result.student}\n{rule}\n"]
+    course = f" -- {one_line(result.course)}" if result.course else ""
+    head = f"{rule}\n{one_line(result.title)}{course}\nstudent: {one_line(result.student, 300)}\n"
+    parts = [head + (f"note: {note}\n" if note else "") + f"{rule}\n"]
     for r in result.results:
-        parts.append(render(r, "text", timings=timings, colour=colour))
+        parts.append(render_text(r, timings=timings, colour=colour))
         parts.append("-" * 78 + "\n")
     parts.append(_total_line(result) + "\n")
     return "\n".join(parts)
 
 
-def _markdown(result: AssignmentResult, timings: bool) -> str:
-    head = f"# {result.title}\n\nStudent: `{result.student}`\n\n"
+def _markdown(result: AssignmentResult, timings: bool, note: str | None) -> str:
+    head = f"# {md_text(result.title)}\n\nStudent: {md_code(result.student)}\n\n"
+    if note:
+        head += f"> {md_text(note)}\n\n"
     rows = "| exercise | score |\n|---|---|\n" + "".join(
-        f"| {r.exercise_title} (`{r.exercise_id}`) | {r.score:g}/{r.max_score:g} |\n" for r in result.results
+        f"| {md_text(r.exercise_title)} ({md_code(r.exercise_id)}) | {r.score:g}/{r.max_score:g} |\n"
+        for r in result.results
     )
-    body = "\n".join(render(r, "md", timings=timings) for r in result.results)
-    return f"{head}{rows}\n**{_total_line(result)}**\n\n{body}"
+    body = "\n".join(render_markdown(r, timings=timings) for r in result.results)
+    return f"{head}{rows}\n**{md_text(_total_line(result))}**\n\n{body}"
 
 
-def _html(result: AssignmentResult, timings: bool) -> str:
+def _html(result: AssignmentResult, timings: bool, note: str | None) -> str:
     from glmm_exercises.sheets import template_environment
 
     env = template_environment(autoescape=True)
     model = {
-        "title": result.title,
-        "course": result.course,
-        "student": result.student,
+        "title": one_line(result.title),
+        "course": one_line(result.course),
+        "student": one_line(result.student, 300),
+        "note": note,
         "score": f"{result.score:g}",
         "max_score": f"{result.max_score:g}",
         "percent": f"{result.percent:.1f}",
@@ -253,11 +274,11 @@ def _html(result: AssignmentResult, timings: bool) -> str:
     return env.get_template("assignment_report.html.j2").render(report=model)
 
 
-def _json(result: AssignmentResult, timings: bool) -> str:
+def _json(result: AssignmentResult, timings: bool, note: str | None) -> str:
     data = {
-        "student": result.student,
-        "title": result.title,
-        "course": result.course,
+        "student": one_line(result.student, 300),
+        "title": one_line(result.title),
+        "course": one_line(result.course),
         "score": result.score,
         "max_score": result.max_score,
         "percent": round(result.percent, 6),
@@ -266,35 +287,53 @@ def _json(result: AssignmentResult, timings: bool) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def _gradescope(result: AssignmentResult, timings: bool) -> str:
+def _gradescope(result: AssignmentResult, timings: bool, note: str | None) -> str:
     tests: list[dict[str, Any]] = []
     execution = 0.0
     for r in result.results:
-        one = json.loads(render(r, "gradescope", timings=timings))
+        one = json.loads(render_gradescope(r, timings=timings))
         for t in one["tests"]:
             t["name"] = f"{r.exercise_id} / {t['name']}"
         tests += one["tests"]
         execution += r.execution_time
-    out: dict[str, Any] = {"score": result.score, "output": _total_line(result), "tests": tests}
+    output = _total_line(result) + (f"\n{note}" if note else "")
+    out: dict[str, Any] = {"score": result.score, "output": output, "tests": tests}
     if timings:
         out["execution_time"] = round(execution)
     return json.dumps(out, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def _junit(result: AssignmentResult, timings: bool) -> str:
-    root = ET.Element("testsuites", {"name": result.title})
+def _junit(result: AssignmentResult, timings: bool, note: str | None) -> str:
+    root = ET.Element("testsuites", {"name": xml_text(one_line(result.title))})
     for r in result.results:
-        text = render(r, "junit", timings=timings)
+        text = render_junit(r, timings=timings, note=note)
         root.append(ET.fromstring(text.split("?>", 1)[1] if text.startswith("<?xml") else text))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
 def render_assignment(result: AssignmentResult, fmt: str, *, timings: bool = True, colour: bool = False) -> str:
-    """Render an assignment's results in one of glmm-grade's formats (every exercise shown)."""
-    if fmt == "text":
-        return _text(result, timings, colour)
-    renderers = {"md": _markdown, "html": _html, "json": _json, "gradescope": _gradescope, "junit": _junit}
+    """Render an assignment's results in one of glmm-grade's formats (every exercise shown).
+
+    Like :func:`graders.render.render`, the report is at most ``MAX_REPORT_BYTES``: a bigger one
+    is rendered again from shortened results and says so.
+    """
+    renderers: dict[str, Callable[[AssignmentResult, bool, str | None], str]] = {
+        "text": partial(_text, colour=colour),
+        "md": _markdown,
+        "html": _html,
+        "json": _json,
+        "gradescope": _gradescope,
+        "junit": _junit,
+    }
     if fmt not in renderers:
-        raise ValueError(f"unknown report format {fmt!r}; choose one of text, {', '.join(renderers)}")
-    return renderers[fmt](result, timings)
+        raise ValueError(f"unknown report format {fmt!r}; choose one of {', '.join(renderers)}")
+    renderer = renderers[fmt]
+
+    def produce(level: int) -> str:
+        if level == 0:
+            return renderer(result, timings, None)
+        shortened = replace(result, results=tuple(compact_result(r, level) for r in result.results))
+        return renderer(shortened, timings, SHORTENED_NOTE)
+
+    return fit_report(produce, fmt)

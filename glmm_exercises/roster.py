@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from graders.safe_text import one_line
+
 __all__ = ["Roster", "RosterError", "Student", "parse_roster", "read_roster"]
 
 ID_COLUMN = "student_id"
@@ -66,7 +68,12 @@ def _decode(raw: bytes, where: str) -> str:
 
 
 def parse_roster(raw: bytes, *, source: str = "roster") -> Roster:
-    """Parse roster CSV bytes (see the module docstring for the rules)."""
+    """Parse roster CSV bytes (see the module docstring for the rules).
+
+    ``source`` names the file in messages; it is put on one line without control characters
+    (a file name may hold any of them), and cell values are quoted with ``repr``.
+    """
+    source = one_line(source, 200)
     text = _decode(raw, source)
     reader = csv.reader(io.StringIO(text, newline=""))
     try:

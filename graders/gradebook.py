@@ -15,6 +15,13 @@ points cells: an import then leaves that grade untouched instead of recording a 
 sorted by student id, so the same results always give the same bytes. The file is UTF-8 with
 ``\\r\\n`` line ends (the CSV convention spreadsheet programs expect). See docs/batch.md for
 importing it into Canvas and Moodle.
+
+Every text cell (ids, names, e-mails, statuses, exercise ids in the header) is written through
+:func:`graders.safe_text.csv_cell` on one line: no control character, no line break, and a cell
+a spreadsheet would take for a formula (starting with ``=``, ``+``, ``-``, ``@``, tab or CR)
+gets an apostrophe in front (CSV injection). Points and percentages are numbers this module
+writes itself and are left as they are. Roster ids are letters, digits, ``.``, ``_`` and ``-``,
+so an id starting with ``-`` is the one id that gains an apostrophe.
 """
 
 from __future__ import annotations
@@ -26,9 +33,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from graders.safe_text import csv_cell, one_line
+
 __all__ = ["gradebook_table", "points_text", "write_gradebook"]
 
 STATUS_COLUMN = "Status"
+#: Characters kept of a text cell (a longer one ends in ``…``).
+MAX_CELL_CHARS = 1000
+
+
+def _cell(value: object) -> str:
+    """A text cell: one line, at most MAX_CELL_CHARS, neutralised for spreadsheets."""
+    return csv_cell(one_line(value, MAX_CELL_CHARS))
 
 
 def points_text(x: float) -> str:
@@ -66,18 +82,18 @@ def gradebook_table(
     maxima = _max_points(results, roster, exercise_ids)
     total_max = sum(maxima.values())
     header = ["Student ID", "Name", "Email"]
-    header += [f"{eid} ({points_text(maxima[eid])})" for eid in exercise_ids]
+    header += [_cell(f"{eid} ({points_text(maxima[eid])})") for eid in exercise_ids]
     header += [f"Total ({points_text(total_max)})", "Percent", STATUS_COLUMN]
     rows = [header]
     for sid, doc in sorted(results, key=lambda r: r[0]):
         person = roster.get(sid, {})
-        row = [sid, str(person.get("name", "")), str(person.get("email", ""))]
+        row = [_cell(sid), _cell(person.get("name", "")), _cell(person.get("email", ""))]
         if doc is None:
             rows.append([*row, *([""] * len(exercise_ids)), "", "", "no submission"])
             continue
         if doc.get("status") != "graded":
             message = " ".join(str(doc.get("message", "")).split())
-            rows.append([*row, *([""] * len(exercise_ids)), "", "", f"not graded: {message}"])
+            rows.append([*row, *([""] * len(exercise_ids)), "", "", _cell(f"not graded: {message}")])
             continue
         by_id = {ex["exercise_id"]: ex for ex in doc.get("exercises", [])}
         scores = [float(by_id[eid]["score"]) if eid in by_id else 0.0 for eid in exercise_ids]
@@ -85,7 +101,7 @@ def gradebook_table(
         unloaded = [eid for eid in exercise_ids if eid in by_id and by_id[eid].get("load_status") != "ok"]
         status = f"graded (did not load: {', '.join(unloaded)})" if unloaded else "graded"
         percent = 100.0 * total / total_max if total_max > 0 else 0.0
-        rows.append([*row, *(points_text(s) for s in scores), points_text(total), f"{percent:.2f}", status])
+        rows.append([*row, *(points_text(s) for s in scores), points_text(total), f"{percent:.2f}", _cell(status)])
     return rows
 
 

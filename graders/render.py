@@ -9,6 +9,14 @@ schema, docs/results-schema.md), ``gradescope`` (Gradescope's autograder ``resul
 Every format reads the same report model built by :func:`report_model`, so they cannot
 disagree. ``timings=False`` leaves wall-clock measurements out of every format, which makes the
 output of two gradings of the same submission with the same seed byte-identical.
+
+Student text is neutralised twice: the result model cleans it when it is built (see
+:mod:`graders.results`), and the report model cleans it again (:mod:`graders.safe_text`: names,
+ids and file names on one line, no control character or lone surrogate; JUnit keeps only XML 1.0
+characters). In the text report every line of a message is indented, so a message cannot fake a
+``PASS`` line. A report is at most :data:`MAX_REPORT_BYTES` of UTF-8: a bigger one is rendered
+again from a shortened result (:func:`compact_result`: messages cut, values summarised) and says
+so in a note (:data:`SHORTENED_NOTE`).
 """
 
 from __future__ import annotations
@@ -16,14 +24,36 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from dataclasses import replace
 from importlib.resources import files
 from typing import Any
 
 import jinja2
 
-from graders.results import CheckResult, SubmissionResult, to_json
+from graders.results import CheckResult, SubmissionResult, to_json, to_plain
+from graders.safe_text import clean, clip, one_line, xml_text
 
-__all__ = ["FORMATS", "render", "report_model"]
+__all__ = [
+    "FORMATS",
+    "MAX_REPORT_BYTES",
+    "SHORTENED_NOTE",
+    "compact_result",
+    "fit_report",
+    "md_code",
+    "md_text",
+    "render",
+    "report_model",
+]
+
+#: Largest report (UTF-8 bytes) :func:`render` returns before shortening it.
+MAX_REPORT_BYTES = 2_000_000
+#: The note a shortened report carries.
+SHORTENED_NOTE = (
+    f"This report was shortened to stay under {MAX_REPORT_BYTES // 1_000_000} MB: long messages "
+    "are cut and big values summarised."
+)
+# Shortening levels for compact_result: (message and hint characters, value elements, load message characters).
+_LEVELS = {1: (2000, 20, 5000), 2: (300, 5, 1000)}
 
 _STATUS_MARK = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "timeout": "TIMEOUT"}
 _ANSI = {"passed": "\033[32m", "failed": "\033[31m", "error": "\033[35m", "timeout": "\033[33m"}
@@ -38,27 +68,29 @@ def _fmt_points(x: float) -> str:
 
 
 def _value_text(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str) and value.startswith("<") and "(summarised)" in value:
+        return clean(value)  # a summary of a big value reads better without JSON quotes
+    return clean(json.dumps(value, ensure_ascii=False))
 
 
 def _check_model(check: CheckResult, timings: bool) -> dict[str, Any]:
     counter = None
     if check.counterexample is not None:
-        counter = [{"name": k, "value": _value_text(v)} for k, v in check.counterexample.items()]
+        counter = [{"name": one_line(k, 200), "value": _value_text(v)} for k, v in check.counterexample.items()]
     failed_values = check.reason == "mismatch"
     return {
-        "name": check.name,
-        "function": check.function,
-        "description": check.description,
+        "name": one_line(check.name, 200),
+        "function": one_line(check.function, 200),
+        "description": one_line(check.description, 1000),
         "visibility": check.visibility,
         "status": check.status,
         "mark": _STATUS_MARK[check.status],
         "passed": check.passed,
-        "reason": check.reason,
+        "reason": one_line(check.reason, 200),
         "score": _fmt_points(check.score),
         "max_score": _fmt_points(check.max_score),
-        "message": check.message,
-        "hint": check.hint,
+        "message": clean(check.message),
+        "hint": None if check.hint is None else clean(check.hint),
         "counterexample": counter,
         "expected": _value_text(check.expected) if failed_values else None,
         "got": _value_text(check.got) if failed_values else None,
@@ -67,25 +99,29 @@ def _check_model(check: CheckResult, timings: bool) -> dict[str, Any]:
     }
 
 
-def report_model(result: SubmissionResult, *, timings: bool = True) -> dict[str, Any]:
-    """Plain dict the text/Markdown/HTML renderers (and templates) read."""
+def report_model(result: SubmissionResult, *, timings: bool = True, note: str | None = None) -> dict[str, Any]:
+    """Plain dict the text/Markdown/HTML renderers (and templates) read; every string is safe to print.
+
+    ``note`` (e.g. :data:`SHORTENED_NOTE`) is shown at the top of the report.
+    """
     return {
-        "title": result.exercise_title,
-        "exercise_id": result.exercise_id,
-        "exercise_version": result.exercise_version,
-        "submission": result.submission,
-        "student": result.student,
+        "title": one_line(result.exercise_title),
+        "exercise_id": one_line(result.exercise_id, 200),
+        "exercise_version": one_line(result.exercise_version, 200),
+        "submission": one_line(result.submission, 300),
+        "student": None if result.student is None else one_line(result.student, 300),
+        "note": None if note is None else one_line(note, 1000),
         "mode": "official (all checks)" if result.mode == "all" else "public checks only",
-        "seed_ref": result.seed_ref,
+        "seed_ref": one_line(result.seed_ref, 200),
         "score": _fmt_points(result.score),
         "max_score": _fmt_points(result.max_score),
         "percent": f"{result.percent:.1f}",
         "passed_count": result.passed_count,
         "check_count": len(result.checks),
-        "load_status": result.load_status,
-        "load_message": result.load_message,
-        "isolation": result.isolation,
-        "packages": [{"name": k, "version": v} for k, v in result.package_versions.items()],
+        "load_status": one_line(result.load_status, 200),
+        "load_message": clean(result.load_message),
+        "isolation": one_line(result.isolation, 200),
+        "packages": [{"name": one_line(k, 100), "version": one_line(v, 200)} for k, v in result.package_versions.items()],
         "examples_per_check": result.examples_per_check,
         "execution_time": f"{result.execution_time:.2f} s" if timings else None,
         "checks": [_check_model(c, timings) for c in result.checks],
@@ -104,31 +140,45 @@ def _templates(autoescape: bool) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["md"] = _md_escape
-    env.filters["code"] = _md_code
+    env.filters["md"] = md_text
+    env.filters["code"] = md_code
     return env
 
 
-def _md_escape(text: object) -> str:
-    """Escape text for a Markdown paragraph or table cell (student text included)."""
-    out = str(text).replace("\r", " ").replace("\n", " ")
+def md_text(text: object) -> str:
+    """Escape text for a Markdown paragraph or table cell (student text included), on one line."""
+    out = one_line(text, 10**9)
     for ch in "\\`*_[]<>#|~":
         out = out.replace(ch, "\\" + ch)
     return out
 
 
-def _md_code(text: object) -> str:
+def md_code(text: object) -> str:
     """Inline code span that survives backticks inside ``text``; pipes escaped for tables."""
-    body = str(text).replace("\n", " ").replace("|", "\\|")
+    body = one_line(text, 10**9).replace("|", "\\|")
     fence = "`"
     while fence in body:
         fence += "`"
-    return f"{fence} {body} {fence}"
+    if not body or body[0] in "` " or body[-1] in "` ":
+        body = f" {body} "  # CommonMark strips one space on each side
+    return f"{fence}{body}{fence}"
 
 
-def render_text(result: SubmissionResult, *, colour: bool = False, timings: bool = True) -> str:
-    """Plain-text report for a terminal; ANSI colours only when ``colour`` is true."""
-    m = report_model(result, timings=timings)
+def _indented(text: str, first: str, indent: str = "        ") -> list[str]:
+    """``text`` as lines that all start with ``indent`` (the first after ``first``)."""
+    lines = text.split("\n")
+    return [f"{indent}{first}{lines[0]}", *(f"{indent}{line}" for line in lines[1:])]
+
+
+def render_text(
+    result: SubmissionResult, *, colour: bool = False, timings: bool = True, note: str | None = None
+) -> str:
+    """Plain-text report for a terminal; ANSI colours only when ``colour`` is true.
+
+    Student text carries no control character (so no escape sequence), and every line of a
+    message is indented, so it cannot pass for a check's status line.
+    """
+    m = report_model(result, timings=timings, note=note)
 
     def paint(code: str, text: str) -> str:
         return f"{code}{text}{_RESET}" if colour else text
@@ -138,8 +188,11 @@ def render_text(result: SubmissionResult, *, colour: bool = False, timings: bool
         f"submission: {m['submission']}" + (f"   student: {m['student']}" if m["student"] else ""),
         f"mode: {m['mode']}   seed: {m['seed_ref']}   examples/check: {m['examples_per_check']}",
     ]
+    if m["note"]:
+        lines.append(paint(_BOLD, f"note: {m['note']}"))
     if m["load_status"] != "ok":
-        lines.append(paint(_ANSI["error"], f"submission did not load ({m['load_status']}): {m['load_message']}"))
+        lines.append(paint(_ANSI["error"], f"submission did not load ({m['load_status']}):"))
+        lines += _indented(m["load_message"], "")
     lines.append("")
     width = max((len(c["name"]) for c in m["checks"]), default=10)
     for c in m["checks"]:
@@ -147,15 +200,15 @@ def render_text(result: SubmissionResult, *, colour: bool = False, timings: bool
         tag = "" if c["visibility"] == "public" else " (hidden)"
         lines.append(f"{mark} {c['name']:<{width}}  {c['score']:>4}/{c['max_score']:<4} {c['description']}{tag}")
         if not c["passed"]:
-            lines.append(f"        {c['message']}")
+            lines += _indented(c["message"], "")
             if c["counterexample"]:
                 args = ", ".join(f"{a['name']}={a['value']}" for a in c["counterexample"])
-                lines.append(f"        smallest failing input: {args}")
+                lines += _indented(args, "smallest failing input: ")
             if c["expected"] is not None:
-                lines.append(f"        expected: {c['expected']}")
-                lines.append(f"        got:      {c['got']}")
+                lines += _indented(c["expected"], "expected: ")
+                lines += _indented(c["got"], "got:      ")
             if c["hint"]:
-                lines.append(paint(_DIM, f"        hint: {c['hint']}"))
+                lines += [paint(_DIM, line) for line in _indented(c["hint"], "hint: ")]
     lines.append("")
     total = f"score {m['score']}/{m['max_score']} ({m['percent']}%), {m['passed_count']}/{m['check_count']} checks passed"
     if m["execution_time"]:
@@ -165,14 +218,16 @@ def render_text(result: SubmissionResult, *, colour: bool = False, timings: bool
     return "\n".join(lines) + "\n"
 
 
-def render_markdown(result: SubmissionResult, *, timings: bool = True) -> str:
+def render_markdown(result: SubmissionResult, *, timings: bool = True, note: str | None = None) -> str:
     """Markdown report (student text escaped)."""
-    return _templates(autoescape=False).get_template("report.md.j2").render(report=report_model(result, timings=timings))
+    model = report_model(result, timings=timings, note=note)
+    return _templates(autoescape=False).get_template("report.md.j2").render(report=model)
 
 
-def render_html(result: SubmissionResult, *, timings: bool = True) -> str:
+def render_html(result: SubmissionResult, *, timings: bool = True, note: str | None = None) -> str:
     """Self-contained HTML report (inline CSS, no network), autoescaped."""
-    return _templates(autoescape=True).get_template("report.html.j2").render(report=report_model(result, timings=timings))
+    model = report_model(result, timings=timings, note=note)
+    return _templates(autoescape=True).get_template("report.html.j2").render(report=model)
 
 
 def _check_output(c: dict[str, Any]) -> str:
@@ -188,15 +243,17 @@ def _check_output(c: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def render_gradescope(result: SubmissionResult, *, timings: bool = True) -> str:
+def render_gradescope(result: SubmissionResult, *, timings: bool = True, note: str | None = None) -> str:
     """Gradescope autograder ``results.json`` (score, execution_time, output, tests[])."""
-    m = report_model(result, timings=timings)
+    m = report_model(result, timings=timings, note=note)
     out: dict[str, Any] = {"score": result.score}
     if timings:
         out["execution_time"] = round(result.execution_time)
     summary = f"{m['title']}: {m['passed_count']}/{m['check_count']} checks passed ({m['mode']}; seed {m['seed_ref']})."
     if m["load_status"] != "ok":
         summary += f"\nYour submission did not load ({m['load_status']}): {m['load_message']}"
+    if m["note"]:
+        summary += f"\n{m['note']}"
     out["output"] = summary
     out["tests"] = [
         {
@@ -212,14 +269,15 @@ def render_gradescope(result: SubmissionResult, *, timings: bool = True) -> str:
     return json.dumps(out, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def render_junit(result: SubmissionResult, *, timings: bool = True) -> str:
-    """JUnit XML: one <testsuite> for the exercise, one <testcase> per check."""
+def render_junit(result: SubmissionResult, *, timings: bool = True, note: str | None = None) -> str:
+    """JUnit XML: one <testsuite> for the exercise, one <testcase> per check (XML 1.0 characters only)."""
+    m = report_model(result, timings=timings, note=note)
     failures = sum(1 for c in result.checks if c.status == "failed")
     errors = sum(1 for c in result.checks if c.status in ("error", "timeout"))
     suite = ET.Element(
         "testsuite",
         {
-            "name": result.exercise_id,
+            "name": xml_text(m["exercise_id"]),
             "tests": str(len(result.checks)),
             "failures": str(failures),
             "errors": str(errors),
@@ -230,29 +288,32 @@ def render_junit(result: SubmissionResult, *, timings: bool = True) -> str:
         suite.set("time", f"{result.execution_time:.3f}")
     props = ET.SubElement(suite, "properties")
     for key, value in (
-        ("exercise_version", result.exercise_version),
-        ("submission", result.submission),
-        ("student", result.student or ""),
+        ("exercise_version", m["exercise_version"]),
+        ("submission", m["submission"]),
+        ("student", m["student"] or ""),
         ("mode", result.mode),
-        ("seed_ref", result.seed_ref),
+        ("seed_ref", m["seed_ref"]),
         ("score", _fmt_points(result.score)),
         ("max_score", _fmt_points(result.max_score)),
+        *((("note", m["note"]),) if m["note"] else ()),
     ):
-        ET.SubElement(props, "property", {"name": key, "value": value})
-    for c, check in zip(report_model(result, timings=timings)["checks"], result.checks, strict=True):
-        case = ET.SubElement(suite, "testcase", {"classname": f"{result.exercise_id}.{c['function']}", "name": c["name"]})
+        ET.SubElement(props, "property", {"name": key, "value": xml_text(value)})
+    for c, check in zip(m["checks"], result.checks, strict=True):
+        classname = xml_text(f"{m['exercise_id']}.{c['function']}")
+        case = ET.SubElement(suite, "testcase", {"classname": classname, "name": xml_text(c["name"])})
         if timings:
             case.set("time", f"{check.runtime:.3f}")
         if not c["passed"]:
             tag = "failure" if c["status"] == "failed" else "error"
-            node = ET.SubElement(case, tag, {"message": c["message"], "type": c["reason"]})
-            node.text = _check_output(c)
+            message = xml_text(one_line(c["message"], 1000))
+            node = ET.SubElement(case, tag, {"message": message, "type": xml_text(c["reason"])})
+            node.text = xml_text(_check_output(c))
     ET.indent(suite)
     return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def render_json(result: SubmissionResult, *, timings: bool = True) -> str:
-    """Our own JSON schema (docs/results-schema.md)."""
+def render_json(result: SubmissionResult, *, timings: bool = True, note: str | None = None) -> str:
+    """Our own JSON schema (docs/results-schema.md); a shortened report says so only in its messages."""
     return to_json(result, timings=timings)
 
 
@@ -266,12 +327,65 @@ FORMATS: dict[str, Callable[..., str]] = {
 }
 
 
+def compact_result(result: SubmissionResult, level: int = 1) -> SubmissionResult:
+    """``result`` with messages cut and values summarised harder, for a report that got too big.
+
+    Level 1 keeps 2000 characters of each message and hint and 20 elements of each value;
+    level 2 keeps 300 characters and 5 elements.
+    """
+    chars, items, load_chars = _LEVELS[min(max(level, 1), 2)]
+
+    def small(check: CheckResult) -> CheckResult:
+        counter = check.counterexample
+        return replace(
+            check,
+            message=clip(check.message, chars),
+            hint=None if check.hint is None else clip(check.hint, chars),
+            counterexample=None if counter is None else {k: to_plain(v, max_items=items) for k, v in counter.items()},
+            expected=to_plain(check.expected, max_items=items),
+            got=to_plain(check.got, max_items=items),
+        )
+
+    return replace(
+        result, load_message=clip(result.load_message, load_chars), checks=tuple(small(c) for c in result.checks)
+    )
+
+
+def _utf8_size(text: str) -> int:
+    return len(text) if len(text) * 4 <= MAX_REPORT_BYTES else len(text.encode("utf-8"))
+
+
+def fit_report(produce: Callable[[int], str], fmt: str, limit: int = MAX_REPORT_BYTES) -> str:
+    """The first of ``produce(0)``, ``produce(1)``, ``produce(2)`` that fits in ``limit`` UTF-8 bytes.
+
+    ``produce(level)`` renders the report from results shortened to ``level`` (0: as they are; see
+    :func:`compact_result`), with :data:`SHORTENED_NOTE` when ``level > 0``. When even level 2 is
+    too big, a ``text`` or ``md`` report is cut at ``limit`` with the note at its end; other
+    formats are returned as they are (they stay valid JSON, XML or HTML).
+    """
+    for level in (0, 1, 2):
+        out = produce(level)
+        if _utf8_size(out) <= limit:
+            return out
+    if fmt in ("text", "md"):
+        cut = out.encode("utf-8")[: max(limit - 1000, 0)].decode("utf-8", "ignore")
+        return f"{cut}\n\n[{SHORTENED_NOTE} The rest was cut.]\n"
+    return out
+
+
 def render(result: SubmissionResult, fmt: str, *, timings: bool = True, colour: bool = False) -> str:
-    """Render ``result`` in format ``fmt`` (one of :data:`FORMATS`)."""
+    """Render ``result`` in format ``fmt`` (one of :data:`FORMATS`), at most :data:`MAX_REPORT_BYTES`."""
     try:
         renderer = FORMATS[fmt]
     except KeyError:
         raise ValueError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}") from None
+    options: dict[str, Any] = {"timings": timings}
     if fmt == "text":
-        return render_text(result, colour=colour, timings=timings)
-    return renderer(result, timings=timings)
+        options["colour"] = colour
+
+    def produce(level: int) -> str:
+        if level == 0:
+            return renderer(result, **options)
+        return renderer(compact_result(result, level), note=SHORTENED_NOTE, **options)
+
+    return fit_report(produce, fmt)

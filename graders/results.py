@@ -4,6 +4,15 @@ Values are frozen dataclasses holding only plain data: counterexamples, expected
 are stored already converted by :func:`to_plain` (numpy arrays become nested lists; NaN and
 infinities become the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` so the JSON is strict).
 
+Text and values may come from student code, so the dataclasses make them safe when they are
+built (``__post_init__``), whoever builds them: every string goes through
+:func:`graders.safe_text.clean` (no lone surrogate, no control character reaches a writer), names,
+ids and file names are put on one line, messages are capped at :data:`MAX_MESSAGE_CHARS`, and a
+value with more than :data:`~graders.safe_text.MAX_VALUE_ITEMS` elements (or whose JSON would be
+longer than :data:`MAX_VALUE_JSON_CHARS`) is replaced by a one-line summary string such as
+``<ndarray of shape (1048576,), dtype float64, 1048576 elements (summarised): [0, 1, …]; min 0,
+max 1048575>`` (see :func:`graders.safe_text.summarise_value`).
+
 Timing fields are listed in :data:`TIMING_KEYS`; ``to_dict(timings=False)`` drops them, so the
 same submission graded with the same seed gives byte-identical JSON (see docs/results-schema.md).
 """
@@ -19,7 +28,18 @@ from typing import Any, Literal
 
 import numpy as np
 
+from graders.safe_text import (
+    MAX_VALUE_CHARS,
+    MAX_VALUE_ITEMS,
+    clean,
+    clip,
+    one_line,
+    summarise_value,
+)
+
 __all__ = [
+    "MAX_MESSAGE_CHARS",
+    "MAX_VALUE_JSON_CHARS",
     "SCHEMA_VERSION",
     "TIMING_KEYS",
     "CheckResult",
@@ -38,10 +58,38 @@ Status = Literal["passed", "failed", "error", "timeout"]
 STATUSES: tuple[str, ...] = ("passed", "failed", "error", "timeout")
 
 
-def to_plain(value: object) -> Any:
-    """Convert a value to JSON-safe plain data (lists, dicts, str, int, float, bool, None)."""
+#: Characters kept of a message, hint or load message (the rest is replaced by a note).
+MAX_MESSAGE_CHARS = 20_000
+#: Characters of JSON a stored value (expected, got, a counterexample argument) may take.
+MAX_VALUE_JSON_CHARS = 20_000
+#: Elements kept of one counterexample argument (inputs come from the grader, so more are kept).
+COUNTEREXAMPLE_MAX_ITEMS = 1000
+
+
+def to_plain(value: object, *, max_items: int | None = MAX_VALUE_ITEMS) -> Any:
+    """Convert a value to JSON-safe plain data (lists, dicts, str, int, float, bool, None).
+
+    Strings are cleaned (:func:`graders.safe_text.clean`) and cut at
+    :data:`~graders.safe_text.MAX_VALUE_CHARS` characters. A value with more than ``max_items``
+    elements, or whose JSON would exceed :data:`MAX_VALUE_JSON_CHARS` characters, becomes a
+    one-line summary string instead (``max_items=None``: convert everything, no cap).
+    """
+    if max_items is None:
+        return _plain(value, None)
+    small = summarise_value(value, max_items)
+    if small is not value:
+        return clean(small)
+    plain = _plain(value, MAX_VALUE_CHARS)
+    if len(json.dumps(plain, ensure_ascii=False, allow_nan=False)) > MAX_VALUE_JSON_CHARS:
+        return clean(summarise_value(value, 0))
+    return plain
+
+
+def _plain(value: object, max_chars: int | None, depth: int = 0) -> Any:
+    if depth > 64:  # summarise_value already refused deeper values; this guards max_items=None
+        return "<nested too deep>"
     if isinstance(value, np.ndarray):
-        return to_plain(value.tolist())
+        return _plain(value.tolist(), max_chars, depth)
     if isinstance(value, bool | np.bool_):
         return bool(value)
     if isinstance(value, int | np.integer):
@@ -54,12 +102,29 @@ def to_plain(value: object) -> Any:
             return "Infinity" if v > 0 else "-Infinity"
         return v
     if isinstance(value, list | tuple):
-        return [to_plain(v) for v in value]
+        return [_plain(v, max_chars, depth + 1) for v in value]
     if isinstance(value, Mapping):
-        return {str(k): to_plain(v) for k, v in value.items()}
-    if value is None or isinstance(value, str):
+        return {one_line(k, 200): _plain(v, max_chars, depth + 1) for k, v in value.items()}
+    if value is None:
         return value
-    return repr(value)
+    if not isinstance(value, str):
+        try:
+            value = repr(value)
+        except Exception:  # a hostile __repr__ must not take the grader down
+            value = f"<unprintable {type(value).__name__}>"
+    return clean(value) if max_chars is None else clip(value, max_chars)
+
+
+def _counterexample(case: object) -> dict[str, Any] | None:
+    if case is None:
+        return None
+    if not isinstance(case, Mapping):
+        return {"input": to_plain(case)}
+    return {one_line(k, 200): to_plain(v, max_items=COUNTEREXAMPLE_MAX_ITEMS) for k, v in case.items()}
+
+
+def _set(obj: object, name: str, value: object) -> None:
+    object.__setattr__(obj, name, value)  # normalising a frozen dataclass while it is built
 
 
 def seed_reference(seed: int, exercise_id: str) -> str:
@@ -99,6 +164,15 @@ class CheckResult:
     runtime: float = 0.0
 
     def __post_init__(self) -> None:
+        for name in ("name", "function", "reason"):
+            _set(self, name, one_line(getattr(self, name), 200))
+        _set(self, "description", one_line(self.description, 1000))
+        _set(self, "message", clip(self.message, MAX_MESSAGE_CHARS))
+        if self.hint is not None:
+            _set(self, "hint", clip(self.hint, MAX_MESSAGE_CHARS))
+        _set(self, "counterexample", _counterexample(self.counterexample))
+        _set(self, "expected", to_plain(self.expected))
+        _set(self, "got", to_plain(self.got))
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
         if not 0 <= self.score <= self.max_score:
@@ -130,6 +204,17 @@ class SubmissionResult:
     execution_time: float = 0.0
     schema_version: str = field(default=SCHEMA_VERSION)
 
+    def __post_init__(self) -> None:
+        for name in ("exercise_id", "exercise_version", "seed_ref", "load_status", "isolation"):
+            _set(self, name, one_line(getattr(self, name), 200))
+        _set(self, "exercise_title", one_line(self.exercise_title))
+        _set(self, "submission", one_line(self.submission, 300))
+        if self.student is not None:
+            _set(self, "student", one_line(self.student, 300))
+        _set(self, "load_message", clip(self.load_message, MAX_MESSAGE_CHARS))
+        _set(self, "package_versions", {one_line(k, 100): one_line(v, 200) for k, v in self.package_versions.items()})
+        _set(self, "checks", tuple(self.checks))
+
     @property
     def score(self) -> float:
         """Points earned."""
@@ -156,12 +241,12 @@ class SubmissionResult:
         for f in fields(self):
             if f.name in ("schema_version", "checks"):
                 continue
-            out[f.name] = to_plain(getattr(self, f.name))
+            out[f.name] = _plain(getattr(self, f.name), None)
         out["score"] = self.score
         out["max_score"] = self.max_score
         out["percent"] = round(self.percent, 6)
         out["checks"] = [
-            {f.name: to_plain(getattr(c, f.name)) for f in fields(c)} for c in self.checks
+            {f.name: _plain(getattr(c, f.name), None) for f in fields(c)} for c in self.checks
         ]
         if not timings:
             out = _drop_keys(out, TIMING_KEYS)

@@ -10,6 +10,10 @@ Figures, from the per-student batch results:
 * the most frequent named mistakes: diagnosis hints of failed checks (the student's value
   matched a known wrong formula), counted once per student and exercise.
 
+Every string taken from the results (student ids, messages, check names, hints, reasons) is
+cleaned with :mod:`graders.safe_text` (one line, no control character or lone surrogate), so
+``summary.json`` is valid UTF-8 JSON and the page shows what a terminal would.
+
 Plots are drawn with matplotlib's Agg backend into inline SVG (no files, no network, no
 JavaScript), so the page is self-contained. Without matplotlib (``pip install
 'glmm-exercises[plots]'``) the summary still has every table, and says how to get the plots.
@@ -29,9 +33,13 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from graders.safe_text import clean, clip, one_line
+
 __all__ = ["render_summary_html", "summary_model", "svg_plots", "write_summary"]
 
 BINS = tuple(range(0, 101, 10))
+_MESSAGE_CHARS = 2000  # of a "not graded" message
+_HINT_CHARS = 500
 
 
 def summary_model(
@@ -51,10 +59,14 @@ def summary_model(
     from a diagnosis, i.e. the student's value matched a known wrong formula. Each mistake is
     counted once per student.
     """
-    general = {" ".join(h.split()) for h in general_hints}
+    general = {one_line(" ".join(h.split()), _HINT_CHARS) for h in general_hints}
     graded = [(sid, doc) for sid, doc in results if doc is not None and doc.get("status") == "graded"]
-    failed = [(sid, str(doc.get("message", ""))) for sid, doc in results if doc is not None and doc.get("status") != "graded"]
-    missing = [sid for sid, doc in results if doc is None]
+    failed = [
+        (one_line(sid, 300), clip(str(doc.get("message", "")), _MESSAGE_CHARS))
+        for sid, doc in results
+        if doc is not None and doc.get("status") != "graded"
+    ]
+    missing = [one_line(sid, 300) for sid, doc in results if doc is None]
     percents = [float(doc["percent"]) for _, doc in graded]
     counts = [0] * (len(BINS) - 1)
     for p in percents:
@@ -72,30 +84,31 @@ def summary_model(
     reasons: Counter[str] = Counter()
     for sid, doc in graded:
         for ex in doc.get("exercises", []):
-            eid = ex["exercise_id"]
+            eid = one_line(ex["exercise_id"], 200)
             ex_points[eid].append(float(ex["score"]))
             ex_max[eid] = float(ex["max_score"])
             if float(ex["score"]) >= float(ex["max_score"]):
                 ex_full[eid] += 1
             for c in ex.get("checks", []):
-                key = (eid, c["name"])
+                name, reason = one_line(c["name"], 200), one_line(c["reason"], 200)
+                key = (eid, name)
                 if key not in check_runs:
                     check_order.append(key)
                 check_runs[key] += 1
                 if c["status"] != "passed":
                     check_fails[key] += 1
-                    check_reasons[key][c["reason"]] += 1
-                    reasons[c["reason"]] += 1
-                    hint = " ".join(str(c.get("hint") or "").split())
-                    if hint and c["reason"] in ("mismatch", "statistical") and hint not in general:
+                    check_reasons[key][reason] += 1
+                    reasons[reason] += 1
+                    hint = one_line(" ".join(str(c.get("hint") or "").split()), _HINT_CHARS)
+                    if hint and reason in ("mismatch", "statistical") and hint not in general:
                         mistakes[(eid, hint)].add(sid)
-                        mistake_checks[(eid, hint)].add(c["name"])
+                        mistake_checks[(eid, hint)].add(name)
     order = {eid: i for i, eid in enumerate(exercise_ids)}
     ranked = sorted(mistakes.items(), key=lambda kv: (-len(kv[1]), order.get(kv[0][0], len(order)), kv[0][1]))
     check_order.sort(key=lambda k: order.get(k[0], len(order)))
     return {
-        "title": title,
-        "course": course,
+        "title": one_line(title),
+        "course": one_line(course),
         "mode": "official (all checks)" if mode == "all" else "public checks only",
         "students": len(results),
         "graded": len(graded),
@@ -149,8 +162,9 @@ def _svg(fig: Any) -> str:
     return text[start:] if start >= 0 else text
 
 
-def _short(text: str, n: int = 60) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
+def _label(text: str, n: int = 60) -> str:
+    """A plot label: one line, at most ``n`` characters, ``$`` kept literal (not mathtext)."""
+    return one_line(text, n).replace("$", r"\$")
 
 
 def svg_plots(model: Mapping[str, Any]) -> dict[str, str] | None:
@@ -180,7 +194,7 @@ def svg_plots(model: Mapping[str, Any]) -> dict[str, str] | None:
         checks = model["checks"]
         if checks:
             fig, ax = plt.subplots(figsize=(6.4, 0.8 + 0.28 * len(checks)))
-            labels = [f"{c['exercise_id']} / {c['check']}" for c in checks][::-1]
+            labels = [_label(f"{c['exercise_id']} / {c['check']}", 80) for c in checks][::-1]
             rates = [100 * c["failure_rate"] for c in checks][::-1]
             ax.barh(labels, rates, color="#c44e52")
             ax.set_xlim(0, 100)
@@ -192,7 +206,7 @@ def svg_plots(model: Mapping[str, Any]) -> dict[str, str] | None:
         mistakes = model["mistakes"]
         if mistakes:
             fig, ax = plt.subplots(figsize=(6.4, 0.8 + 0.32 * len(mistakes)))
-            labels = [f"{i + 1}. {_short(m['hint'], 55)}" for i, m in enumerate(mistakes)][::-1]
+            labels = [f"{i + 1}. {_label(m['hint'], 55)}" for i, m in enumerate(mistakes)][::-1]
             ax.barh(labels, [m["students"] for m in mistakes][::-1], color="#dd8452")
             ax.xaxis.get_major_locator().set_params(integer=True)
             ax.set_xlabel("students")
@@ -219,8 +233,19 @@ def render_summary_html(model: Mapping[str, Any], plots: Mapping[str, str] | Non
     """The self-contained summary page (autoescaped; the SVG comes from matplotlib, not from students)."""
     safe = {k: Markup(v) for k, v in (plots or {}).items()}
     return _environment().get_template("summary.html.j2").render(
-        summary=model, plots=safe, have_plots=plots is not None
+        summary=_cleaned(model), plots=safe, have_plots=plots is not None
     )
+
+
+def _cleaned(value: Any) -> Any:
+    """``value`` with every string cleaned (a model built by hand is made safe too)."""
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, Mapping):
+        return {clean(k) if isinstance(k, str) else k: _cleaned(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_cleaned(v) for v in value]
+    return value
 
 
 def write_summary(
