@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import IO, Any, Literal, NoReturn
 
 from graders.grading_errors import GradingError, MissingSeedError
+from graders.safe_text import clip, one_line
 from graders.sandbox import ISOLATION_CHOICES, SandboxError
 
 __all__ = [
@@ -297,6 +298,7 @@ def failure_outcome(job: Job, message: str, seconds: float = 0.0) -> JobOutcome:
     and the batch exits non-zero so that it is rerun.
     """
     grader_error = not job.problem
+    message = clip(message, 20_000)  # exception texts may carry anything a submission wrote
     if grader_error:
         message = f"grader error: {message}"
     doc = _failure_document(job, message, job.submission_name, grader_error)
@@ -342,7 +344,8 @@ def grade_job(job: Job) -> JobOutcome:
             time.perf_counter() - t0,
         )
     except Exception as exc:  # a grading job must never take the batch down
-        return failure_outcome(job, f"grading failed ({type(exc).__name__}: {exc}); rerun with --resume, "
+        return failure_outcome(job, f"grading failed ({type(exc).__name__}: {one_line(str(exc), 2000)}); "
+                               "rerun with --resume, "
                                "and report it if it persists", time.perf_counter() - t0)
 
 
@@ -481,7 +484,7 @@ class _Progress:
             )
             self.stream.write(line + ("\n" if self.done == self.total else ""))
         else:
-            self.stream.write(f"[{self.done}/{self.total}] {outcome.student_id}: {note}\n")
+            self.stream.write(one_line(f"[{self.done}/{self.total}] {outcome.student_id}: {note}") + "\n")
         self.stream.flush()
 
 
@@ -805,7 +808,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress=None if args.quiet else sys.stderr, isolation=args.isolation,
         )
     except (GradingError, SandboxError, OutputExistsError, OSError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {one_line(str(exc), 2000)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; finished students are kept: run the same command with --resume",
@@ -814,7 +817,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help
         return int(exc.code or 0) if isinstance(exc.code, int | None) else 2
     for w in summary.warnings:
-        print(f"{PROG}: warning: {w}", file=sys.stderr)
+        print(f"{PROG}: warning: {one_line(w, 1000)}", file=sys.stderr)
     print(
         f"graded {summary.graded}, reused {summary.reused}, not graded {summary.failed}, "
         f"no submission {summary.missing} ({summary.students} students) in {summary.seconds:.1f} s\n"

@@ -32,6 +32,7 @@ from graders.grading_errors import GradingError, MissingSeedError
 from graders.render import FORMATS, render
 from graders.results import SubmissionResult
 from graders.runner import DEFAULT_EXAMPLES, SandboxFactory, grade
+from graders.safe_text import one_line
 from graders.sandbox import ISOLATION_CHOICES, SandboxError, set_isolation
 
 if TYPE_CHECKING:
@@ -206,7 +207,7 @@ def main(argv: Sequence[str] | None = None, *, sandbox_factory: SandboxFactory |
     try:
         return _run(argv, sandbox_factory)
     except (GradingError, SandboxError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {one_line(str(exc), 2000)}", file=sys.stderr)
         return 2
     except SystemExit as exc:  # --help / --version from argparse
         return int(exc.code or 0) if isinstance(exc.code, int | None) else 2

@@ -45,13 +45,18 @@ _CGROUP_NAME = "glmm-sandbox"
 # ============================================================================ uids
 
 def _uids_of_processes() -> dict[int, int]:
-    """pid -> real uid of every process this process can see."""
+    """pid -> uid of every live process this process can see (zombies, which hold nothing and
+    run nothing, only wait to be reaped, are left out)."""
     out: dict[int, int] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
-        with contextlib.suppress(OSError):
-            out[int(entry.name)] = entry.stat(follow_symlinks=False).st_uid
+        with contextlib.suppress(OSError, IndexError):
+            uid = entry.stat(follow_symlinks=False).st_uid
+            with open(f"/proc/{entry.name}/stat", "rb") as fh:
+                state = fh.read().rsplit(b")", 1)[1].split()[0]
+            if state not in (b"Z", b"X"):
+                out[int(entry.name)] = uid
     return out
 
 

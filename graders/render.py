@@ -120,6 +120,7 @@ def report_model(result: SubmissionResult, *, timings: bool = True, note: str | 
         "check_count": len(result.checks),
         "load_status": one_line(result.load_status, 200),
         "load_message": clean(result.load_message),
+        "load_warnings": [one_line(w, 500) for w in result.load_warnings],
         "isolation": one_line(result.isolation, 200),
         "packages": [{"name": one_line(k, 100), "version": one_line(v, 200)} for k, v in result.package_versions.items()],
         "examples_per_check": result.examples_per_check,
@@ -193,6 +194,8 @@ def render_text(
     if m["load_status"] != "ok":
         lines.append(paint(_ANSI["error"], f"submission did not load ({m['load_status']}):"))
         lines += _indented(m["load_message"], "")
+    for warning in m["load_warnings"]:
+        lines += _indented(warning, "load warning: ")
     lines.append("")
     width = max((len(c["name"]) for c in m["checks"]), default=10)
     for c in m["checks"]:
@@ -252,6 +255,8 @@ def render_gradescope(result: SubmissionResult, *, timings: bool = True, note: s
     summary = f"{m['title']}: {m['passed_count']}/{m['check_count']} checks passed ({m['mode']}; seed {m['seed_ref']})."
     if m["load_status"] != "ok":
         summary += f"\nYour submission did not load ({m['load_status']}): {m['load_message']}"
+    for warning in m["load_warnings"]:
+        summary += f"\nLoad warning: {warning}"
     if m["note"]:
         summary += f"\n{m['note']}"
     out["output"] = summary
@@ -296,6 +301,7 @@ def render_junit(result: SubmissionResult, *, timings: bool = True, note: str | 
         ("score", _fmt_points(result.score)),
         ("max_score", _fmt_points(result.max_score)),
         *((("note", m["note"]),) if m["note"] else ()),
+        *((f"load_warning_{i + 1}", w) for i, w in enumerate(m["load_warnings"])),
     ):
         ET.SubElement(props, "property", {"name": key, "value": xml_text(value)})
     for c, check in zip(m["checks"], result.checks, strict=True):

@@ -202,6 +202,8 @@ class SubmissionResult:
     checks: tuple[CheckResult, ...]
     examples_per_check: int
     execution_time: float = 0.0
+    #: what loading noticed without failing: a notebook cell that raised, a skipped magic
+    load_warnings: tuple[str, ...] = ()
     schema_version: str = field(default=SCHEMA_VERSION)
 
     def __post_init__(self) -> None:
@@ -212,6 +214,7 @@ class SubmissionResult:
         if self.student is not None:
             _set(self, "student", one_line(self.student, 300))
         _set(self, "load_message", clip(self.load_message, MAX_MESSAGE_CHARS))
+        _set(self, "load_warnings", tuple(one_line(str(w), 500) for w in list(self.load_warnings)[:50]))
         _set(self, "package_versions", {one_line(k, 100): one_line(v, 200) for k, v in self.package_versions.items()})
         _set(self, "checks", tuple(self.checks))
 

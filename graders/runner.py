@@ -541,6 +541,7 @@ def grade(
         seed_ref=seed_reference(grading_seed, exercise.id),
         load_status=load.status,
         load_message=load.message,
+        load_warnings=tuple(getattr(load, "warnings", ())),
         isolation=isolation,
         package_versions=_package_versions(),
         checks=tuple(results),

@@ -58,10 +58,25 @@ def time_bound():
     signal.signal(signal.SIGALRM, previous)
 
 
-def sandbox_processes() -> list[int]:
-    """Processes running with a uid from the sandbox range (there must be none left over)."""
+def _started(pid: int) -> float:
+    """Seconds since boot at which ``pid`` started (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return int(fields[19]) / os.sysconf("SC_CLK_TCK")
+
+
+def _uptime() -> float:
+    return float(Path("/proc/uptime").read_text().split()[0])
+
+
+def sandbox_processes(since: float = 0.0) -> list[int]:
+    """Processes with a uid from the sandbox range started after ``since`` (seconds since boot):
+    whatever a test's sandboxes left running (other graders on the machine started earlier)."""
     base, count = confinement.UID_BASE, confinement.UID_COUNT
-    return [pid for pid, uid in confinement._uids_of_processes().items() if base <= uid < base + count]
+    return [pid for pid, uid in confinement._uids_of_processes().items()
+            if base <= uid < base + count and _started(pid) >= since]
 
 
 # ----------------------------------------------------------------------------- 1. never root
@@ -69,6 +84,7 @@ def sandbox_processes() -> list[int]:
 @needs_root
 def test_student_code_runs_as_its_own_uid_and_cannot_reach_root_powers(monkeypatch):
     monkeypatch.setenv("GLMM_GRADING_SEED", str(SEED))
+    since = _uptime()
     levels = [lv for lv in ("chroot", "namespaces", "setuid") if not sbx._try_mode(sbx._modes_at(lv)[0])]
     assert "chroot" in levels  # a root grader with unshare(1): the official mode works
     for level in levels:
@@ -83,7 +99,7 @@ def test_student_code_runs_as_its_own_uid_and_cannot_reach_root_powers(monkeypat
             assert not Path("/tmp/pwned-by-student").exists()
         assert not Path("/root/pwned").exists() and not Path("/etc/pwned").exists()
     Path("/tmp/pwned-by-student").unlink(missing_ok=True)  # setuid mode shares /tmp (documented)
-    assert sandbox_processes() == []
+    assert sandbox_processes(since) == []
 
 
 @needs_root
@@ -138,6 +154,7 @@ def test_a_quota_hog_harms_no_classmate_in_a_parallel_batch(course: Path):
     (subs / "s6").mkdir()
     shutil.copyfile(CORPUS / "quota_hog.py", subs / "s6" / "solution.py")
     out = course / "hog-out"
+    since = _uptime()
     summary = run_batch(subs, course / "assignment", out, mode="all", seed=SEED, jobs=2)
     rows = list(csv.reader(io.StringIO((out / "gradebook.csv").read_text(encoding="utf-8"))))
     status = {r[0]: r[rows[0].index("Status")] for r in rows[1:]}
@@ -147,7 +164,7 @@ def test_a_quota_hog_harms_no_classmate_in_a_parallel_batch(course: Path):
         assert status[sid] == "graded"
     assert summary.grader_errors == 0
     time.sleep(0.2)
-    assert sandbox_processes() == [], "the hog's children outlived its sandbox"
+    assert sandbox_processes(since) == [], "the hog's children outlived its sandbox"
 
 
 @needs_cgroups
@@ -233,3 +250,16 @@ def test_a_correct_notebook_with_continuations_and_separators_gets_full_marks():
     result = grade(CORPUS / "notebook_continuations.ipynb", get_exercise(EX), max_examples=10)
     assert result.load_status == "ok"
     assert result.score == result.max_score, [c.message for c in result.checks if c.status != "passed"]
+
+
+def test_load_warnings_reach_every_report_format(tmp_path, capsys):
+    """A failing notebook cell and a skipped magic are told to the student in every format."""
+    from graders.render import FORMATS
+
+    sub = CORPUS / "notebook_error_cell.ipynb"
+    for fmt in FORMATS:
+        assert grade_main([str(sub), "--exercise", EX, "--examples", "3", "-f", fmt]) == 0
+        out = capsys.readouterr().out
+        assert "NameError" in out and "cell 4" in out, fmt
+    assert grade_main([str(CORPUS / "notebook_ok.ipynb"), "--exercise", EX, "--examples", "3"]) == 0
+    assert "%matplotlib inline skipped" in capsys.readouterr().out
