@@ -13,7 +13,9 @@ error are *not* part of the protocol (whatever the student prints cannot forge a
 and stderr writes made through ``sys.stdout``/``sys.stderr`` are captured in memory (capped) and
 returned inside the reply, raw writes to fd 1/2 go to a pipe the parent drains and caps.
 
-1. ``{"op": "setup", ...}`` -> ``{"op": "ready", "pid": int, "uid": int, "isolation": [str]}``
+1. ``{"op": "setup", ...}`` -> ``{"op": "ready", "pid": int, "uid": int, "host_uid": int,
+   "isolation": [str]}`` (``host_uid``: the uid as the host sees it, never 0 -- the runner
+   refuses to run student code as root and the parent refuses such a worker)
    or ``{"op": "setup_failed", "message": str}``.  Keys of the set-up message:
    ``workdir`` (cwd of the student, already holding a copy of the submission), ``uid``/``gid``
    (drop to this user when started as root, else null), ``allowed`` (top-level package names,
@@ -30,7 +32,10 @@ returned inside the reply, raw writes to fd 1/2 go to a pipe the parent drains a
    ``{"op": "loaded", "status", "message", "traceback", "functions", "warnings", "stdout"}``.
    Every cell is compiled with ``label`` as its file name and run in one module namespace
    (``__name__`` is the submission's stem, or ``submission`` when the stem would shadow a
-   module, so ``if __name__ == "__main__"`` blocks do not run).  ``status`` is one of ok,
+   module, so ``if __name__ == "__main__"`` blocks do not run).  A notebook gets a
+   ``get_ipython()`` for the calls IPython's transformer wrote: magics and shell commands are
+   skipped with a warning, ``%%time``/``%%timeit``/``%%capture``/``%%prun`` run their body.
+   Nothing but ``setup`` is answered before set-up succeeded.  ``status`` is one of ok,
    syntax_error, import_error, forbidden_import, crashed, empty.
 3. ``{"op": "call", "id": int, "function": str, "args": [...], "kwargs": {...}}`` ->
    ``{"op": "result", "id": int, "status", "value", "message", "traceback", "stdout"}``;

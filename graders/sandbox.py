@@ -9,24 +9,32 @@ exact builtin types, tagged arrays are rebuilt with ``numpy.frombuffer`` from ra
 dtype, shape and size have been checked, so float/ndarray subclasses, objects with a rigged
 ``__eq__`` or pickles can never reach a check.
 
-Isolation (probed once per grading process, see :func:`probe_isolation`):
+Isolation is decided once per grading run from an explicit policy (:func:`set_isolation`,
+``--isolation``; threat model in ``docs/grading.md``), strongest first:
 
-* as root with ``unshare(1)`` available: new PID, network, mount, IPC and UTS namespaces; inside
-  them the runner (still root there) assembles a new root holding only the system directories
-  (``/usr``, ``/lib*``, ``/bin``, a few ``/etc`` files, ``/dev/null`` & co., a fresh ``/proc``,
-  system site-/dist-packages covered), a private size-limited ``/tmp``, the work directory as a
-  size-limited tmpfs holding a copy of the submission (nothing the student writes reaches the
-  grader's disk), the interpreter's tree (read-only, its site-packages covered) and the allowed
-  packages bound read-only one by one; it chroots there and drops to uid/gid 65534 (``nobody``)
-  before any student code runs.  The runner, pid 1 of the namespace, then forks: the student's
-  code runs in the child while pid 1 stays a minimal init (signals and the CPU limit behave
-  normally; killing it ends the namespace and every process in it).  If the chroot cannot be
-  built (the probe imports numpy, pandas and scipy.linalg inside it), the same without chroot:
-  private ``/tmp`` and the project / submission directories covered with empty read-only tmpfs;
-* as an unprivileged user with user namespaces: the same, without the uid change;
-* otherwise the runner drops to 65534 if root (needs a world-readable interpreter), or only
-  applies the limits (the worker then runs as the grader's user: it can read the grader's files
-  and signal its processes, so use this mode only for trusted or self-checking runs).
+* ``chroot`` -- as root with ``unshare(1)`` available: new PID, network, mount, IPC and UTS
+  namespaces; inside them the runner (still root there) assembles a new root holding only the
+  system directories (``/usr``, ``/lib*``, ``/bin``, a few ``/etc`` files, ``/dev/null`` & co., a
+  fresh ``/proc``, system site-/dist-packages covered), a private size-limited ``/tmp``, the work
+  directory as a size-limited tmpfs holding a copy of the submission (nothing the student writes
+  reaches the grader's disk), the interpreter's tree (read-only, its site-packages covered) and
+  the allowed packages bound read-only one by one; it chroots there and drops to the sandbox's own
+  uid before any student code runs.  The runner, pid 1 of the namespace, then forks: the
+  student's code runs in the child while pid 1 stays a minimal init (signals and the CPU limit
+  behave normally; killing it ends the namespace and every process in it).  As an unprivileged
+  user with user namespaces the same, without the uid change (``userns``);
+* ``namespaces`` -- the same without chroot: private ``/tmp`` and the project / submission
+  directories covered with empty read-only tmpfs;
+* ``setuid`` -- root without namespaces: the runner drops to the sandbox's own uid;
+* ``plain`` -- an unprivileged grader without namespaces: the worker runs as the grader's user
+  (it can read the grader's files); never as root (refused).
+
+As root every sandbox leases **a uid of its own** and, where the kernel allows, **a cgroup of its
+own** (``graders.confinement``): one submission's processes cannot spend another's process quota
+or memory, and whatever it leaves running is killed with it.  ``auto`` takes the strongest level
+that works, except that official grading requires ``chroot``; a level that does not work stops
+the run (:class:`IsolationUnavailable`), it is never replaced by a weaker one.  A worker that
+cannot start is retried, then :class:`SandboxUnavailable` (a grader problem, never a zero).
 
 In every mode the worker gets resource limits (CPU, address space, processes, open files, file
 size), ``no_new_privs``, its own session/process group, a minimal environment (``PATH``, ``LANG``, ``HOME``/

@@ -222,6 +222,10 @@ ATTACKED: dict[str, frozenset[str]] = {
     "notebook_ok.ipynb": frozenset(),
     "notebook_error_cell.ipynb": frozenset(),
     "monkeypatches_builtins.py": frozenset(),  # attacks the grader process, not the answers
+    "quota_hog.py": frozenset(),  # attacks classmates (tests/test_integrity.py), answers right
+    "returns_longdouble.py": frozenset(),
+    "notebook_continuations.ipynb": frozenset(),
+    "slow_correct.py": frozenset(),  # right, only slow: the budget is tested in test_integrity
     **{
         name: BOTH
         for name in (
@@ -236,6 +240,10 @@ ATTACKED: dict[str, frozenset[str]] = {
             "slow_import.py",
             "imports_reference.py",
             "empty.py",
+            "fork_memory.py",
+            "whoami.py",
+            "returns_huge_int.py",
+            "hostile_text.py",
         )
     },
 }
@@ -248,8 +256,10 @@ EXACT_PASSES: dict[str, frozenset[str]] = {
 
 def _corpus() -> list:
     names = sorted(p.name for p in CORPUS.iterdir() if p.suffix in (".py", ".ipynb")) if CORPUS.is_dir() else []
-    # the fork bomb keeps up to max_processes busy processes for a whole call limit: slow run only
-    return [pytest.param(n, marks=pytest.mark.slow) if n == "fork_bomb.py" else n for n in names]
+    # the fork bomb keeps up to max_processes busy processes for a whole call limit, the slow one
+    # sleeps in every call, the memory one holds 1.4 GB for seconds: slow run only
+    slow = ("fork_bomb.py", "slow_correct.py", "fork_memory.py")
+    return [pytest.param(n, marks=pytest.mark.slow) if n in slow else n for n in names]
 
 
 @pytest.mark.parametrize("name", _corpus())

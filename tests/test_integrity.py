@@ -263,3 +263,46 @@ def test_load_warnings_reach_every_report_format(tmp_path, capsys):
         assert "NameError" in out and "cell 4" in out, fmt
     assert grade_main([str(CORPUS / "notebook_ok.ipynb"), "--exercise", EX, "--examples", "3"]) == 0
     assert "%matplotlib inline skipped" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- 5-6. hostile text
+
+def _assert_clean_text(text: str, what: str) -> None:
+    text.encode("utf-8")  # strict: a lone surrogate would raise here
+    for bad in ("\x1b", "\x07", "\x00", "\x9b"):
+        assert bad not in text, f"{what}: {bad!r} reached the output"
+
+
+def test_hostile_text_crashes_no_writer_and_reaches_no_terminal(tmp_path, capsys):
+    from xml.etree import ElementTree
+
+    from graders.render import FORMATS
+
+    sub = CORPUS / "hostile_text.py"
+    for fmt in FORMATS:
+        out = tmp_path / f"report.{fmt}"
+        assert grade_main([str(sub), "--exercise", EX, "--examples", "3", "-f", fmt, "-o", str(out)]) == 0
+        text = out.read_text(encoding="utf-8")
+        _assert_clean_text(text, fmt)
+        if fmt in ("json", "gradescope"):
+            assert json.loads(text)["score"] == 0
+        if fmt == "junit":
+            ElementTree.fromstring(text.encode("utf-8"))
+        if fmt == "text":  # no line of the report may pretend a check passed
+            assert not [line for line in text.splitlines() if line.startswith("PASS")]
+    capsys.readouterr()
+
+
+def test_hostile_text_in_a_batch_with_one_job_keeps_the_gradebook(course, tmp_path):
+    subs = tmp_path / "subs"
+    for sid, name in (("s1", "correct.py"), ("s2", "hostile_text.py")):
+        (subs / sid).mkdir(parents=True)
+        shutil.copyfile(CORPUS / name, subs / sid / "solution.py")
+    out = tmp_path / "out"
+    summary = run_batch(subs, course / "assignment", out, mode="all", seed=SEED, jobs=1)
+    assert summary.graded == 2 and summary.grader_errors == 0
+    for path in out.rglob("*"):
+        if path.is_file():
+            _assert_clean_text(path.read_text(encoding="utf-8"), path.name)
+    rows = list(csv.reader(io.StringIO((out / "gradebook.csv").read_text(encoding="utf-8"))))
+    assert {r[0] for r in rows[1:]} >= {"s1", "s2"}
