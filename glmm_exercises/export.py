@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["AUTOGRADER_ROOT_ENV", "ExportError", "autograde", "build_wheel", "export_gradescope"]
+__all__ = ["AUTOGRADER_ROOT_ENV", "ExportError", "autograde", "build_wheel", "copy_project", "export_gradescope"]
 
 AUTOGRADER_ROOT_ENV = "GLMM_AUTOGRADER_ROOT"
 AUTOGRADER_PYTHON_ENV = "GLMM_AUTOGRADER_PYTHON"
@@ -102,20 +102,26 @@ def _project_root() -> Path | None:
     return root if (root / "pyproject.toml").is_file() and (root / "graders").is_dir() else None
 
 
-def build_wheel(dest: Path) -> Path:
-    """Build this package's wheel into ``dest`` from the source checkout (a copy, so the tree stays clean)."""
+def copy_project(dest: Path) -> Path:
+    """Copy the source checkout's build inputs to ``dest/src`` (no caches or stale ``build/``); return it."""
     root = _project_root()
     if root is None:
         raise ExportError("no source checkout to build the wheel from; pass --wheel PATH to a glmm-exercises wheel")
+    src = dest / "src"
+    src.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".*")
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        if (root / name).is_file():
+            shutil.copy2(root / name, src / name)
+    for name in ("reference", "graders", "glmm_exercises", "templates"):
+        shutil.copytree(root / name, src / name, symlinks=True, ignore=ignore)
+    return src
+
+
+def build_wheel(dest: Path) -> Path:
+    """Build this package's (student) wheel into ``dest`` from the source checkout (a copy, so the tree stays clean)."""
     with tempfile.TemporaryDirectory(prefix="glmm-wheel-") as tmp:
-        src = Path(tmp) / "src"
-        src.mkdir()
-        ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".*")
-        for name in ("pyproject.toml", "README.md", "LICENSE"):
-            if (root / name).is_file():
-                shutil.copy2(root / name, src / name)
-        for name in ("reference", "graders", "glmm_exercises", "templates"):
-            shutil.copytree(root / name, src / name, symlinks=True, ignore=ignore)
+        src = copy_project(Path(tmp))
         cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dest), str(src)]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:

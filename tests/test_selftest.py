@@ -54,7 +54,7 @@ def test_missing_instructor_material_is_one_line_exit_2(tmp_path: Path, capsys: 
     code = main(["selftest", "-e", EX, "--variants", "1", "--in-process", "--instructor", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1
-    assert f"the answer key of {EX} is not in the instructor folder" in err and "generate wrote" in err
+    assert f"the answer key for {EX} cannot be found in the instructor folder" in err and "generate wrote" in err
 
 
 def test_an_uncaught_mutant_fails_the_selftest(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

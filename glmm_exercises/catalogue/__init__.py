@@ -113,7 +113,7 @@ def get_exercise(exercise_id: str, *, hidden: bool = False) -> Exercise:
 INSTRUCTOR_ENV = "GLMM_INSTRUCTOR_DIR"
 
 _HOW = (
-    "the package students install leaves instructor material out: run from a clone of the "
+    "the package students install leaves instructor material out; run from a clone of the "
     "repository (pip install -e .), or pass --instructor DIR (or set GLMM_INSTRUCTOR_DIR) to the "
     "instructor/ folder glmm-exercises generate wrote"
 )
@@ -138,10 +138,10 @@ class InstructorSource:
         if path.exists():
             return path
         if self.where.startswith("source tree"):
-            raise MissingInstructorMaterial(f"the {what} of {self.exercise_id} is not installed ({_HOW})")
+            raise MissingInstructorMaterial(f"the {what} for {self.exercise_id} cannot be found: {_HOW}")
         raise MissingInstructorMaterial(
-            f"the {what} of {self.exercise_id} is not in the {self.where} ({str(path)!r} is missing); pass the instructor/ "
-            "folder glmm-exercises generate wrote for an assignment with this exercise"
+            f"the {what} for {self.exercise_id} cannot be found in the {self.where} ({str(path)!r} is missing); "
+            "pass the instructor/ folder glmm-exercises generate wrote for an assignment with this exercise"
         )
 
 
