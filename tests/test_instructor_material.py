@@ -27,6 +27,7 @@ from glmm_exercises.catalogue import (
 )
 from glmm_exercises.cli import main as exercises_main
 from glmm_exercises.export import copy_project
+from glmm_exercises.samples import sample_path
 from graders.cli import main as grade_main
 
 MC = "beaches-solutions"
@@ -55,7 +56,8 @@ def dists(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _secret_members(names: list[str]) -> list[str]:
-    pattern = re.compile(r"(^|/)(instructor|mutants)/|(^|/)(key|key_solution)\.py$|answers(\.json|/)")
+    pattern = re.compile(r"(^|/)(instructor|mutants)/|(^|/)(key|key_solution)\.py$|answers(\.json|/)"
+                         r"|samples/(ada|ben|cy)\.py|samples/dee\.ipynb")
     return [n for n in names if pattern.search(n)]
 
 
@@ -69,8 +71,8 @@ def test_wheel_and_sdist_hold_no_key_mutant_or_answer(dists: dict[str, Path]) ->
     assert _secret_members(list(wheel)) == []
     assert _secret_members(sdist) == []
     # the source tree does hold them: the check above is about packaging, not about their absence
-    assert _secret_members([str(p.relative_to(key_path(MC).parents[3])) for p in
-                            (key_path(MC).parent, key_path(MC), mutant_files(MC)["wrong_mc"])])
+    assert len(_secret_members([str(p.relative_to(key_path(MC).parents[3])) for p in
+                                (key_path(MC), mutant_files(MC)["wrong_mc"], sample_path("ada.py"))])) == 3
     # a correct option appears only as one of its question's options, all in alphabetical order
     correct = CORRECT
     module = wheel["glmm_exercises/catalogue/beaches_solutions/__init__.py"].decode()
@@ -103,6 +105,7 @@ def test_installed_wheel_says_what_is_missing_and_grades_publicly(dists: dict[st
             out[name] = [code, err.getvalue()]
         run("selftest", exercises, ["selftest", "-e", "{PM}", "--in-process"])
         run("generate", exercises, ["generate", "--roster", "roster.csv", "--seed", "1", "--out", "o", "-q"])
+        run("demo", exercises, ["demo", "--out", "d"])
         run("all", grade, ["stub.py", "--exercise", "{MC}", "--all", "--seed", "{SEED}"])
         run("public", grade, ["stub.py", "--exercise", "{MC}", "--format", "json", "-o", "public.json"])
         print(json.dumps(out))
@@ -114,13 +117,13 @@ def test_installed_wheel_says_what_is_missing_and_grades_publicly(dists: dict[st
     out = json.loads(proc.stdout.splitlines()[-1])
     assert out["origin"].startswith(str(site))
     for name, what in (("selftest", f"answer key for {PM}"), ("generate", "answer key for"),
-                       ("all", f"multiple-choice answers for {MC}")):
+                       ("all", f"multiple-choice answers for {MC}"), ("demo", "sample submission")):
         code, err = out[name]
         assert code == 2 and err.count("\n") == 1, (name, err)
         assert what in err and "cannot be found: the package students install leaves" in err, err
         assert "clone of the repository" in err
         assert "--instructor DIR" in err and INSTRUCTOR_ENV in err
-    assert not (work / "o").exists()
+    assert not (work / "o").exists() and not (work / "d").exists()
     assert out["public"][0] == 0, out["public"][1]
     report = json.loads((work / "public.json").read_text(encoding="utf-8"))
     assert report["checks"] and {c["visibility"] for c in report["checks"]} == {"public"}

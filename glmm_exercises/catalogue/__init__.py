@@ -53,6 +53,7 @@ __all__ = [
     "key_path",
     "mutant_paths",
     "mutant_source",
+    "not_installed",
 ]
 
 #: exercise id -> sub-package name (one line per exercise).
@@ -123,6 +124,11 @@ class MissingInstructorMaterial(GradingError):
     """An answer key, mutant or multiple-choice answer is not available here (see the module docstring)."""
 
 
+def not_installed(what: str) -> MissingInstructorMaterial:
+    """The error for instructor material (``what``) that this installation lacks, saying how to get it."""
+    return MissingInstructorMaterial(f"{what} cannot be found: {_HOW}")
+
+
 @dataclass(frozen=True)
 class InstructorSource:
     """Where one exercise's instructor material is: the key, the mutants folder, the answers file."""
@@ -138,7 +144,7 @@ class InstructorSource:
         if path.exists():
             return path
         if self.where.startswith("source tree"):
-            raise MissingInstructorMaterial(f"the {what} for {self.exercise_id} cannot be found: {_HOW}")
+            raise not_installed(f"the {what} for {self.exercise_id}")
         raise MissingInstructorMaterial(
             f"the {what} for {self.exercise_id} cannot be found in the {self.where} ({str(path)!r} is missing); "
             "pass the instructor/ folder glmm-exercises generate wrote for an assignment with this exercise"
