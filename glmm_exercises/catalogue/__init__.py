@@ -51,6 +51,7 @@ __all__ = [
     "get_exercise",
     "instructor_source",
     "key_path",
+    "mutant_files",
     "mutant_paths",
     "mutant_source",
     "not_installed",
