@@ -49,7 +49,10 @@ def dists(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     src = copy_project(tmp)
     proc = subprocess.run([sys.executable, "-m", "build", "--outdir", str(tmp / "dist"), str(src)],
                           capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-2000:]
+    log = proc.stdout + proc.stderr
+    if proc.returncode != 0 and re.search(r"No matching distribution|Could not find a version|NewConnectionError", log):
+        pytest.skip("python -m build could not install setuptools>=77 into its isolated environment (offline?)")
+    assert proc.returncode == 0, log[-2000:]
     [wheel] = sorted((tmp / "dist").glob("*.whl"))
     [sdist] = sorted((tmp / "dist").glob("*.tar.gz"))
     return {"wheel": wheel, "sdist": sdist, "tmp": tmp}
