@@ -138,17 +138,19 @@ class InstructorSource:
     key: Path
     mutants: Path
     answers: Path
-    where: str  # for messages: "instructor folder '...'" or "source tree '...'"
+    #: the instructor folder given (``--instructor``/``$GLMM_INSTRUCTOR_DIR``); None: the source tree
+    folder: Path | None
 
     def require(self, path: Path, what: str) -> Path:
         """``path`` if it exists, else :class:`MissingInstructorMaterial` naming ``what`` and where it looked."""
         if path.exists():
             return path
-        if self.where.startswith("source tree"):
+        if self.folder is None:
             raise not_installed(f"the {what} for {self.exercise_id}")
         raise MissingInstructorMaterial(
-            f"the {what} for {self.exercise_id} cannot be found in the {self.where} ({str(path)!r} is missing); "
-            "pass the instructor/ folder glmm-exercises generate wrote for an assignment with this exercise"
+            f"the {what} for {self.exercise_id} cannot be found in the instructor folder {str(self.folder)!r} "
+            f"({str(path)!r} is missing); pass the instructor/ folder glmm-exercises generate wrote for an "
+            "assignment with this exercise"
         )
 
 
@@ -169,12 +171,10 @@ def instructor_source(exercise_id: str, instructor: str | Path | None = None) ->
             )
         return InstructorSource(
             exercise_id, root / "keys" / f"{exercise_id}.py", root / "mutants" / exercise_id,
-            root / "answers" / f"{exercise_id}.json", f"instructor folder {str(root)!r}",
+            root / "answers" / f"{exercise_id}.json", root,
         )
     root = Path(module.__file__ or "").parent / "instructor"
-    return InstructorSource(
-        exercise_id, root / "key.py", root / "mutants", root / "answers.json", f"source tree {str(root)!r}"
-    )
+    return InstructorSource(exercise_id, root / "key.py", root / "mutants", root / "answers.json", None)
 
 
 def key_path(exercise_id: str, *, instructor: str | Path | None = None) -> Path:
