@@ -1,7 +1,8 @@
 """Smoke check run against an installed wheel (not the source tree).
 
 Imports every top-level package, finds the templates through importlib.resources,
-and starts each console command with --help.
+starts each console command with --help, and checks that the installed copy (the student wheel)
+holds no instructor material: no answer key, mutant or multiple-choice answer of any exercise.
 """
 
 from __future__ import annotations
@@ -37,14 +38,26 @@ def main() -> int:
             print(f"smoke: `{script} --help` exited {proc.returncode}: {proc.stderr.strip()[-500:]}")
             return 1
         print(f"smoke: `{script} --help` ok")
+    import os
+
     from glmm_exercises import catalogue
 
+    os.environ.pop(catalogue.INSTRUCTOR_ENV, None)
+    package = pathlib.Path(catalogue.__file__).parent
+    leaked = sorted(str(p.relative_to(package)) for p in package.rglob("*")
+                    if p.name in ("instructor", "mutants", "key.py", "answers.json"))
+    if leaked:
+        print(f"smoke: the wheel holds instructor material: {', '.join(leaked[:5])}")
+        return 1
     for exercise_id in catalogue.exercise_ids():
         catalogue.get_exercise(exercise_id)
-        if not catalogue.key_path(exercise_id).is_file() or not catalogue.mutant_paths(exercise_id):
-            print(f"smoke: exercise {exercise_id}: answer key or mutants missing from the wheel")
-            return 1
-    print(f"smoke: {len(catalogue.exercise_ids())} exercises load with their keys and mutants")
+        try:
+            catalogue.key_path(exercise_id)
+        except catalogue.MissingInstructorMaterial:
+            continue
+        print(f"smoke: exercise {exercise_id}: its answer key is reachable from the installed wheel")
+        return 1
+    print(f"smoke: {len(catalogue.exercise_ids())} exercises load; no key, mutant or answer is installed")
     proc = subprocess.run([sys.executable, "-m", "glmm_exercises", "--help"], capture_output=True, text=True, timeout=120)
     if proc.returncode != 0:
         print(f"smoke: `python -m glmm_exercises --help` failed: {proc.stderr.strip()[-500:]}")

@@ -8,6 +8,11 @@ Every exercise of the assignment is rebuilt from its stored parameters (``build(
 adjusted by the assignment's configuration (points, public checks, time limits) and graded with
 :func:`graders.runner.grade`; the per-exercise results are combined into an
 :class:`AssignmentResult` and rendered in any of glmm-grade's formats.
+
+Hidden checks that need instructor-only answers (the multiple-choice questions) read them, with
+``--all``, from ``DIR/instructor/answers/`` when ``DIR`` is the generate output, else from
+``$GLMM_INSTRUCTOR_DIR`` or the source tree; without them grading stops with one line saying so.
+A student's own folder holds none, so students grade the public checks only.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
+from glmm_exercises.catalogue import answers as instructor_answers
 from glmm_exercises.config import AssignmentConfig, ConfigError, apply_config, config_from_dict
 from glmm_exercises.variants import build_exercise, exercise_module
 from graders.checks import Exercise
@@ -50,6 +56,7 @@ __all__ = [
 ]
 
 MANIFEST = Path("instructor") / "manifest.json"
+INSTRUCTOR_ANSWERS = Path("instructor") / "answers"
 STUDENT_FILE = "assignment.json"
 
 
@@ -65,9 +72,15 @@ class StudentAssignment:
     config: AssignmentConfig
     params: dict[str, dict[str, Any]]
     versions: dict[str, str]
+    #: the assignment's instructor folder when it holds instructor material (``answers/``), else None
+    instructor: Path | None = None
 
-    def exercises(self) -> list[Exercise]:
+    def exercises(self, *, hidden: bool = False) -> list[Exercise]:
         """The student's exercises as graded (variant built, configuration applied), in sheet order.
+
+        ``hidden=True`` (every check will run) first loads each exercise's instructor-only answers
+        (from :attr:`instructor`, else ``$GLMM_INSTRUCTOR_DIR`` or the source tree), so grading stops
+        with :class:`~glmm_exercises.catalogue.MissingInstructorMaterial` when they are not there.
 
         Raises :class:`AssignmentError` when the catalogue's version of an exercise differs
         from the one the assignment was generated with (its checks may have changed).
@@ -86,7 +99,8 @@ class StudentAssignment:
                     f"the assignment was generated with {eid} version {self.versions[eid]}, but this "
                     f"installation has version {current}; install the matching glmm-exercises or regenerate"
                 )
-            out.append(apply_config(build_exercise(eid, self.params[eid]), self.config))
+            answers = instructor_answers(eid, instructor=self.instructor) if hidden else None
+            out.append(apply_config(build_exercise(eid, self.params[eid], answers=answers), self.config))
         return out
 
 
@@ -119,6 +133,7 @@ def load_assignment(directory: str | Path, student_id: str | None) -> StudentAss
         raise AssignmentError(f"--assignment {str(directory)!r} is not a directory; pass the folder glmm-exercises generate wrote")
     manifest = directory / MANIFEST
     own = directory / STUDENT_FILE
+    instructor = None
     if manifest.is_file():
         data = _read_json(manifest)
         if not student_id:
@@ -130,6 +145,8 @@ def load_assignment(directory: str | Path, student_id: str | None) -> StudentAss
             )
         entry = students[student_id]["exercises"]
         path = manifest
+        if (directory / INSTRUCTOR_ANSWERS).is_dir():
+            instructor = directory / INSTRUCTOR_ANSWERS.parent
     elif own.is_file():
         data = _read_json(own)
         stored_id = data.get("student", {}).get("student_id")
@@ -155,6 +172,7 @@ def load_assignment(directory: str | Path, student_id: str | None) -> StudentAss
         config=config,
         params={eid: entry[eid]["params"] for eid in config.exercise_ids},
         versions={eid: str(entry[eid]["version"]) for eid in config.exercise_ids},
+        instructor=instructor,
     )
 
 
@@ -202,7 +220,7 @@ def grade_assignment(
     path = check_submission_path(submission)
     budget = Budget(assignment.config.submission_time_limit)  # shared by every exercise
     results = []
-    for exercise in assignment.exercises():
+    for exercise in assignment.exercises(hidden=mode == "all"):
         if progress is not None:
             progress(f"grading {exercise.id} ...")
         examples = max_examples if max_examples is not None else assignment.config.examples_for(exercise.id)

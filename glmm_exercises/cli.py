@@ -49,6 +49,12 @@ def _positive_int(text: str) -> int:
     return value
 
 
+_INSTRUCTOR_HELP = (
+    "instructor material (answer keys, mutants, multiple-choice answers): an instructor/ folder "
+    "glmm-exercises generate wrote (default: $GLMM_INSTRUCTOR_DIR, else the source tree of a clone)"
+)
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
@@ -70,7 +76,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "generate",
         help="write per-student problem sheets, starter code and data, and the instructor folder",
         description="Write OUT/students/<id>/ (sheet.html, sheet.md, solution.py, solution.ipynb, data/) "
-        "and OUT/instructor/ (manifest.json, assignment.toml, answer keys). Same inputs give "
+        "and OUT/instructor/ (manifest.json, assignment.toml, answer keys, mutants, answers). Same inputs give "
         "byte-identical files.",
     )
     gen.add_argument("--roster", required=True, type=Path, metavar="CSV", help="class roster: student_id[,name,email]")
@@ -78,6 +84,7 @@ def _build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory (must be new or empty)")
     gen.add_argument("--config", type=Path, metavar="TOML", help="assignment.toml (default: every exercise)")
     gen.add_argument("--force", action="store_true", help="replace a non-empty --out")
+    gen.add_argument("--instructor", type=Path, metavar="DIR", help=_INSTRUCTOR_HELP)
     gen.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
 
     st = sub.add_parser(
@@ -90,6 +97,7 @@ def _build_parser() -> argparse.ArgumentParser:
     st.add_argument("--examples", type=_positive_int, default=25, metavar="N", help="examples per property check (default 25)")
     st.add_argument("--seed", type=_seed, default=None, metavar="S", help="seed of the sampled variants")
     st.add_argument("--jobs", "-j", type=_positive_int, default=1, metavar="N", help="parallel worker processes (default 1)")
+    st.add_argument("--instructor", type=Path, metavar="DIR", help=_INSTRUCTOR_HELP)
     st.add_argument(
         "--in-process", action="store_true",
         help="run keys and mutants in this process instead of the sandbox (faster; skips the sandbox transport)",
@@ -170,7 +178,8 @@ def _generate(args: argparse.Namespace) -> int:
     check_destination(args.out, force=args.force)
     t0 = time.perf_counter()
     summary = generate(
-        roster, args.seed, args.out, config=config, force=args.force, progress=None if args.quiet else _progress
+        roster, args.seed, args.out, config=config, force=args.force, instructor=args.instructor,
+        progress=None if args.quiet else _progress,
     )
     print(
         f"wrote {summary.files} files for {summary.students} students and "
@@ -200,6 +209,7 @@ def _selftest(args: argparse.Namespace) -> int:
         exercises=args.exercise,
         jobs=args.jobs,
         in_process=args.in_process,
+        instructor=args.instructor,
         progress=_progress,
     )
     print(format_table(reports), end="")

@@ -2,7 +2,7 @@
 
 1. **Generate** a problem set (two exercises) for the built-in 5-student roster
    (``glmm_exercises/samples/roster.csv`` and ``assignment.toml``) into ``OUT/assignment``.
-2. **Grade** the built-in sample submissions (``glmm_exercises/samples``: a correct one, a partly
+2. **Grade** the built-in sample submissions (``glmm_exercises/samples/instructor``: a correct one, a partly
    wrong one, a hostile one, an unfinished notebook; one student submits nothing) with
    ``glmm-grade batch`` into ``OUT/grading``: per-student reports, ``gradebook.csv`` and the
    instructor summary with plots.
@@ -10,6 +10,9 @@
    as a fixed (sum-contrast) factor, and beach as a random intercept (Poisson GLMM, Laplace), on
    a beaches-like data set the package simulates, and on the real RIKZ data when ``rikz.csv`` is
    found.
+
+Steps 1 and 2 use instructor material (answer keys, the sample submissions), which the student wheel
+leaves out: from an installed wheel the demo stops with one line saying so; run it from a clone.
 
 ``OUT`` (default ``./demo-output``) is replaced only when it is a previous demo output (it holds
 the marker file ``.glmm-demo``) or empty; anything else is refused with a one-line message.
@@ -93,6 +96,21 @@ def prepare_output(folder: Path) -> None:
                                  encoding="utf-8")
 
 
+def _check_instructor_material() -> None:
+    """Raise ``MissingInstructorMaterial`` (before anything is written) when the sample submissions or the
+    demo exercises' keys are not installed."""
+    from glmm_exercises.catalogue import answers, key_path, mutant_files
+    from glmm_exercises.config import load_config
+    from glmm_exercises.samples import SAMPLE_SUBMISSIONS, sample_path
+
+    for name in SAMPLE_SUBMISSIONS.values():
+        sample_path(name)
+    for eid in load_config(sample_path("assignment.toml")).exercise_ids:
+        key_path(eid)
+        mutant_files(eid)
+        answers(eid)
+
+
 def _copy_samples(dest: Path) -> list[str]:
     from glmm_exercises.samples import SAMPLE_SUBMISSIONS, sample_path
 
@@ -171,6 +189,7 @@ def run_demo(
     out.write("glmm-exercises demo: generate a problem set, grade a class, fit the lecture notes' beaches models\n")
     paths: dict[str, Path] = {}
     if grading:
+        _check_instructor_material()
         prepare_output(folder)
         paths = grading_story(folder, out, jobs=jobs, progress=progress if progress is not None else sys.stderr)
 

@@ -6,8 +6,11 @@ writes a zip that Gradescope unpacks into ``/autograder/source``::
     setup.sh                     run once when Gradescope builds the image: finds (or installs) a
                                  Python >= 3.11, makes /autograder/venv, pip-installs the wheel
     run_autograder               run for every submission: grades it, writes results/results.json
-    glmm_exercises-<v>-*.whl     this package, built from the source checkout (or --wheel)
+    glmm_exercises-<v>-*.whl     this package, built from the source checkout (or --wheel): the
+                                 student wheel, without answer keys, mutants or answers
     assignment/instructor/manifest.json, assignment.toml   every student's variant (no answer keys)
+    assignment/instructor/answers/<exercise>.json          the correct multiple-choice options of the
+                                 exercises that have them (the hidden checks need them)
     seed                         the instructor's grading seed (one line)
     autograder.json              bundle settings (format, wheel name, examples per check)
 
@@ -17,7 +20,9 @@ writes a zip that Gradescope unpacks into ``/autograder/source``::
 email), finds the submission (``solution.py``/``solution.ipynb``, else the only ``.py``/``.ipynb``
 file under ``submission/``), and runs ``glmm-grade SUB --assignment ... --student ID --all
 --format gradescope -o results/results.json`` with the seed passed through the environment
-(never on a command line). Anything that stops grading (student not on the roster, no file)
+(never on a command line). The bundle carries no answer key, mutant or ``key_solution.py``; the
+answers and the seed sit under ``/autograder/source``, which ``run_autograder`` makes unreadable to
+the sandbox's user before grading. Anything that stops grading (student not on the roster, no file)
 still writes a ``results.json`` with score 0 and an ``output`` saying what to do: the
 autograder fails closed, never silently.
 
@@ -39,13 +44,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["AUTOGRADER_ROOT_ENV", "ExportError", "autograde", "build_wheel", "export_gradescope"]
+__all__ = ["AUTOGRADER_ROOT_ENV", "ExportError", "autograde", "build_wheel", "copy_project", "export_gradescope"]
 
 AUTOGRADER_ROOT_ENV = "GLMM_AUTOGRADER_ROOT"
 AUTOGRADER_PYTHON_ENV = "GLMM_AUTOGRADER_PYTHON"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _MANIFEST = Path("instructor") / "manifest.json"
 _TOML = Path("instructor") / "assignment.toml"
+_ANSWERS = Path("instructor") / "answers"
 
 
 class ExportError(ValueError):
@@ -96,20 +102,26 @@ def _project_root() -> Path | None:
     return root if (root / "pyproject.toml").is_file() and (root / "graders").is_dir() else None
 
 
-def build_wheel(dest: Path) -> Path:
-    """Build this package's wheel into ``dest`` from the source checkout (a copy, so the tree stays clean)."""
+def copy_project(dest: Path) -> Path:
+    """Copy the source checkout's build inputs to ``dest/src`` (no caches or stale ``build/``); return it."""
     root = _project_root()
     if root is None:
         raise ExportError("no source checkout to build the wheel from; pass --wheel PATH to a glmm-exercises wheel")
+    src = dest / "src"
+    src.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".*")
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        if (root / name).is_file():
+            shutil.copy2(root / name, src / name)
+    for name in ("reference", "graders", "glmm_exercises", "templates"):
+        shutil.copytree(root / name, src / name, symlinks=True, ignore=ignore)
+    return src
+
+
+def build_wheel(dest: Path) -> Path:
+    """Build this package's (student) wheel into ``dest`` from the source checkout (a copy, so the tree stays clean)."""
     with tempfile.TemporaryDirectory(prefix="glmm-wheel-") as tmp:
-        src = Path(tmp) / "src"
-        src.mkdir()
-        ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".*")
-        for name in ("pyproject.toml", "README.md", "LICENSE"):
-            if (root / name).is_file():
-                shutil.copy2(root / name, src / name)
-        for name in ("reference", "graders", "glmm_exercises", "templates"):
-            shutil.copytree(root / name, src / name, symlinks=True, ignore=ignore)
+        src = copy_project(Path(tmp))
         cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dest), str(src)]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
@@ -126,6 +138,17 @@ def _add(zf: zipfile.ZipFile, name: str, data: bytes, executable: bool = False) 
     info.compress_type = zipfile.ZIP_DEFLATED
     info.external_attr = ((0o100755 if executable else 0o100644) & 0xFFFF) << 16
     zf.writestr(info, data)
+
+
+def _answers(assignment: Path, exercises: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The instructor-only answers the hidden checks need: from the assignment's instructor folder when
+    ``generate`` wrote them there, else ``$GLMM_INSTRUCTOR_DIR`` or the source tree (``MissingInstructorMaterial``
+    when neither has them)."""
+    from glmm_exercises.catalogue import answers
+
+    folder = assignment / "instructor" if (assignment / _ANSWERS).is_dir() else None
+    found = {eid: answers(eid, instructor=folder) for eid in exercises}
+    return {eid: data for eid, data in found.items() if data}
 
 
 @dataclass(frozen=True)
@@ -159,6 +182,7 @@ def export_gradescope(
         raise ExportError(f"cannot read {str(manifest_path)!r} ({exc}); regenerate the assignment") from None
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ExportError(f"the grading seed must be a whole number >= 0, not {seed!r}")
+    solutions = _answers(assignment, exercises)
     if output.suffix != ".zip":
         raise ExportError(f"-o {str(output)!r} should end in .zip (Gradescope uploads a zip)")
     with tempfile.TemporaryDirectory(prefix="glmm-export-") as tmp:
@@ -179,6 +203,9 @@ def export_gradescope(
                 _add(zf, f"assignment/{_MANIFEST.as_posix()}", manifest_path.read_bytes())
                 if (assignment / _TOML).is_file():
                     _add(zf, f"assignment/{_TOML.as_posix()}", (assignment / _TOML).read_bytes())
+                for eid, data in solutions.items():
+                    text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+                    _add(zf, f"assignment/{(_ANSWERS / f'{eid}.json').as_posix()}", text.encode())
                 _add(zf, "seed", f"{seed}\n".encode())
                 _add(zf, "autograder.json", (json.dumps(settings, indent=2, sort_keys=True) + "\n").encode())
             os.replace(partial, output)

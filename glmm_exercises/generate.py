@@ -11,6 +11,12 @@ Layout of the output directory::
     OUT/instructor/manifest.json   every student's variant parameters, versions, hashes, config
                    assignment.toml the configuration used, every setting written out
                    keys/<exercise>.py   answer keys;  key_solution.py  all keys in one file
+                   mutants/<exercise>/<name>.py   the mutants (selftest --instructor OUT/instructor)
+                   answers/<exercise>.json        multiple-choice answers (grading --all reads them)
+
+The answer keys, mutants and answers are instructor material: they come from the source tree of a
+clone (or ``instructor``, an instructor folder written before) and never reach the students' folders,
+whose files hold only what the sheet shows (no option permutations, no correct options).
 
 Same roster, seed, config and package versions give byte-identical files (no timestamps, sorted
 JSON keys, floats written by ``repr``). Everything is built in a temporary sibling directory and
@@ -31,7 +37,7 @@ import pandas as pd
 
 from glmm_exercises import __version__
 from glmm_exercises.atomic import staged_directory, write_text
-from glmm_exercises.catalogue import key_path
+from glmm_exercises.catalogue import answers, key_path, mutant_files
 from glmm_exercises.config import AssignmentConfig, apply_config, config_to_toml, default_config
 from glmm_exercises.roster import Roster
 from glmm_exercises.sheets import (
@@ -76,7 +82,7 @@ def _data_csv(table: pd.DataFrame) -> str:
     return table.to_csv(index=False, lineterminator="\n")
 
 
-def _combined_key(functions: dict[str, tuple[str, ...]]) -> str:
+def _combined_key(functions: dict[str, tuple[str, ...]], instructor: str | Path | None = None) -> str:
     """All answer keys in one file that grades like a solution of the whole assignment.
 
     Each key runs in its own module namespace (keys may share helper names), and the functions
@@ -97,7 +103,7 @@ def _combined_key(functions: dict[str, tuple[str, ...]]) -> str:
         "    return function\n",
     ]
     for eid, names in functions.items():
-        source = key_path(eid).read_text(encoding="utf-8")
+        source = key_path(eid, instructor=instructor).read_text(encoding="utf-8")
         var = "_key_" + re.sub(r"\W", "_", eid)
         parts.append(f"\n\n{var} = _load_key({var[1:]!r}, {source!r})\n")
         parts += [f"{name} = _export({var}.{name})\n" for name in names]
@@ -111,11 +117,17 @@ def generate(
     *,
     config: AssignmentConfig | None = None,
     force: bool = False,
+    instructor: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> GenerateSummary:
     """Write every student's sheet, starter files and data, and the instructor folder, to ``out``.
 
+    ``instructor``: where the answer keys, mutants and answers are copied from (an instructor folder
+    ``generate`` wrote before); ``None`` uses ``$GLMM_INSTRUCTOR_DIR`` or the source tree.
+
     Raises:
+        MissingInstructorMaterial: an answer key, mutant or answers file cannot be found (checked
+            before anything is written).
         OutputExistsError: ``out`` is a file, or a non-empty directory and ``force`` is false.
         ProtocolError: an exercise module breaks the catalogue protocol or draws an ill-posed variant.
     """
@@ -124,6 +136,14 @@ def generate(
     ids = config.exercise_ids
     modules = {eid: exercise_module(eid) for eid in ids}
     versions = {eid: str(modules[eid].VERSION) for eid in ids}
+    material = {
+        eid: (
+            key_path(eid, instructor=instructor).read_text(encoding="utf-8"),
+            {name: path.read_text(encoding="utf-8") for name, path in mutant_files(eid, instructor=instructor).items()},
+            answers(eid, instructor=instructor),
+        )
+        for eid in ids
+    }
     files = 0
     manifest_students: dict[str, Any] = {}
 
@@ -184,7 +204,7 @@ def generate(
             files += 5
             manifest_students[sid] = {**student.as_dict(), "exercises": variants}
 
-        instructor = tmp / "instructor"
+        folder_out = tmp / "instructor"
         manifest = {
             "format": MANIFEST_FORMAT,
             "package_version": __version__,
@@ -201,13 +221,18 @@ def generate(
             },
             "students": manifest_students,
         }
-        write_text(instructor / "manifest.json", dumps_json(manifest))
-        write_text(instructor / "assignment.toml", config_to_toml(config))
-        for eid in ids:
-            write_text(instructor / "keys" / f"{eid}.py", key_path(eid).read_text(encoding="utf-8"))
-        files += 2 + len(ids)
+        write_text(folder_out / "manifest.json", dumps_json(manifest))
+        write_text(folder_out / "assignment.toml", config_to_toml(config))
+        files += 2
+        for eid, (key, mutants, solutions) in material.items():
+            write_text(folder_out / "keys" / f"{eid}.py", key)
+            for name, text in mutants.items():
+                write_text(folder_out / "mutants" / eid / f"{name}.py", text)
+            if solutions:
+                write_text(folder_out / "answers" / f"{eid}.json", dumps_json(solutions))
+            files += 1 + len(mutants) + bool(solutions)
         names = {eid: tuple(f.name for f in build_exercise(eid).functions) for eid in ids}
-        write_text(instructor / "key_solution.py", _combined_key(names))
+        write_text(folder_out / "key_solution.py", _combined_key(names, instructor))
         files += 1
     return GenerateSummary(out, len(roster), ids, files)
 

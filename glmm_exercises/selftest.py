@@ -7,7 +7,10 @@ pseudo-students ``selftest-0``, ``selftest-1``, … under ``seed``):
 * the answer key scores 100 % on all checks (public and hidden);
 * every mutant fails each check it names in ``MUTANTS`` (it is "caught").
 
-Keys and mutants are the catalogue's own trusted files. By default they run in the real sandbox,
+Keys, mutants and multiple-choice answers are the catalogue's own trusted instructor material,
+found in the source tree of a clone, or in ``instructor`` (an instructor folder ``generate`` wrote,
+also via ``$GLMM_INSTRUCTOR_DIR``); when they are missing, ``MissingInstructorMaterial`` says so.
+They are By default they run in the real sandbox,
 as students' files do; ``in_process=True`` runs them in this process instead (faster, for
 development; it does not exercise the sandbox's transport of values).
 """
@@ -24,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from glmm_exercises.catalogue import expected_failures, key_path, mutant_paths
+from glmm_exercises.catalogue import answers, expected_failures, key_path, mutant_paths
 from glmm_exercises.config import AssignmentConfig, apply_config, default_config
 from glmm_exercises.variants import build_exercise, exercise_module, variant_params
 from graders.runner import SandboxFactory, grade
@@ -164,7 +167,9 @@ def _variant_params(exercise_id: str, index: int, seed: int) -> tuple[str, dict[
     return label, variant_params(seed, label, exercise_id)
 
 
-def _declared_failures(exercise_id: str, params: dict[str, Any]) -> dict[str, frozenset[str]]:
+def _declared_failures(
+    exercise_id: str, params: dict[str, Any], paths: dict[str, Path]
+) -> dict[str, frozenset[str]]:
     """Mutant → checks it must fail in this variant (``mutants_for(params)`` when the exercise has it).
 
     Mutants declared with no checks for a variant are not run for it (a mistake that only shows
@@ -173,7 +178,7 @@ def _declared_failures(exercise_id: str, params: dict[str, Any]) -> dict[str, fr
     module = exercise_module(exercise_id)
     hook = getattr(module, "mutants_for", None)
     declared = dict(hook(params)) if hook is not None else expected_failures(exercise_id)
-    unknown = sorted(set(declared) - set(mutant_paths(exercise_id)))
+    unknown = sorted(set(declared) - set(paths))
     if unknown:
         raise ValueError(f"{exercise_id}: MUTANTS names {unknown[0]!r}, but there is no mutants/{unknown[0]}.py")
     return {name: frozenset(checks) for name, checks in declared.items() if checks}
@@ -187,18 +192,21 @@ def check_variant(
     examples: int = DEFAULT_EXAMPLES,
     config: AssignmentConfig | None = None,
     in_process: bool = False,
+    instructor: str | Path | None = None,
 ) -> VariantReport:
-    """Selftest of one variant (``index`` -1 is the default variant)."""
+    """Selftest of one variant (``index`` -1 is the default variant); ``instructor`` as in :func:`run_selftest`."""
     t0 = time.perf_counter()
     config = config or default_config()
     label, params = _variant_params(exercise_id, index, seed)
     problems = tuple(exercise_module(exercise_id).problems(params))
-    exercise = apply_config(build_exercise(exercise_id, params), config)
+    key_file = key_path(exercise_id, instructor=instructor)
+    paths = mutant_paths(exercise_id, instructor=instructor)
+    solutions = answers(exercise_id, instructor=instructor)
+    exercise = apply_config(build_exercise(exercise_id, params, answers=solutions), config)
     factory: SandboxFactory | None = trusted_factory if in_process else None
-    key = grade(key_path(exercise_id), exercise, mode="all", seed=_GRADING_SEED, max_examples=examples, sandbox_factory=factory)
+    key = grade(key_file, exercise, mode="all", seed=_GRADING_SEED, max_examples=examples, sandbox_factory=factory)
     key_failures = tuple(c.name for c in key.checks if not c.passed)
-    declared = _declared_failures(exercise_id, params)
-    paths = mutant_paths(exercise_id)
+    declared = _declared_failures(exercise_id, params, paths)
     caught, missed = 0, []
     for name, must_fail in sorted(declared.items()):
         result = grade(paths[name], exercise, mode="all", seed=_GRADING_SEED, max_examples=examples, sandbox_factory=factory)
@@ -231,16 +239,26 @@ def run_selftest(
     exercises: Sequence[str] | None = None,
     jobs: int = 1,
     in_process: bool = False,
+    instructor: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> list[ExerciseReport]:
-    """Selftest ``variants`` sampled variants of every exercise (of ``config``, or of ``exercises``)."""
+    """Selftest ``variants`` sampled variants of every exercise (of ``config``, or of ``exercises``).
+
+    ``instructor``: an instructor folder ``generate`` wrote, holding the keys, mutants and answers;
+    ``None`` uses ``$GLMM_INSTRUCTOR_DIR`` or the source tree. Raises ``MissingInstructorMaterial``
+    (before any grading) when an exercise's material is not there.
+    """
     if variants < 1:
         raise ValueError(f"variants must be at least 1, got {variants}")
     config = config or default_config()
     ids = tuple(exercises) if exercises is not None else config.exercise_ids
     tasks = [(eid, i) for eid in ids for i in range(variants)]
     reports = {eid: ExerciseReport(eid) for eid in ids}
-    kwargs = {"seed": seed, "examples": examples, "config": config, "in_process": in_process}
+    for eid in ids:  # fail before any work when instructor material is missing
+        key_path(eid, instructor=instructor)
+        mutant_paths(eid, instructor=instructor)
+        answers(eid, instructor=instructor)
+    kwargs = {"seed": seed, "examples": examples, "config": config, "in_process": in_process, "instructor": instructor}
 
     def record(done: int, report: VariantReport) -> None:
         reports[report.exercise_id].variants.append(report)

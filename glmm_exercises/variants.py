@@ -143,12 +143,19 @@ def variant_params(course_seed: int, student_id: str, exercise_id: str) -> dict[
     return canonical_params(params, where=f"{exercise_id} params")
 
 
-def build_exercise(exercise_id: str, params: dict[str, Any] | None = None) -> Exercise:
-    """The gradable :class:`Exercise` of one variant (the default variant when ``params`` is None)."""
+def build_exercise(
+    exercise_id: str, params: dict[str, Any] | None = None, *, answers: dict[str, Any] | None = None
+) -> Exercise:
+    """The gradable :class:`Exercise` of one variant (the default variant when ``params`` is None).
+
+    ``answers``: the exercise's instructor-only answers (:func:`glmm_exercises.catalogue.answers`),
+    passed to ``build`` of exercises that define ``ANSWERS``; without them, their checks look the
+    answers up when they run.
+    """
     module = _module(exercise_id)
     if params is None:
         params = module.DEFAULT_PARAMS
-    exercise = module.build(params)
+    exercise = module.build(params, answers) if answers else module.build(params)
     if not isinstance(exercise, Exercise):
         raise ProtocolError(f"{exercise_id}: build() returned {type(exercise).__name__}, not an Exercise")
     if exercise.id != exercise_id:

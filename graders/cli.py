@@ -174,7 +174,7 @@ def _run(argv: Sequence[str] | None, sandbox_factory: SandboxFactory | None) -> 
     else:
         result = grade(
             args.submission,
-            get_exercise(args.exercise),
+            get_exercise(args.exercise, hidden=args.mode == "all"),
             mode=args.mode,
             seed=seed,
             max_examples=DEFAULT_EXAMPLES if args.examples is None else args.examples,

@@ -11,8 +11,14 @@ import numpy as np
 import pytest
 from _fake_sandbox import fake_factory
 
+from glmm_exercises.catalogue import (
+    answers,
+    expected_failures,
+    get_exercise,
+    key_path,
+    mutant_paths,
+)
 from glmm_exercises.catalogue import beaches_solutions as mod
-from glmm_exercises.catalogue import expected_failures, get_exercise, key_path, mutant_paths
 from graders.runner import grade
 
 EX_ID = "beaches-solutions"
@@ -61,24 +67,39 @@ def test_public_hints_name_the_mistakes() -> None:
 
 
 def test_options_are_shuffled_per_variant_and_the_correct_letter_follows() -> None:
+    right = answers(EX_ID)
     variants = [mod.draw_params(np.random.default_rng(s)) for s in range(6)]
-    letters = {tuple(mod.correct_letter(p, q) for q in mod.QUESTIONS) for p in variants}
+    letters = {tuple(mod.correct_letter(p, q, right) for q in mod.QUESTIONS) for p in variants}
     assert len(letters) > 1  # the right letters differ between variants
     for params in variants:
         for q, shown in params["questions"].items():
-            right = mod.correct_letter(params, q)
-            assert shown["options"]["ABCD".index(right)] == mod.QUESTIONS[q][1][0]
+            assert shown["options"]["ABCD".index(mod.correct_letter(params, q, right))] == right[q]
+            assert sorted(shown["options"]) == list(mod.QUESTIONS[q][1])
+
+
+def test_public_source_does_not_reveal_the_correct_options() -> None:
+    # the module's options are in alphabetical order (so their position says nothing), the correct ones
+    # are only in the instructor-only answers file, and variant params hold no permutation
+    right = answers(EX_ID)
+    assert set(right) == set(mod.QUESTIONS) == set(mod.ANSWERS)
+    for q, (_text, options) in mod.QUESTIONS.items():
+        assert list(options) == sorted(options)
+        assert right[q] in options
+    positions = {mod.QUESTIONS[q][1].index(right[q]) for q in mod.QUESTIONS}
+    assert positions != {0}  # not "correct first" as before
+    assert "orders" not in mod.DEFAULT_PARAMS and "orders" not in mod.draw_params(np.random.default_rng(1))
 
 
 def test_a_hard_coded_answer_sheet_fits_one_variant_only(tmp_path: Path) -> None:
     # a student who hard-codes the default variant's letters is right there and wrong after a reshuffle
-    letters = {q: mod.correct_letter(mod.DEFAULT_PARAMS, q) for q in mod.QUESTIONS}
+    letters = {q: mod.correct_letter(mod.DEFAULT_PARAMS, q, answers(EX_ID)) for q in mod.QUESTIONS}
     sub = tmp_path / "hardcoded.py"
     sub.write_text(f"def beaches_answers(options):\n    return {letters!r}\n")
     mc = {f"mc_{q}" for q in mod.QUESTIONS}
     assert not set(_failed(sub, mod.EXERCISE, SEED)) & mc
-    other = {**mod.DEFAULT_PARAMS, "orders": {q: list(reversed(o)) for q, o in mod.DEFAULT_PARAMS["orders"].items()}}
-    other = mod.with_questions(other)
+    reshuffled = {q: {**shown, "options": shown["options"][::-1]} for q, shown in mod.DEFAULT_PARAMS["questions"].items()}
+    other = {**mod.DEFAULT_PARAMS, "questions": reshuffled}
+    assert mod.problems(other) == []
     assert set(_failed(sub, mod.build(other), SEED)) & mc == mc
     bad = tmp_path / "bad_letter.py"
     bad.write_text("def beaches_answers(options):\n    return {q: 'E' for q in options}\n")
@@ -96,7 +117,9 @@ def test_drawn_variants_are_well_posed_deterministic_and_the_key_passes(variant_
 
 
 def test_problems_flags_bad_variants() -> None:
-    assert mod.problems({**mod.DEFAULT_PARAMS, "orders": {**mod.DEFAULT_PARAMS["orders"], "pooled_se": [0, 0, 1, 2]}})
+    shown = mod.DEFAULT_PARAMS["questions"]
+    twice = {**shown, "pooled_se": {**shown["pooled_se"], "options": [shown["pooled_se"]["options"][0]] * 4}}
+    assert mod.problems({**mod.DEFAULT_PARAMS, "questions": twice})
     assert mod.problems({**mod.DEFAULT_PARAMS, "questions": {}})
 
 
@@ -118,17 +141,17 @@ def test_sheet_shows_the_variants_option_order() -> None:
     env.filters["cleandoc"] = inspect.cleandoc
     params = mod.draw_params(np.random.default_rng(4))
     text = env.get_template(mod.SHEET).render(params=params, data=mod.make_data(params), functions=mod.EXERCISE.functions)
-    for q, shown in params["questions"].items():
-        right = mod.correct_letter(params, q)
-        assert f"- **{right}.** {mod.QUESTIONS[q][1][0]}" in text
+    for shown in params["questions"].values():
+        for letter, option in zip("ABCD", shown["options"], strict=True):
+            assert f"- **{letter}.** {option}" in text
         assert shown["text"] in text
 
 
 def test_a_variant_whose_two_ses_nearly_agree_is_ill_posed_and_redrawn() -> None:
     """selftest found this variant: τ̂0 is interior, but the pooled and random-intercept SEs of NAP
     differ by 0.05 %, so swapping them (the ses_swapped mistake) passed the own-data checks."""
-    params = mod.with_questions({**mod.DEFAULT_PARAMS, "beta": [1.66, -0.5], "tau0": 0.69, "n_beaches": 8,
-                                 "per_beach": 4, "data_seed": 1893296170})
+    params = {**mod.DEFAULT_PARAMS, "beta": [1.66, -0.5], "tau0": 0.69, "n_beaches": 8,
+              "per_beach": 4, "data_seed": 1893296170}
     numbers = mod.numbers_oracle(mod.make_data(params)["beaches"])
     assert abs(numbers["se_ratio"] - 1) < mod.MIN_SE_CHANGE
     assert any("differ by less than 1%" in p for p in mod.problems(params))

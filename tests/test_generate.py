@@ -17,7 +17,7 @@ import nbformat
 import pytest
 
 from glmm_exercises import generate as generate_module
-from glmm_exercises.catalogue import exercise_ids, exercise_module, mutant_paths
+from glmm_exercises.catalogue import exercise_ids, exercise_module, key_path, mutant_paths
 from glmm_exercises.cli import main as exercises_main
 from glmm_exercises.config import load_config
 from glmm_exercises.sheets import MathError, markdown_to_html
@@ -95,9 +95,7 @@ def test_layout_and_manifest(assignment: Path, tmp_path: Path) -> None:
         assert entry["exercises"][EX]["params"] == variant_params(SEED, sid, EX)
         own = json.loads((assignment / "students" / sid / "assignment.json").read_text(encoding="utf-8"))
         assert own["exercises"] == entry["exercises"] and own["student"] == {"student_id": sid}
-    assert (assignment / "instructor" / "keys" / f"{EX}.py").read_bytes() == (
-        Path(exercise_module(EX).__file__).parent / "key.py"
-    ).read_bytes()
+    assert (assignment / "instructor" / "keys" / f"{EX}.py").read_bytes() == key_path(EX).read_bytes()
     assert load_config(assignment / "instructor" / "assignment.toml") == load_config(assignment.parent / "assignment.toml")
 
 
@@ -424,7 +422,7 @@ def test_combined_key_binds_every_function_of_the_catalogue(tmp_path: Path) -> N
         for name in functions:
             assert callable(ns[name]), (eid, name)
             assert ns[name].__module__ == "key_solution"  # the sandbox counts it as defined by the file
-    ns_key = runpy.run_path(str(exercise_module(EX).__file__).replace("__init__.py", "key.py"))
+    ns_key = runpy.run_path(str(key_path(EX)))
     assert ns["marginal_mean"](1.0, 0.5, 0.3, 1.0) == ns_key["marginal_mean"](1.0, 0.5, 0.3, 1.0)
 
 

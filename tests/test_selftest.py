@@ -4,12 +4,13 @@ a mutant declaration or a variant's well-posedness is broken."""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 
 import glmm_exercises.selftest as selftest
-from glmm_exercises.catalogue import exercise_module, mutant_paths
+from glmm_exercises.catalogue import exercise_module, mutant_files, mutant_source
 from glmm_exercises.cli import main
 from glmm_exercises.config import default_config
 
@@ -34,17 +35,26 @@ def test_variant_report_fields_in_process() -> None:
     assert default.variant == "default" and default.params == exercise_module(EX).DEFAULT_PARAMS and default.ok
 
 
-def run_broken(capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    code = main(["selftest", "-e", EX, "--variants", "1", "--examples", "10", "--in-process"])
+def run_broken(capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str]:
+    code = main(["selftest", "-e", EX, "--variants", "1", "--examples", "10", "--in-process", *extra])
     return code, capsys.readouterr().out
 
 
-def test_a_wrong_answer_key_fails_the_selftest(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    wrong = mutant_paths(EX)["variance_poisson_only"]
-    monkeypatch.setattr(selftest, "key_path", lambda eid: wrong)
-    code, out = run_broken(capsys)
+def test_a_wrong_answer_key_fails_the_selftest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # an instructor folder (the layout generate writes) whose key is a wrong solution
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / f"{EX}.py").write_text(mutant_source(EX, "variance_poisson_only"), encoding="utf-8")
+    shutil.copytree(mutant_files(EX)["not_mean"].parent, tmp_path / "mutants" / EX)
+    code, out = run_broken(capsys, "--instructor", str(tmp_path))
     assert code == 1 and "FAILED" in out
     assert re.search(r"answer key fails .*variance_scalar", out)
+
+
+def test_missing_instructor_material_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["selftest", "-e", EX, "--variants", "1", "--in-process", "--instructor", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert f"the answer key for {EX} cannot be found in the instructor folder" in err and "generate wrote" in err
 
 
 def test_an_uncaught_mutant_fails_the_selftest(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,6 +10,9 @@
   process, imports the grader, and tries to write outside its folder;
 * ``dee.ipynb`` -- unfinished notebook: one function written, the rest still stubs;
 * ``eve`` is on the roster but submitted nothing.
+
+The submissions are instructor material (``ada.py`` is a correct solution): they live in
+``instructor/``, which the student wheel leaves out, so the demo's grading runs from a clone.
 """
 
 from __future__ import annotations
@@ -24,6 +27,16 @@ SAMPLE_SUBMISSIONS = {"ada": "ada.py", "ben": "ben.py", "cy": "cy.py", "dee": "d
 
 
 def sample_path(name: str) -> Path:
-    """Path of a file shipped in this folder (``roster.csv``, ``assignment.toml``, a submission)."""
-    with as_file(files(__name__).joinpath(name)) as path:
-        return Path(path)
+    """Path of a file of this folder (``roster.csv``, ``assignment.toml``, a submission).
+
+    Raises ``MissingInstructorMaterial`` for a submission when the instructor material is not installed.
+    """
+    if name not in SAMPLE_SUBMISSIONS.values():
+        with as_file(files(__name__).joinpath(name)) as path:
+            return Path(path)
+    path = Path(__file__).resolve().parent / "instructor" / name
+    if not path.is_file():
+        from glmm_exercises.catalogue import not_installed
+
+        raise not_installed(f"the demo's sample submission {name}")
+    return path

@@ -8,8 +8,10 @@ simulated for the variant (:func:`reference.simulate_beaches`), students compute
 
 ``beaches_numbers(data)`` → ``{"extra_parameters", "intercept_fixed", "se_pooled", "se_fixed",
 "se_random", "se_ratio"}`` and answer short multiple-choice questions, ``beaches_answers(options)`` →
-``{question id: letter}``; the options are shuffled per variant (``params["orders"]``) and passed in
-the variant's order, as the sheet shows them.
+``{question id: letter}``; the options are shuffled per variant (``params["questions"]`` holds them in
+the variant's order, as the sheet shows them and as they are passed). Which option is correct is
+instructor material (``instructor/answers.json``, not in the student wheel): the hidden multiple-choice
+checks read it when they run.
 
 Oracles: :func:`reference.glm` (with ``contrasts={"Beach": "sum"}``) and :func:`reference.glmer`
 (Laplace; lme4's Hessian-based standard errors). Every dict entry is its own check via ``Check.extract``.
@@ -18,7 +20,7 @@ Oracles: :func:`reference.glm` (with ``contrasts={"Beach": "sum"}``) and :func:`
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,6 +34,7 @@ from reference.errors import ModelInputError
 from reference.simulate import BEACHES_BETA, BEACHES_TAU0, simulate_beaches
 
 __all__ = [
+    "ANSWERS",
     "DEFAULT_PARAMS",
     "EXERCISE",
     "ID",
@@ -41,26 +44,29 @@ __all__ = [
     "TITLE",
     "VERSION",
     "build",
+    "correct_letter",
     "draw_params",
     "make_data",
     "options_for",
     "problems",
-    "with_questions",
+    "questions_in_order",
 ]
 
 ID = "beaches-solutions"
 TITLE = "The beaches example: pooled GLM, beach as a fixed factor, or a random intercept?"
-VERSION = "2"
+VERSION = "3"
 SHEET = "exercises/beaches_solutions.md.j2"
 
-#: question id -> (question, options with the correct one FIRST; variants shuffle them).
+#: question id -> (question, options in alphabetical order). Which option is right is instructor
+#: material (instructor/answers.json, left out of the wheel); each student's sheet shows the options
+#: in that student's own order, ``params["questions"]``.
 QUESTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "why_random": (
         "Why is beach modelled as a random rather than a fixed effect?",
         (
-            "The beaches are a sample from a population of beaches: we need to account for them, not estimate each one",
-            "A random intercept always gives smaller standard errors than a fixed factor",
             "A Poisson GLM cannot include a factor such as beach as a covariate",
+            "A random intercept always gives smaller standard errors than a fixed factor",
+            "The beaches are a sample from a population of beaches: we need to account for them, not estimate each one",
             "With a random intercept the NAP effect no longer needs to be estimated",
         ),
     ),
@@ -68,62 +74,64 @@ QUESTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
         "Why is the standard error of NAP from the pooled GLM not trustworthy?",
         (
             "It treats all samples as independent, although samples from the same beach are correlated",
-            "The pooled GLM uses the wrong link function for counts",
-            "The pooled GLM estimates too many parameters for 45 observations",
             "Standard errors of a Poisson GLM are only valid for binary data",
+            "The pooled GLM estimates too many parameters for 45 observations",
+            "The pooled GLM uses the wrong link function for counts",
         ),
     ),
     "extra_fixed": (
         "Why does the fixed-factor model add B − 1 and not B parameters for B beaches?",
         (
-            "With an overall intercept only B − 1 beach effects are identifiable; sum contrasts make them sum to zero",
+            "A factor with B levels always has B − 1 levels with data",
             "One beach is always dropped from the data",
             "The NAP effect takes the place of one beach parameter",
-            "A factor with B levels always has B − 1 levels with data",
+            "With an overall intercept only B − 1 beach effects are identifiable; sum contrasts make them sum to zero",
         ),
     ),
     "random_params": (
         "How many parameters does the random-intercept model add to the pooled GLM?",
         (
-            "One: the variance τ0² (or standard deviation τ0) of the beach effects",
             "B − 1, the same as the fixed-factor model",
             "B: one random intercept per beach",
             "None: the random intercepts are not parameters",
+            "One: the variance τ0² (or standard deviation τ0) of the beach effects",
         ),
     ),
 }
+#: The questions whose correct option instructor/answers.json holds (catalogue.answers).
+ANSWERS = tuple(QUESTIONS)
 LETTERS = "ABCD"
 
-def with_questions(params: dict[str, Any]) -> dict[str, Any]:
-    """``params`` plus ``questions``: id → {text, options in the variant's order} (what the sheet shows)."""
-    shown = {q: {"text": QUESTIONS[q][0], "options": [QUESTIONS[q][1][i] for i in params["orders"][q]]}
-             for q in QUESTIONS}
-    return {**params, "questions": shown}
+def questions_in_order(orders: Mapping[str, Sequence[int]]) -> dict[str, dict[str, Any]]:
+    """The sheet's questions: id → {text, options}, each question's options in the order ``orders[id]``
+    (indices into its alphabetical options). Only the shown texts are kept, never the indices."""
+    return {q: {"text": QUESTIONS[q][0], "options": [QUESTIONS[q][1][int(i)] for i in orders[q]]} for q in QUESTIONS}
 
 
-DEFAULT_PARAMS: dict[str, Any] = with_questions({
+DEFAULT_PARAMS: dict[str, Any] = {
     "beta": list(BEACHES_BETA),
     "tau0": BEACHES_TAU0,
     "n_beaches": 9,
     "per_beach": 5,
     "data_seed": 45,
-    "orders": {"why_random": [2, 0, 3, 1], "pooled_se": [1, 3, 0, 2], "extra_fixed": [0, 2, 1, 3],
-               "random_params": [3, 1, 2, 0]},
-})
+    "questions": questions_in_order({"why_random": [0, 1, 3, 2], "pooled_se": [2, 0, 3, 1],
+                                     "extra_fixed": [3, 0, 1, 2], "random_params": [1, 2, 3, 0]}),
+}
 
 
 def options_for(params: dict[str, Any]) -> dict[str, list[str]]:
     """The options of every question in the variant's order (what the sheet shows and beaches_answers() receives)."""
-    return {q: [QUESTIONS[q][1][i] for i in params["orders"][q]] for q in QUESTIONS}
+    return {q: list(params["questions"][q]["options"]) for q in QUESTIONS}
 
 
-def correct_letter(params: dict[str, Any], question: str) -> str:
-    """The letter of the correct option (canonical index 0) in the variant's order."""
-    return LETTERS[list(params["orders"][question]).index(0)]
+def correct_letter(params: dict[str, Any], question: str, answers: Mapping[str, str]) -> str:
+    """The letter of the correct option in the variant's order; ``answers`` is instructor material
+    (:func:`glmm_exercises.catalogue.answers`)."""
+    return LETTERS[list(params["questions"][question]["options"]).index(answers[question])]
 
 
 def draw_params(rng: np.random.Generator) -> dict[str, Any]:
-    """One variant: β and τ0 near the RIKZ fit, beaches × samples, a data seed, option orders."""
+    """One variant: β and τ0 near the RIKZ fit, beaches × samples, a data seed, the options' order."""
     while True:
         params = {
             "beta": [round(float(rng.uniform(1.3, 2.0)), 2), round(float(rng.uniform(-0.8, -0.3)), 2)],
@@ -131,9 +139,8 @@ def draw_params(rng: np.random.Generator) -> dict[str, Any]:
             "n_beaches": int(rng.integers(8, 13)),
             "per_beach": int(rng.integers(4, 7)),
             "data_seed": int(rng.integers(0, 2**31 - 1)),
-            "orders": {q: [int(i) for i in rng.permutation(len(QUESTIONS[q][1]))] for q in QUESTIONS},
+            "questions": questions_in_order({q: rng.permutation(len(QUESTIONS[q][1])) for q in QUESTIONS}),
         }
-        params = with_questions(params)
         if not problems(params):
             return params
 
@@ -196,13 +203,15 @@ def _fit_problems(data: pd.DataFrame) -> list[str]:
 
 def problems(params: dict[str, Any]) -> list[str]:
     """Well-posedness: every beach has species, fits converge without warnings, τ̂0 > 0.05, the pooled and
-    random-intercept SEs of NAP differ by at least ``MIN_SE_CHANGE``, orders valid."""
+    random-intercept SEs of NAP differ by at least ``MIN_SE_CHANGE``, the questions are a reordering of QUESTIONS."""
     out = []
-    for q, (_text, options) in QUESTIONS.items():
-        if sorted(params["orders"].get(q, [])) != list(range(len(options))):
-            out.append(f"orders[{q!r}] must be a permutation of 0..{len(options) - 1}")
-    if not out and params.get("questions") != with_questions(params)["questions"]:
-        out.append("params['questions'] does not match the orders; build params with with_questions()")
+    shown = params.get("questions")
+    if not isinstance(shown, dict) or set(shown) != set(QUESTIONS):
+        out.append(f"params['questions'] must hold the questions {', '.join(QUESTIONS)}; build it with questions_in_order()")
+    else:
+        for q, (text, options) in QUESTIONS.items():
+            if shown[q].get("text") != text or sorted(shown[q].get("options", [])) != list(options):
+                out.append(f"params['questions'][{q!r}] must be its text and a reordering of its options")
     return out + _fit_problems(make_data(params)["beaches"])
 
 
@@ -332,8 +341,21 @@ FUNCTIONS = (
 TOL = Comparison(rtol=2e-3, atol=1e-6)
 
 
-def build(params: dict[str, Any]) -> Exercise:
-    """The exercise for one variant: numbers on its data set (and simulated ones), its shuffled questions."""
+def _right_index(shown: Sequence[str], question: str, answers: Mapping[str, str] | None) -> float:
+    """Position of the correct option among ``shown``. The answer is instructor material: ``answers`` when
+    given, else looked up when the check runs (:func:`glmm_exercises.catalogue.answers`)."""
+    if answers is None:
+        from glmm_exercises.catalogue import answers as instructor_answers
+
+        answers = instructor_answers(ID)
+    return float(list(shown).index(answers[question]))
+
+
+def build(params: dict[str, Any], answers: Mapping[str, str] | None = None) -> Exercise:
+    """The exercise for one variant: numbers on its data set (and simulated ones), its shuffled questions.
+
+    ``answers`` (question id → correct option, from instructor/answers.json) is only needed by the hidden
+    multiple-choice checks; without it they look the answers up when they run."""
     own = st.just({"data": make_data(params)["beaches"]})
     gen = _generated()
     opts = options_for(params)
@@ -354,10 +376,10 @@ def build(params: dict[str, Any]) -> Exercise:
             diagnoses=_number_diagnoses(key), extract=_entry(key), time_limit=20.0, max_examples=3,
         ))
     for q, (text, _options) in QUESTIONS.items():
-        right = float(LETTERS.index(correct_letter(params, q)))
         checks.append(PropertyCheck(
             name=f"mc_{q}", function="beaches_answers", description=f"multiple choice: {text}", points=1,
-            visibility="hidden", cases=st.just({"options": opts}), oracle=lambda options, right=right: right,
+            visibility="hidden", cases=st.just({"options": opts}),
+            oracle=lambda options, q=q: _right_index(options[q], q, answers),
             comparison=Comparison(rtol=0.0, atol=0.0), hint=f"Reconsider: {text}", extract=_letter(q),
             max_examples=1,
         ))
