@@ -641,6 +641,10 @@ def run_batch(
     # official grading, so "auto" insists on the namespace + chroot sandbox).
     isolation_text = set_isolation(isolation, official=True)
     level = isolation_selected()
+    if mode == "all" and manifest["students"]:
+        # the hidden checks need instructor-only answers: say once if they are missing, before
+        # anything is written, rather than failing every student
+        load_assignment(assignment_dir, sorted(manifest["students"])[0]).exercises(hidden=True)
     atomic_write(out / "batch.json", json.dumps(settings, indent=2, sort_keys=True) + "\n")
 
     roster: dict[str, dict[str, Any]] = manifest["students"]
