@@ -186,7 +186,8 @@ def generate(
                 except SheetError as exc:
                     raise ProtocolError(f"{eid}: {exc}") from None
                 sections.append(SheetSection(eid, exercise.title, exercise.max_score, body, tuple(data_files)))
-                starters.append(StarterExercise(eid, exercise.title, params, exercise.functions, tuple(data_files)))
+                starters.append(StarterExercise(eid, exercise.title, params, exercise.functions, tuple(data_files),
+                                                exercise.written))
                 variants[eid] = {"params": params, "version": versions[eid], "points": exercise.max_score}
             sheet_md = render_sheet_markdown(sections, course=config.course, title=config.title, student=student.as_dict())
             write_text(folder / "sheet.md", sheet_md)
@@ -231,7 +232,10 @@ def generate(
             if solutions:
                 write_text(folder_out / "answers" / f"{eid}.json", dumps_json(solutions))
             files += 1 + len(mutants) + bool(solutions)
-        names = {eid: tuple(f.name for f in build_exercise(eid).functions) for eid in ids}
+        names = {}
+        for eid in ids:
+            exercise = build_exercise(eid)
+            names[eid] = (*(f.name for f in exercise.functions), *(w.function for w in exercise.written))
         write_text(folder_out / "key_solution.py", _combined_key(names, instructor))
         files += 1
     return GenerateSummary(out, len(roster), ids, files)

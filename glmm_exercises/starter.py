@@ -15,7 +15,7 @@ from typing import Any
 
 import nbformat
 
-from graders.checks import FunctionSpec
+from graders.checks import FunctionSpec, WrittenItem
 
 __all__ = ["StarterExercise", "solution_notebook", "solution_source"]
 
@@ -31,6 +31,7 @@ class StarterExercise:
     params: Mapping[str, Any]
     functions: Sequence[FunctionSpec]
     data_files: Sequence[str] = ()
+    written: Sequence[WrittenItem] = ()  # questions answered in words (a function returning text)
 
 
 def _comment_block(ex: StarterExercise) -> str:
@@ -60,7 +61,7 @@ def solution_source(student_id: str, title: str, exercises: Sequence[StarterExer
     parts = [_header(student_id, title), _IMPORTS]
     for ex in exercises:
         parts.append("\n\n" + _comment_block(ex))
-        parts.append("\n\n".join(f.stub() for f in ex.functions))
+        parts.append("\n\n".join([*(f.stub() for f in ex.functions), *(w.stub() for w in ex.written)]))
     return "".join(parts)
 
 
@@ -83,6 +84,8 @@ def solution_notebook(student_id: str, title: str, exercises: Sequence[StarterEx
         cells.append(nbformat.v4.new_markdown_cell(text))
         for f in ex.functions:
             cells.append(nbformat.v4.new_code_cell(f.stub().rstrip()))
+        for w in ex.written:  # a written answer: the text the function returns, graded by hand
+            cells.append(nbformat.v4.new_code_cell(w.stub().rstrip()))
     for i, cell in enumerate(cells):
         cell["id"] = f"cell-{i:03d}"
     nb["cells"] = cells

@@ -45,6 +45,7 @@ __all__ = [
     "StatisticalCheck",
     "SubTest",
     "Visibility",
+    "WrittenItem",
 ]
 
 Visibility = Literal["public", "hidden"]
@@ -89,6 +90,36 @@ class FunctionSpec:
             f'    """{doc}\n    """\n'
             f'    raise NotImplementedError("{self.name} is not implemented yet")\n'
         )
+
+
+@dataclass(frozen=True)
+class WrittenItem:
+    """A question answered in words and graded by hand (the instructor's review).
+
+    The student answers in ``function``, a function without parameters that returns the text
+    (``def explain_se_choice(): return "..."``), in a ``.py`` file or a notebook alike.  The
+    grader calls it once, in the sandbox, and keeps the text (at most :data:`MAX_WRITTEN_CHARS`
+    characters) in the results; it is never scored automatically.
+    """
+
+    id: str
+    function: str
+    prompt: str
+
+    def stub(self) -> str:
+        """Source of the unanswered starter function."""
+        doc = " ".join(self.prompt.split()).replace('"""', "'''")
+        return (
+            f"def {self.function}():\n"
+            f'    """Written answer (graded by hand): {doc}\n    """\n'
+            f'    return """\n    {UNANSWERED}\n    """\n'
+        )
+
+
+#: Longest written answer kept (characters); a longer one is cut with a note.
+MAX_WRITTEN_CHARS = 10_000
+#: The text of an unanswered starter stub (an answer equal to it counts as empty).
+UNANSWERED = "Your answer here, in a few sentences."
 
 
 @dataclass(frozen=True)
@@ -259,6 +290,7 @@ class Exercise:
     public_seed: int
     forbidden_imports: tuple[str, ...] = ("reference", "graders", "glmm_exercises")
     call_seconds: float = 5.0
+    written: tuple[WrittenItem, ...] = ()
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.checks]
@@ -266,6 +298,13 @@ class Exercise:
         if dupes:
             raise ExerciseDefinitionError(f"exercise {self.id!r}: duplicate check names {dupes}")
         known = {f.name: f for f in self.functions}
+        taken = set(known)
+        for item in self.written:
+            if item.function in taken or not item.function.isidentifier():
+                raise ExerciseDefinitionError(
+                    f"exercise {self.id!r}: written item {item.id!r} needs a function name of its own, "
+                    f"not {item.function!r}")
+            taken.add(item.function)
         for check in self.checks:
             if check.function not in known:
                 raise ExerciseDefinitionError(

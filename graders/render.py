@@ -121,12 +121,28 @@ def report_model(result: SubmissionResult, *, timings: bool = True, note: str | 
         "load_status": one_line(result.load_status, 200),
         "load_message": clean(result.load_message),
         "load_warnings": [one_line(w, 500) for w in result.load_warnings],
+        "written": [
+            {"id": one_line(w["id"], 100), "prompt": one_line(w["prompt"], 2000), "status": w["status"],
+             "text": clean(w["text"]), "summary": _written_summary(w)}
+            for w in result.written
+        ],
         "isolation": one_line(result.isolation, 200),
         "packages": [{"name": one_line(k, 100), "version": one_line(v, 200)} for k, v in result.package_versions.items()],
         "examples_per_check": result.examples_per_check,
         "execution_time": f"{result.execution_time:.2f} s" if timings else None,
         "checks": [_check_model(c, timings) for c in result.checks],
     }
+
+
+def _written_summary(w: dict[str, str]) -> str:
+    """One line on a written answer: received (words) or what is wrong with it."""
+    if w["status"] == "answered":
+        return f"received ({len(w['text'].split())} words), graded by hand"
+    if w["status"] == "empty":
+        return "not answered yet (the function still returns the starter text)"
+    if w["status"] == "missing":
+        return "not answered (the function is not defined)"
+    return one_line(f"could not be read: {w['text']}", 300)
 
 
 def _templates(autoescape: bool) -> jinja2.Environment:
@@ -212,6 +228,11 @@ def render_text(
                 lines += _indented(c["got"], "got:      ")
             if c["hint"]:
                 lines += [paint(_DIM, line) for line in _indented(c["hint"], "hint: ")]
+    if m["written"]:
+        lines.append("")
+        lines.append("written answers (graded by hand, not in the score):")
+        for w in m["written"]:
+            lines.append(f"  {w['id']}: {w['summary']}")
     lines.append("")
     total = f"score {m['score']}/{m['max_score']} ({m['percent']}%), {m['passed_count']}/{m['check_count']} checks passed"
     if m["execution_time"]:
@@ -257,6 +278,8 @@ def render_gradescope(result: SubmissionResult, *, timings: bool = True, note: s
         summary += f"\nYour submission did not load ({m['load_status']}): {m['load_message']}"
     for warning in m["load_warnings"]:
         summary += f"\nLoad warning: {warning}"
+    for w in m["written"]:
+        summary += f"\nWritten answer {w['id']}: {w['summary']}"
     if m["note"]:
         summary += f"\n{m['note']}"
     out["output"] = summary
@@ -302,6 +325,7 @@ def render_junit(result: SubmissionResult, *, timings: bool = True, note: str | 
         ("max_score", _fmt_points(result.max_score)),
         *((("note", m["note"]),) if m["note"] else ()),
         *((f"load_warning_{i + 1}", w) for i, w in enumerate(m["load_warnings"])),
+        *((f"written_{w['id']}", w["summary"]) for w in m["written"]),
     ):
         ET.SubElement(props, "property", {"name": key, "value": xml_text(value)})
     for c, check in zip(m["checks"], result.checks, strict=True):

@@ -204,6 +204,9 @@ class SubmissionResult:
     execution_time: float = 0.0
     #: what loading noticed without failing: a notebook cell that raised, a skipped magic
     load_warnings: tuple[str, ...] = ()
+    #: written answers, graded by hand: ``{"id", "function", "prompt", "status", "text"}`` with
+    #: status ``answered``, ``empty`` (the starter's text or nothing), ``missing`` or ``error``
+    written: tuple[dict[str, str], ...] = ()
     schema_version: str = field(default=SCHEMA_VERSION)
 
     def __post_init__(self) -> None:
@@ -215,6 +218,11 @@ class SubmissionResult:
             _set(self, "student", one_line(self.student, 300))
         _set(self, "load_message", clip(self.load_message, MAX_MESSAGE_CHARS))
         _set(self, "load_warnings", tuple(one_line(str(w), 500) for w in list(self.load_warnings)[:50]))
+        _set(self, "written", tuple(
+            {"id": one_line(str(w.get("id", "")), 100), "function": one_line(str(w.get("function", "")), 100),
+             "prompt": one_line(str(w.get("prompt", "")), 2000), "status": one_line(str(w.get("status", "")), 20),
+             "text": clip(str(w.get("text", "")), 10_000)}
+            for w in self.written))
         _set(self, "package_versions", {one_line(k, 100): one_line(v, 200) for k, v in self.package_versions.items()})
         _set(self, "checks", tuple(self.checks))
 

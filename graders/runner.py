@@ -31,7 +31,14 @@ import numpy as np
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 
-from graders.checks import Check, Exercise, PropertyCheck, StatisticalCheck
+from graders.checks import (
+    MAX_WRITTEN_CHARS,
+    UNANSWERED,
+    Check,
+    Exercise,
+    PropertyCheck,
+    StatisticalCheck,
+)
 from graders.compare import OracleValueError, compare
 from graders.grading_errors import MissingSeedError, SubmissionNotFoundError
 from graders.results import CheckResult, SubmissionResult, seed_reference, to_plain
@@ -413,6 +420,30 @@ def _result(check: Check, run: _CheckRun | None, failure: _Failure | None, runti
     )
 
 
+def _written_answers(exercise: Exercise, sandbox: SandboxLike, load: LoadOutcomeLike) -> tuple[dict[str, str], ...]:
+    """Call each written item's function once and keep its text (never scored here)."""
+    out = []
+    for item in exercise.written:
+        entry = {"id": item.id, "function": item.function, "prompt": item.prompt, "status": "missing", "text": ""}
+        if item.function in load.functions:
+            outcome = sandbox.call(item.function)
+            if outcome.status == "unavailable":
+                from graders.sandbox import SandboxUnavailable
+
+                raise SandboxUnavailable(outcome.message)
+            if outcome.status == "ok" and type(outcome.value) is str:
+                text = outcome.value.strip()
+                entry["text"] = text[:MAX_WRITTEN_CHARS]
+                entry["status"] = "empty" if text in ("", UNANSWERED) else "answered"
+            elif outcome.status == "ok":
+                entry.update(status="error", text=f"{item.function}() must return a str, not "
+                             f"{type(outcome.value).__name__}")
+            else:
+                entry.update(status="error", text=outcome.message or outcome.status)
+        out.append(entry)
+    return tuple(out)
+
+
 def check_submission_path(submission: str | Path) -> Path:
     """The submission as a Path, or :class:`SubmissionNotFoundError` naming what is wrong.
 
@@ -528,8 +559,12 @@ def grade(
                     if run.failure is not None and run.failure.reason == "timeout":
                         timed_out[check.function] = check.name
                 results.append(_result(check, run, run.failure, time.perf_counter() - t0))
+        written = _written_answers(exercise, sandbox, load) if load.status == "ok" else ()
     finally:
         sandbox.close()
+    if load.status != "ok":
+        written = tuple({"id": w.id, "function": w.function, "prompt": w.prompt, "status": "missing",
+                         "text": ""} for w in exercise.written)
 
     return SubmissionResult(
         exercise_id=exercise.id,
@@ -542,6 +577,7 @@ def grade(
         load_status=load.status,
         load_message=load.message,
         load_warnings=tuple(getattr(load, "warnings", ())),
+        written=written,
         isolation=isolation,
         package_versions=_package_versions(),
         checks=tuple(results),

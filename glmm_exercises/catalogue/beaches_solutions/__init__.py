@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from hypothesis import strategies as st
 
-from graders.checks import Diagnosis, Exercise, FunctionSpec, PropertyCheck
+from graders.checks import Diagnosis, Exercise, FunctionSpec, PropertyCheck, WrittenItem
 from graders.compare import Comparison
 from reference import glm, glmer
 from reference.errors import ModelInputError
@@ -384,7 +384,16 @@ def build(params: dict[str, Any], answers: Mapping[str, str] | None = None) -> E
             max_examples=1,
         ))
     return Exercise(id=ID, version=VERSION, title=TITLE, functions=FUNCTIONS, checks=tuple(checks),
-                    public_seed=20241128, call_seconds=20.0)
+                    public_seed=20241128, call_seconds=20.0, written=WRITTEN)
+
+
+#: Written answers (graded by hand in the instructor's review).
+WRITTEN = (
+    WrittenItem(
+        "se_choice", "explain_se_choice",
+        "Explain the size of the three standard errors of NAP. Which one would you report, and why?",
+    ),
+)
 
 
 EXERCISE = build(DEFAULT_PARAMS)

@@ -18,7 +18,7 @@ import pandas as pd
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from graders.checks import Diagnosis, Exercise, FunctionSpec, PropertyCheck
+from graders.checks import Diagnosis, Exercise, FunctionSpec, PropertyCheck, WrittenItem
 from graders.compare import Comparison
 from reference.marginal import poisson_marginal_mean, poisson_marginal_variance
 
@@ -257,6 +257,16 @@ def _x_strategies(
     return elements, vector, any_shape
 
 
+#: Written answers (graded by hand in the instructor's review).
+WRITTEN = (
+    WrittenItem(
+        "above_not_mean", "explain_above_not_mean",
+        'Explain in two sentences why the marginal mean lies above the "not mean" curve '
+        "exp(beta0 + beta1 x) for every x.",
+    ),
+)
+
+
 def build(params: dict[str, Any]) -> Exercise:
     """The exercise for one variant: x is drawn from the variant's range [x_min, x_max]."""
     scalar_x, vector_x, any_shape_x = _x_strategies(float(params["x_min"]), float(params["x_max"]))
@@ -291,6 +301,7 @@ def build(params: dict[str, Any]) -> Exercise:
         functions=FUNCTIONS,
         checks=checks,
         public_seed=20240901,
+        written=WRITTEN,
     )
 
 

@@ -38,6 +38,7 @@ from graders.checks import (
     PropertyCheck,
     StatisticalCheck,
     SubTest,
+    WrittenItem,
 )
 from graders.compare import Comparison
 from graders.sandbox import RngSeed
@@ -399,7 +400,17 @@ def build(params: dict[str, Any]) -> Exercise:
                    1, "hidden", (mean_other,)),
     )
     return Exercise(id=ID, version=VERSION, title=TITLE, functions=FUNCTIONS, checks=checks,
-                    public_seed=20241125, call_seconds=10.0)
+                    public_seed=20241125, call_seconds=10.0, written=WRITTEN)
+
+
+#: Written answers (graded by hand in the instructor's review).
+WRITTEN = (
+    WrittenItem(
+        "jensen", "explain_jensen",
+        'Are the average curve and the "not mean" curve the same? Explain the difference with '
+        "Jensen's inequality, and say where along x it is largest.",
+    ),
+)
 
 
 EXERCISE = build(DEFAULT_PARAMS)

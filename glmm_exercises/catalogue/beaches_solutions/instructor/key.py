@@ -99,3 +99,12 @@ def beaches_answers(options):
             if KEY_PHRASES[question] in text:
                 out[question] = "ABCD"[i]
     return out
+
+
+def explain_se_choice():
+    return (
+        "The pooled GLM treats the samples of a beach as independent, so its SE of NAP is too small. "
+        "The fixed-factor model and the random-intercept model both account for the beaches; the "
+        "random-intercept SE is the one to report, because the beaches are a sample from a "
+        "population of beaches and the inference should be about that population."
+    )

@@ -22,3 +22,12 @@ def cluster_curves(x, beta0, beta1, tau0, tau1, link, m, rng):
 
 def population_mean_curve(x, beta0, beta1, tau0, tau1, link, m, rng):
     return cluster_curves(x, beta0, beta1, tau0, tau1, link, m, rng).mean(axis=0)
+
+
+def explain_jensen():
+    return (
+        "No: the average of the cluster curves is E(h(eta + b)) and the 'not mean' curve is "
+        "h(eta + E(b)); for a non-linear inverse link h these differ (Jensen's inequality: above "
+        "for convex h such as exp, pulled towards 1/2 for the logistic curve). The difference is "
+        "largest where h bends most and where the random part of eta varies most."
+    )
