@@ -157,6 +157,8 @@ class CheckResult:
     max_score: float
     message: str
     hint: str | None = None
+    #: the known mistake the hint names (a Diagnosis name), when it explains the student's values
+    diagnosis: str | None = None
     counterexample: dict[str, Any] | None = None
     expected: Any = None
     got: Any = None
@@ -170,6 +172,8 @@ class CheckResult:
         _set(self, "message", clip(self.message, MAX_MESSAGE_CHARS))
         if self.hint is not None:
             _set(self, "hint", clip(self.hint, MAX_MESSAGE_CHARS))
+        if self.diagnosis is not None:
+            _set(self, "diagnosis", one_line(self.diagnosis, 100))
         _set(self, "counterexample", _counterexample(self.counterexample))
         _set(self, "expected", to_plain(self.expected))
         _set(self, "got", to_plain(self.got))

@@ -22,6 +22,7 @@ import hashlib
 import importlib.metadata
 import platform
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,6 +139,23 @@ class _Failure:
     expected: Any = None
     got: Any = None
     hint: str | None = None
+    diagnosis: str | None = None  # the named mistake, when one explains the student's values
+
+
+#: Hints for a value of the wrong kind (the formula may be right; what is returned is not).
+_SHAPE_HINTS = {
+    "type": "Check the type {function} returns: the docstring says what to return (a float, a numpy "
+    "array, a dict, ...). A list where an array is expected is a type mismatch: wrap it in np.asarray.",
+    "shape": "Check the shape of what {function} returns: one value per element of the input, in the "
+    "input's shape (numpy operations on np.asarray(x) keep it; a Python loop or .ravel() may not).",
+}
+_REMEMBER = 12  # (input, value) pairs kept per check to confirm a diagnosis
+_REMEMBER_MAX_ELEMENTS = 10_000
+
+
+def _case_key(case: Mapping[str, Any]) -> str:
+    """A text identifying an input (equal inputs, equal keys), for counting distinct inputs."""
+    return hashlib.sha256(repr(sorted((k, repr(to_plain(v))) for k, v in case.items())).encode()).hexdigest()
 
 
 class _Stop(BaseException):
@@ -167,7 +185,8 @@ def _call_text(function: str, params: Sequence[str], case: Mapping[str, Any]) ->
             text = f"array({text})"
         return text if len(text) <= 60 else text[:57] + "..."
 
-    return f"{function}(" + ", ".join(f"{p}={short(case[p])}" for p in params) + ")"
+    shown = (f"{p}={short(case[p])}" if p in case else f"{p}=..." for p in params)
+    return f"{function}(" + ", ".join(shown) + ")"
 
 
 def _not_implemented_message(function: str) -> str:
@@ -184,6 +203,7 @@ class _CheckRun:
         self.params = exercise.function(check.function).parameters
         self.examples = 0
         self.failure: _Failure | None = None
+        self.seen: deque[tuple[dict[str, Any], Any]] = deque(maxlen=_REMEMBER)
 
     def _outcome_failure(self, outcome: CallOutcomeLike, case: Mapping[str, Any]) -> _Failure:
         call = _call_text(self.check.function, self.params, case)
@@ -192,7 +212,7 @@ class _CheckRun:
                 "failed",
                 "not_implemented",
                 _not_implemented_message(self.check.function),
-                case,
+                None,  # any input shows it: no "smallest failing input"
                 hint=f"Replace the `raise NotImplementedError` in {self.check.function} with your code.",
             )
         status, reason = _ABORTING.get(outcome.status, ("error", outcome.status))
@@ -278,8 +298,13 @@ class _CheckRun:
                 hint=self.check.hint,
             )
             raise _Fail(self.failure.message) from None
+        self._remember(case, got)
         if mismatch is None:
             return
+        if mismatch.kind in ("type", "shape"):  # the formula may be right: say what to return
+            hint, diagnosis = _SHAPE_HINTS[mismatch.kind].format(function=check.function), None
+        else:
+            hint, diagnosis = self._diagnose(case, got)
         self.failure = _Failure(
             "failed",
             "mismatch",
@@ -287,21 +312,38 @@ class _CheckRun:
             case,
             expected=expected,
             got=got,
-            hint=self._diagnose(case, got),
+            hint=hint,
+            diagnosis=diagnosis,
         )
         raise _Fail(self.failure.message)
 
-    def _diagnose(self, case: Mapping[str, Any], got: object) -> str:
+    def _remember(self, case: Mapping[str, Any], got: object) -> None:
+        """Keep the last few (input, student's value) pairs: a diagnosis must explain them all."""
+        if np.size(got) <= _REMEMBER_MAX_ELEMENTS if isinstance(got, np.ndarray) else True:
+            self.seen.append((dict(case), got))
+
+    def _diagnose(self, case: Mapping[str, Any], got: object) -> tuple[str, str | None]:
+        """(hint, diagnosis name): a known mistake is named only when it reproduces the student's
+        values on every input remembered (at least three distinct ones where the check has
+        that many), not on one shrunk point where two mistakes may happen to agree."""
         check = self.check
         assert isinstance(check, PropertyCheck)
+        inputs = [(dict(case), got), *((c, g) for c, g in self.seen if c is not case)]
+        distinct = len({_case_key(c) for c, _ in inputs})
+        needed = min(3, distinct)
         for diagnosis in check.diagnoses:
+            matched = set()
             try:
-                wrong = diagnosis.wrong(**case)
-                if compare(wrong, got, check.comparison) is None:
-                    return diagnosis.hint
+                for c, g in inputs:
+                    if compare(diagnosis.wrong(**c), g, check.comparison) is not None:
+                        break
+                    matched.add(_case_key(c))
+                else:
+                    if len(matched) >= needed:
+                        return diagnosis.hint, diagnosis.name
             except (OracleValueError, ArithmeticError, ValueError, TypeError, RecursionError):
                 continue
-        return check.hint
+        return check.hint, None
 
     def run_property(self, seed: int, max_examples: int) -> None:
         check = self.check
@@ -412,6 +454,7 @@ def _result(check: Check, run: _CheckRun | None, failure: _Failure | None, runti
         max_score=float(check.points),
         message=failure.message,
         hint=failure.hint,
+        diagnosis=failure.diagnosis,
         counterexample=to_plain(dict(failure.case)) if failure.case is not None else None,
         expected=to_plain(failure.expected),
         got=to_plain(failure.got),

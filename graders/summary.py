@@ -55,9 +55,9 @@ def summary_model(
     """Plain-data figures of a batch (see the module docstring); the same data goes to summary.json.
 
     A named mistake is the hint of a check that failed on a wrong value (reason ``mismatch`` or
-    ``statistical``) other than the check's general hint (``general_hints``): such a hint comes
-    from a diagnosis, i.e. the student's value matched a known wrong formula. Each mistake is
-    counted once per student.
+    ``statistical``) whose result names a ``diagnosis`` (the student's values matched a known wrong
+    formula on several inputs); results from before that field existed fall back to "a hint other
+    than the check's general hint (``general_hints``)". Each mistake is counted once per student.
     """
     general = {one_line(" ".join(h.split()), _HINT_CHARS) for h in general_hints}
     graded = [(sid, doc) for sid, doc in results if doc is not None and doc.get("status") == "graded"]
@@ -100,7 +100,8 @@ def summary_model(
                     check_reasons[key][reason] += 1
                     reasons[reason] += 1
                     hint = one_line(" ".join(str(c.get("hint") or "").split()), _HINT_CHARS)
-                    if hint and reason in ("mismatch", "statistical") and hint not in general:
+                    named = c.get("diagnosis") is not None if "diagnosis" in c else hint not in general
+                    if hint and reason in ("mismatch", "statistical") and named:
                         mistakes[(eid, hint)].add(sid)
                         mistake_checks[(eid, hint)].add(name)
     order = {eid: i for i, eid in enumerate(exercise_ids)}
