@@ -526,7 +526,7 @@ def _n_jobs(jobs: int | None) -> int:
         return 1
     if isinstance(jobs, bool) or not isinstance(jobs, int | np.integer) or jobs == 0 or jobs < -1:
         raise InferenceError(f"jobs must be a positive whole number or -1 (one per CPU), got {jobs!r}")
-    return os.cpu_count() or 1 if jobs == -1 else int(jobs)
+    return (os.cpu_count() or 1) if jobs == -1 else int(jobs)
 
 
 class _Progress:

@@ -41,6 +41,7 @@ from scipy import optimize, stats
 from reference.errors import ConvergenceError
 from reference.glm import GLMResult, glm_fit
 from reference.glmm import GLMMResult
+from reference.glmm_re import single_threaded_blas
 from reference.inference import (
     InferenceError,
     _glmer_call,
@@ -130,6 +131,7 @@ class _Problem:
     upper: F64
     scale: F64  # typical size of a step of each parameter (for secant starts and the optimiser)
     base: float = math.nan
+    lowest: float = math.inf  # the smallest deviance any profile point reached
     starts: dict[int, list[tuple[float, F64]]] = field(default_factory=dict)
 
     def deviance_at(self, j: int, value: float, start: F64 | None) -> tuple[float, F64]:
@@ -146,10 +148,13 @@ class _Problem:
             return val if math.isfinite(val) else 1e300
 
         bounds = list(zip(lo / s, hi / s, strict=True))
+        # the deviance is even in each standard deviation, so 0 is a stationary point whether or not
+        # it is a minimum: a start there (a warm start from a boundary solution) would never leave it
+        x0 = np.where((lo == 0.0) & (x0 < 0.05 * s), s, x0)
         z = np.clip(x0 / s, lo / s, hi / s)
         best = math.inf
         for _ in range(3):
-            res = optimize.minimize(g, z, method="L-BFGS-B", bounds=bounds, options={"ftol": 1e-14, "gtol": 1e-9, "maxiter": 500})
+            res = optimize.minimize(g, z, method="L-BFGS-B", bounds=bounds, options={"ftol": 1e-13, "gtol": 1e-8, "maxiter": 500})
             if not res.fun < best - 1e-9:
                 if res.fun < best:
                     best, z = float(res.fun), res.x
@@ -167,9 +172,13 @@ class _GlmerProblem(_Problem):
                 f"profile intervals for a {fit.family.name} GLMM (estimated dispersion) are not available, as in lme4; "
                 "use method='Wald' or 'boot' (or lmer for a gaussian model)"
             )
+        if fit.nagq == 0:
+            raise InferenceError(
+                "profile intervals need the Laplace (or AGQ) deviance at its optimum, and an nAGQ=0 fit is not "
+                "there; refit with nAGQ=1 (or use method='Wald' or 'boot')"
+            )
         formula, data, kw = _glmer_call(fit, None)
-        nagq = kw.pop("nAGQ")
-        self.devfun = glmer_deviance_function(formula, data, nAGQ=max(int(nagq), 1), **kw)
+        self.devfun = glmer_deviance_function(formula, data, **kw)
         self.ps = [t.p for t in fit._design.terms]
         est = parameter_estimates(fit)
         nv = sum(p * (p + 1) // 2 for p in self.ps)
@@ -321,6 +330,7 @@ def _zeta(problem: _Problem, j: int, value: float) -> float:
     dev, x = problem.deviance_at(j, value, start)
     if math.isfinite(dev):
         known.append((value, x))
+        problem.lowest = min(problem.lowest, dev)
     diff = dev - problem.base
     if not math.isfinite(diff):
         return math.copysign(math.inf, value - problem.est[j])
@@ -345,7 +355,7 @@ def _limit(problem: _Problem, j: int, z: float, direction: int) -> float:
             if not math.isfinite(zv):  # the deviance is undefined here: halve back towards the last point
                 v = 0.5 * (v + prev_v)
                 continue
-            tol = 1e-7 * max(abs(est), problem.scale[j], 1e-8)
+            tol = 1e-4 * (problem.scale[j] if problem.scale[j] > 0 else max(abs(est), 1e-8))
             return float(optimize.brentq(lambda x: _zeta(problem, j, x) - target, prev_v, v, xtol=tol, rtol=1e-10))
         if v == bound:
             return float(bound)
@@ -365,8 +375,10 @@ class _LimitsTask:
     problem: _Problem
     z: float
 
-    def __call__(self, j: int) -> tuple[float, float]:
-        return _limit(self.problem, j, self.z, -1), _limit(self.problem, j, self.z, +1)
+    def __call__(self, j: int) -> tuple[float, float, float]:
+        """(lower, upper, the lowest deviance met on the way)."""
+        lo, hi = _limit(self.problem, j, self.z, -1), _limit(self.problem, j, self.z, +1)
+        return lo, hi, self.problem.lowest
 
 
 def _problem_for(fit: Any) -> _Problem:
@@ -380,15 +392,24 @@ def _problem_for(fit: Any) -> _Problem:
 def profile_confint(fit: Any, level: float = 0.95, *, jobs: int = 1, progress: bool | None = None) -> pd.DataFrame:
     """Profile-likelihood intervals for every parameter (see the module docstring), as a DataFrame
     indexed by parameter with R's percent column names."""
-    problem = _problem_for(fit)
     z = float(stats.norm.ppf(0.5 + level / 2.0))
-    task = _LimitsTask(problem, z)
-    out = run_parallel(task, list(range(len(problem.names))), _n_jobs(jobs), "profile", progress)
+    with single_threaded_blas():  # small matrices: BLAS threads only cost time (see glmm_re)
+        problem = _problem_for(fit)
+        task = _LimitsTask(problem, z)
+        out = run_parallel(task, list(range(len(problem.names))), _n_jobs(jobs), "profile", progress)
     lo = np.array([np.nan if v is None else v[0] for v, _ in out])
     hi = np.array([np.nan if v is None else v[1] for v, _ in out])
     bad = [problem.names[i] for i, (v, _) in enumerate(out) if v is None]
     if bad:
         warnings.warn(f"the profile failed for {', '.join(bad)}; those limits are NaN", UserWarning, stacklevel=3)
+    lowest = min([v[2] for v, _ in out if v is not None], default=math.inf)
+    if lowest < problem.base - 1e-3:
+        warnings.warn(
+            f"the profile reached a deviance {problem.base - lowest:.3g} below the fit's: the fit is not at "
+            "its optimum, so the intervals are too narrow; refit (tighter options, other starting values)",
+            UserWarning,
+            stacklevel=3,
+        )
     labels = percent_labels(level)
     res = pd.DataFrame({labels[0]: lo, labels[1]: hi}, index=pd.Index(problem.names))
     res.attrs["deviance"] = problem.base
