@@ -138,7 +138,7 @@ class _Problem:
         raise NotImplementedError
 
     def _minimise(self, f: Any, x0: F64, lo: F64, hi: F64, scale: F64) -> tuple[float, F64]:
-        """Minimise f over a box, in units of ``scale``; a second run from the first's end polishes."""
+        """Minimise f over a box, in units of ``scale`` (L-BFGS-B with finite-difference gradients)."""
         if x0.size == 0:
             return float(f(x0)), x0
         s = np.where(scale > 0, scale, 1.0)
@@ -152,14 +152,13 @@ class _Problem:
         # it is a minimum: a start there (a warm start from a boundary solution) would never leave it
         x0 = np.where((lo == 0.0) & (x0 < 0.05 * s), s, x0)
         z = np.clip(x0 / s, lo / s, hi / s)
-        best = math.inf
-        for _ in range(3):
-            res = optimize.minimize(g, z, method="L-BFGS-B", bounds=bounds, options={"ftol": 1e-13, "gtol": 1e-8, "maxiter": 500})
-            if not res.fun < best - 1e-9:
-                if res.fun < best:
-                    best, z = float(res.fun), res.x
-                break
-            best, z = float(res.fun), res.x
+        opts = {"ftol": 1e-13, "gtol": 1e-8, "maxiter": 500}
+        res = optimize.minimize(g, z, method="L-BFGS-B", bounds=bounds, options=opts)
+        best, z = float(res.fun), res.x
+        if not res.success:  # stopped by its line search far from the optimum: one restart polishes
+            res = optimize.minimize(g, z, method="L-BFGS-B", bounds=bounds, options=opts)
+            if res.fun < best:
+                best, z = float(res.fun), res.x
         return best, z * s
 
 
