@@ -124,7 +124,7 @@ def _glmer_call(fit: GLMMResult, y: F64 | None) -> tuple[str, pd.DataFrame, dict
     elif trials is not None and design.trials is None:
         kw["trials"] = trials
     prior = fit._wt / (1.0 if trials is None else trials)
-    if not np.allclose(prior, 1.0):
+    if np.any(prior != 1.0):
         kw["weights"] = prior
     off = fit._offset - (0.0 if design.offset is None else design.offset)
     if np.any(off != 0.0):
