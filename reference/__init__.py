@@ -1,4 +1,4 @@
-"""reference: the GLM/GLMM engine of glmm-exercises (links, families, glm, glmer, lmer, quadrature, marginal quantities, simulation)."""
+"""reference: the GLM/GLMM engine of glmm-exercises (links, families, glm, glmer, lmer, quadrature, marginal quantities, simulation, inference)."""
 
 from reference.families import FAMILIES as FAMILIES
 from reference.families import Binomial as Binomial
@@ -20,6 +20,10 @@ from reference.glmm import glmer as glmer
 from reference.glmm import glmer_deviance_function as glmer_deviance_function
 from reference.glmm_nb import NBGLMMResult as NBGLMMResult
 from reference.glmm_nb import glmer_nb as glmer_nb
+from reference.inference import BootstrapLRT as BootstrapLRT
+from reference.inference import anova as anova
+from reference.inference import bootstrap_lrt as bootstrap_lrt
+from reference.inference import confint as confint
 from reference.links import LINKS as LINKS
 from reference.links import Link as Link
 from reference.links import get_link as get_link

@@ -451,6 +451,7 @@ class GLMResult:
     formula: str | None = None
     design_spec: DesignSpec | None = field(default=None, repr=False)
     offset_source: str | None = None  # column name of offset= in a formula fit ("<array>" if an array)
+    model_matrix: Array | None = field(default=None, repr=False)  # X as fitted (read-only; for refits)
 
     # ---------------------------------------------------------------- coefficient level
     @cached_property
@@ -573,6 +574,20 @@ class GLMResult:
         if X.shape[1] != p:
             raise DesignMatrixError(f"newdata has {X.shape[1]} columns but the model has {p} coefficients")
         return X, None
+
+    # ---------------------------------------------------------------- inference
+    def confint(self, method: str = "profile", level: float = 0.95, **kwargs: Any) -> pd.DataFrame:
+        """Confidence intervals (R's ``confint``): ``profile`` (MASS's profile likelihood) or ``Wald``;
+        see :func:`reference.inference.confint`."""
+        from reference.inference import confint
+
+        return confint(self, method, level, **kwargs)
+
+    def simulate(self, n: int = 1, seed: int | None = None) -> pd.DataFrame:
+        """``n`` responses simulated at the fitted means (see :func:`reference.inference.simulate_glm`)."""
+        from reference.inference import simulate_glm
+
+        return simulate_glm(self, n, seed)
 
     # ---------------------------------------------------------------- display
     def summary(self) -> str:
@@ -776,6 +791,7 @@ def _finish(
         working_weights=_readonly(fit.working_weights),
         offset=_readonly(offset),
         has_intercept=has_intercept,
+        model_matrix=_readonly(X),
         **extra,
     )
 

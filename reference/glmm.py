@@ -967,6 +967,13 @@ class GLMMResult:
             cols[f"sim_{s + 1}"] = draw_response(rng, self.family, mu, trials=self._trials, phi=self.sigma**2)
         return pd.DataFrame(cols, index=self._index)
 
+    def confint(self, method: str = "profile", level: float = 0.95, **kwargs: Any) -> pd.DataFrame:
+        """Confidence intervals as lme4's ``confint(m, oldNames = FALSE)``: ``profile``, ``Wald`` or
+        ``boot`` (see :func:`reference.inference.confint`)."""
+        from reference.inference import confint
+
+        return confint(self, method, level, **kwargs)
+
     # -- display
     def summary(self) -> str:
         """A text summary laid out like lme4's ``summary(glmer(...))``."""

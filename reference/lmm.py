@@ -1100,6 +1100,19 @@ class LMMResult:
                 out = out + np.einsum("ij,ij->i", Xr, np.nan_to_num(modes, nan=0.0))
         return pd.Series(out, index=newdata.index, name="predicted")
 
+    def simulate(self, n: int = 1, seed: int | None = None) -> pd.DataFrame:
+        """``n`` new responses (new random effects and residuals; see :func:`reference.inference.simulate_lmm`)."""
+        from reference.inference import simulate_lmm
+
+        return simulate_lmm(self, n, seed)
+
+    def confint(self, method: str = "profile", level: float = 0.95, **kwargs: Any) -> pd.DataFrame:
+        """Confidence intervals as lme4's ``confint(m, oldNames = FALSE)``: ``profile``, ``Wald`` or
+        ``boot`` (see :func:`reference.inference.confint`)."""
+        from reference.inference import confint
+
+        return confint(self, method, level, **kwargs)
+
     def summary(self) -> str:
         """A text summary laid out like lme4's ``summary(lmer(...))``."""
         from reference.lmm_display import format_lmm_summary
