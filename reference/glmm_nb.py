@@ -46,22 +46,9 @@ from numpy.typing import ArrayLike, NDArray
 from reference.errors import ConvergenceError, ConvergenceWarning, ModelInputError
 from reference.families import NegativeBinomial, Poisson
 from reference.glm import glm_fit
-from reference.glmm import (
-    GLMMOptions,
-    GLMMResult,
-    NAGQError,
-    _build_result,
-    _escape_boundary,
-    _fd_hessian,
-    _FitOutput,
-    _hessian_evals,
-    _minimize,
-    _newton,
-    _prepare,
-    _safe_value,
-    _start,
-    with_overrides,
-)
+from reference.glmm import GLMMResult, _build_result, _FitOutput, _prepare, _start
+from reference.glmm_optim import minimize, newton_stage, safe_value
+from reference.glmm_options import GLMMOptions, NAGQError, with_overrides
 from reference.glmm_pirls import Response, deviance, pirls
 from reference.glmm_re import single_threaded_blas, theta_lower_bounds, theta_start
 from reference.links import Link, get_link
@@ -248,10 +235,10 @@ def _fit_nb(formula: str, m: Any, opts: GLMMOptions, laplace: str, k_start: floa
     stage1.beta = beta0
     x1 = np.concatenate([np.concatenate([theta_start(p) for p in m.term_ps]), [math.log(k0)]])
     lower1 = np.concatenate([lower_theta, [log_k_min]])
-    if not math.isfinite(_safe_value(stage1)(x1)):
+    if not math.isfinite(safe_value(stage1)(x1)):
         raise ConvergenceError("cannot start the negative binomial fit: PIRLS fails at the starting values; "
                                "rescale the predictors or give k_start")
-    st1 = _minimize(stage1, x1, lower1, opts, np.ones(x1.size), ftol=opts.stage1_ftol)
+    st1 = minimize(stage1, x1, lower1, opts, np.ones(x1.size), ftol=opts.stage1_ftol)
     stage1(st1.x)
     assert stage1.beta is not None
     nfev = st1.nfev
@@ -261,33 +248,16 @@ def _fit_nb(formula: str, m: Any, opts: GLMMOptions, laplace: str, k_start: floa
     obj.u = stage1.u
     x0 = np.concatenate([stage1.beta, st1.x])
     lower = np.concatenate([np.full(nb, -np.inf), lower1])
-    probe = np.ones(x0.size)
-    x, f0, g, H, x_hess, evals, ok = _newton(obj, x0, lower, opts)
-    nfev += evals
-    messages = [f"stage 1 (β in PIRLS): {st1.message} ({st1.nfev} deviance evaluations)"]
-    if ok:
-        inside = _escape_boundary(_safe_value(obj), x, f0, lower, probe, opts)
-        if inside is not None:
-            ok = False
-            x = inside
-    if ok:
-        messages.append("stage 2: Newton steps on (β, θ, log k) with the finite-difference Hessian converged")
-    else:
-        st = _minimize(obj, x, lower, opts, probe)
-        nfev += st.nfev
-        messages.append(f"stage 2: {st.message}")
-        if not math.isfinite(st.fun):
-            raise ConvergenceError(
-                "the negative binomial fit found no finite deviance; rescale the predictors, simplify the "
-                "random effects, or give k_start"
-            )
-        x, f0, g, H, x_hess, evals, _ = _newton(obj, st.x, lower, opts)
-        nfev += evals
-    if np.max(np.abs(x - x_hess) / np.maximum(np.abs(x), 1.0)) > opts.hessian_refresh:
-        f0 = obj(x)
-        g, H = _fd_hessian(obj, x, f0, opts.hessian_step)
-        nfev += 1 + _hessian_evals(x.size)
-    f0 = obj(x)
+    st2 = newton_stage(
+        obj, x0, lower, np.ones(x0.size), opts,
+        failure="the negative binomial fit found no finite deviance; simplify the random effects or give k_start",
+    )
+    nfev += st2.nfev
+    messages = [
+        f"stage 1 (β in PIRLS): {st1.message} ({st1.nfev} deviance evaluations)",
+        f"stage 2 (β, θ, log k): {st2.message}",
+    ]
+    x, f0, g, H = st2.x, st2.fun, st2.gradient, st2.hessian
     assert obj.last is not None
     pr, state = obj.last
     k_hat = math.exp(float(x[-1]))
@@ -304,15 +274,21 @@ def _fit_nb(formula: str, m: Any, opts: GLMMOptions, laplace: str, k_start: floa
         hessian=H[:d, :d], gradient=g[:d], vcov=vcov_fixed, nfev=nfev, messages=tuple(messages), x=x[:d].copy(),
     )
     base = _build_result(formula, m_hat, fit, opts)
-    return _result(base, H, g, k_hat, laplace, nfev)
+    return _result(base, H, g, k_hat, laplace, nfev, m.scaling.transform)
 
 
-def _result(base: GLMMResult, H: F64, g: F64, k_hat: float, laplace: str, nfev: int) -> NBGLMMResult:
+def _result(
+    base: GLMMResult, H: F64, g: F64, k_hat: float, laplace: str, nfev: int, transform: F64
+) -> NBGLMMResult:
+    """``base`` with the joint (β, θ, log k) covariance; ``H`` and ``g`` are on the internal design
+    ``X A`` (``transform`` = A), the covariance is reported on the user's columns."""
     names = list(base.fixef.index)
     nb = len(names)
     all_names = names + [f"theta:{t}" for t in base.theta.index] + ["log(nb_k)"]
     try:
-        cov = np.linalg.inv(0.5 * H)
+        B = np.eye(H.shape[0])
+        B[: transform.shape[0], : transform.shape[0]] = transform
+        cov = B @ np.linalg.inv(0.5 * H) @ B.T
         if not np.all(np.isfinite(cov)) or np.any(np.diag(cov) <= 0):
             raise np.linalg.LinAlgError
     except np.linalg.LinAlgError:
