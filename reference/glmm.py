@@ -82,6 +82,7 @@ from reference.glmm_formula import (
     GLMMDesign,
     GroupingFactorError,
     build_design,
+    group_columns,
     group_labels,
     parse_formula,
 )
@@ -626,7 +627,7 @@ class GLMMResult:
         for term, key in zip(self._design.terms, self.ranef, strict=True):
             spec, idx = term.spec
             Xr = np.asarray(spec.get_model_matrix(frame), dtype=np.float64)[:, list(idx)]
-            labels = group_labels(frame, tuple(p.strip() for p in term.group.split(":")))
+            labels = group_labels(frame, group_columns(term.group))
             modes = self.ranef[key].modes
             lookup = modes.reindex(labels.to_numpy()).to_numpy()
             lookup = np.nan_to_num(lookup, nan=0.0)

@@ -92,6 +92,7 @@ from reference.glmm_formula import (
     GroupingFactorError,
     RandomTerm,
     build_design,
+    group_columns,
     group_labels,
     parse_formula,
 )
@@ -1087,7 +1088,7 @@ class LMMResult:
             for term, key in zip(self._design.terms, self.ranef, strict=True):
                 spec, idx = term.spec
                 Xr = np.asarray(spec.get_model_matrix(newdata), dtype=np.float64)[:, list(idx)]
-                labels = group_labels(newdata, tuple(p.strip() for p in term.group.split(":")))
+                labels = group_labels(newdata, group_columns(term.group))
                 modes = self.ranef[key].modes.reindex(labels.to_numpy()).to_numpy()
                 out = out + np.einsum("ij,ij->i", Xr, np.nan_to_num(modes, nan=0.0))
         return pd.Series(out, index=newdata.index, name="predicted")
