@@ -108,7 +108,7 @@ from reference.glmm_formula import (
 )
 from reference.glmm_inputs import FixedScaling, column_or_array, separating_columns, term_keys
 from reference.glmm_optim import fd_grad, minimize, newton_stage
-from reference.glmm_options import NAGQ_MESSAGE, GLMMOptions, NAGQError, with_overrides
+from reference.glmm_options import NAGQ_MESSAGE, GLMMOptions, NAGQError, check_nagq, with_overrides
 from reference.glmm_pirls import PirlsResult, Response, deviance, pirls
 from reference.glmm_re import (
     BlockRE,
@@ -120,6 +120,7 @@ from reference.glmm_re import (
     theta_to_lambda,
 )
 from reference.links import Link
+from reference.lmm import lmer
 
 __all__ = [
     "DevianceFunction",
@@ -129,6 +130,7 @@ __all__ = [
     "glmer",
     "glmer_deviance",
     "glmer_deviance_function",
+    "glmer_gaussian",
 ]
 
 F64 = NDArray[np.float64]
@@ -180,10 +182,7 @@ def _prepare(
 ) -> _Model:
     fam = get_family(family)
     lk = fam.link_object(link)
-    if isinstance(nAGQ, bool) or not isinstance(nAGQ, int | np.integer) or nAGQ < 0:
-        raise NAGQError(f"nAGQ must be an integer ≥ 0 (0, 1 = Laplace, or up to 25), got {nAGQ!r}")
-    if nAGQ > 25:
-        raise NAGQError(f"nAGQ = {nAGQ} is more than lme4's maximum of 25; use at most 25 nodes")
+    nAGQ = check_nagq(nAGQ)
     parsed = parse_formula(formula)
     extra = tuple(v for v in (trials, weights, offset) if isinstance(v, str))
     design = build_design(parsed, data, extra_columns=extra, factor_response=fam.name == "binomial")
@@ -939,13 +938,76 @@ def glmer(
         fam = get_family(family)
         if fam.name == "gaussian" and fam.link_object(link).name == "identity":
             # the Laplace approximation is exact here, and σ² profiles out in closed form
-            from reference.lmm import glmer_gaussian
-
             return glmer_gaussian(formula, data, weights=weights, offset=offset, nAGQ=nAGQ, options=opts)
     m = _prepare(formula, data, family, link, trials, weights, offset, nAGQ, opts)
     with single_threaded_blas():
         fit = _fit(m, opts)
         return _build_result(formula, m, fit, opts)
+
+
+def glmer_gaussian(
+    formula: str,
+    data: pd.DataFrame,
+    *,
+    weights: str | ArrayLike | None = None,
+    offset: str | ArrayLike | None = None,
+    nAGQ: int = 1,
+    options: GLMMOptions | None = None,
+) -> GLMMResult:
+    """``glmer(formula, data, family="gaussian")`` (identity link) by the fast profiled ML fit of
+    :func:`reference.lmm.lmer` (``REML=False``).
+
+    For the gaussian identity model the Laplace approximation and adaptive Gauss–Hermite
+    quadrature are exact, and ``nAGQ = 0`` (β inside the penalised least squares) reaches the
+    same optimum, so every ``nAGQ`` gives the ML linear mixed model. Returns a
+    :class:`GLMMResult` with lme4's standard errors (σ² times the inverse of the fixed-effects
+    Schur complement, as ``lmer``); ``options`` (a GLMMOptions) is only stored.
+    """
+    nagq = check_nagq(nAGQ)
+    if nagq > 1 and len(parse_formula(formula).terms) != 1:
+        raise NAGQError(NAGQ_MESSAGE)
+    res = lmer(formula, data, REML=False, weights=weights, offset=offset)
+    terms = res._design.terms
+    if nagq > 1 and terms[0].p != 1:
+        raise NAGQError(NAGQ_MESSAGE)
+    family = get_family("gaussian")
+    return GLMMResult(
+        formula=formula,
+        family=family,
+        link=family.link_object("identity"),
+        nagq=nagq,
+        fixef=res.fixef,
+        se=res.se,
+        vcov=res.vcov,
+        theta=res.theta,
+        sigma=res.sigma,
+        varcorr=res.varcorr,
+        re_sd=res.re_sd,
+        re_corr=res.re_corr,
+        loglik=res.loglik,
+        deviance=-2.0 * res.loglik,
+        nobs=res.nobs,
+        npar=res.npar,
+        ngroups=dict(res.ngroups),
+        ranef=res.ranef,
+        optinfo={
+            "messages": (f"profiled ML linear mixed model (reference.lmm): {res.optinfo['message']}",),
+            "nfev": res.optinfo["nfev"],
+            "singular": res.singular,
+            "warnings": list(res.optinfo["warnings"]),
+            "lmm": res.optinfo,
+        },
+        _fitted=res._fitted,
+        _eta=res._fitted,
+        _y=res._y,
+        _wt=res._wt,
+        _trials=None,
+        _offset=res._offset,
+        _offset_arg=res._offset_arg,
+        _index=res._index,
+        _design=res._design,
+        _options=options if options is not None else GLMMOptions(),
+    )
 
 
 class DevianceFunction:

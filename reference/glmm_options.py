@@ -8,15 +8,26 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any, TypeVar
 
+import numpy as np
+
 from reference.errors import ModelInputError
 
-__all__ = ["NAGQ_MESSAGE", "GLMMOptions", "NAGQError", "with_overrides"]
+__all__ = ["NAGQ_MESSAGE", "GLMMOptions", "NAGQError", "check_nagq", "with_overrides"]
 
 NAGQ_MESSAGE = "nAGQ > 1 is only available for models with a single, scalar random-effects term"
 
 
 class NAGQError(ModelInputError):
     """nAGQ is not an integer ≥ 0, or > 1 for a model that is not one scalar term."""
+
+
+def check_nagq(nAGQ: Any) -> int:
+    """``nAGQ`` as an int after lme4's checks (an integer from 0 to 25), else :class:`NAGQError`."""
+    if isinstance(nAGQ, bool) or not isinstance(nAGQ, int | np.integer) or nAGQ < 0:
+        raise NAGQError(f"nAGQ must be an integer ≥ 0 (0, 1 = Laplace, or up to 25), got {nAGQ!r}")
+    if nAGQ > 25:
+        raise NAGQError(f"nAGQ = {nAGQ} is more than lme4's maximum of 25; use at most 25 nodes")
+    return int(nAGQ)
 
 
 @dataclass(frozen=True, kw_only=True)

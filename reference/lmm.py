@@ -110,7 +110,7 @@ from reference.glmm_re import (
 )
 from reference.links import Link
 
-__all__ = ["LMMOptions", "LMMResult", "glmer_gaussian", "lmer", "lmer_criterion"]
+__all__ = ["LMMOptions", "LMMResult", "lmer", "lmer_criterion"]  # glmer_gaussian: see __getattr__
 
 F64 = NDArray[np.float64]
 LOG_2PI = math.log(2.0 * math.pi)
@@ -1283,71 +1283,11 @@ def lmer_criterion(
     return model.criterion_of(model.evaluate(th))
 
 
-def glmer_gaussian(
-    formula: str,
-    data: pd.DataFrame,
-    *,
-    weights: str | ArrayLike | None = None,
-    offset: str | ArrayLike | None = None,
-    nAGQ: int = 1,
-    options: Any = None,
-) -> Any:
-    """``glmer(formula, data, family="gaussian")`` (identity link) by the fast profiled ML fit.
+def __getattr__(name: str) -> Any:
+    """``reference.lmm.glmer_gaussian``: the name it had before it moved to :mod:`reference.glmm`
+    (which imports this module, not the other way round)."""
+    if name == "glmer_gaussian":
+        from reference.glmm import glmer_gaussian
 
-    For the gaussian identity model the Laplace approximation and adaptive Gauss–Hermite
-    quadrature are exact, and ``nAGQ = 0`` (β inside the penalised least squares) reaches the
-    same optimum, so every ``nAGQ`` gives the ML linear mixed model. Returns a
-    :class:`reference.glmm.GLMMResult` with lme4's standard errors (σ² times the inverse of the
-    fixed-effects Schur complement, as ``lmer``); ``options`` (a GLMMOptions) is only stored.
-    """
-    from reference.glmm import GLMMResult
-    from reference.glmm_options import NAGQ_MESSAGE, GLMMOptions, NAGQError
-
-    if isinstance(nAGQ, bool) or not isinstance(nAGQ, int | np.integer) or nAGQ < 0:
-        raise NAGQError(f"nAGQ must be an integer ≥ 0 (0, 1 = Laplace, or up to 25), got {nAGQ!r}")
-    if nAGQ > 25:
-        raise NAGQError(f"nAGQ = {nAGQ} is more than lme4's maximum of 25; use at most 25 nodes")
-    opts = LMMOptions()
-    with _blas_threads(opts.blas_threads):
-        model = _LMM(formula, data, False, weights, offset, opts)
-        if nAGQ > 1 and (len(model.terms) != 1 or model.terms[0].p != 1):
-            raise NAGQError(NAGQ_MESSAGE)
-        res = _build_result(model, _optimize(model))
-    family = get_family("gaussian")
-    return GLMMResult(
-        formula=formula,
-        family=family,
-        link=family.link_object("identity"),
-        nagq=int(nAGQ),
-        fixef=res.fixef,
-        se=res.se,
-        vcov=res.vcov,
-        theta=res.theta,
-        sigma=res.sigma,
-        varcorr=res.varcorr,
-        re_sd=res.re_sd,
-        re_corr=res.re_corr,
-        loglik=res.loglik,
-        deviance=-2.0 * res.loglik,
-        nobs=res.nobs,
-        npar=res.npar,
-        ngroups={t.group: t.nlevels for t in model.terms},  # per grouping factor, as lme4's ngrps
-        ranef=res.ranef,
-        optinfo={
-            "messages": (f"profiled ML linear mixed model (reference.lmm): {res.optinfo['message']}",),
-            "nfev": res.optinfo["nfev"],
-            "singular": res.singular,
-            "warnings": list(res.optinfo["warnings"]),
-            "lmm": res.optinfo,
-        },
-        _fitted=res._fitted,
-        _eta=res._fitted,
-        _y=res._y,
-        _wt=res._wt,
-        _trials=None,
-        _offset=res._offset,
-        _offset_arg=res._offset_arg,
-        _index=res._index,
-        _design=res._design,
-        _options=options if options is not None else GLMMOptions(),
-    )
+        return glmer_gaussian
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
