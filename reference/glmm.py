@@ -139,8 +139,10 @@ F64 = NDArray[np.float64]
 
 
 @dataclass
-class _Model:
-    """Everything the fitting code needs, rows sorted by cluster for one grouping factor."""
+class PreparedModel:
+    """Everything the fitting code needs, rows sorted by cluster for one grouping factor; ``X`` is
+    the internal (centred and scaled) design. Built by :func:`prepare_model`; shared with
+    :mod:`reference.glmm_nb`."""
 
     design: GLMMDesign
     family: Family
@@ -169,7 +171,7 @@ class _Model:
         return not self.resp.fixed_dispersion
 
 
-def _prepare(
+def prepare_model(
     formula: str,
     data: pd.DataFrame,
     family: str | Family,
@@ -179,7 +181,9 @@ def _prepare(
     offset: Any,
     nAGQ: int,
     opts: GLMMOptions,
-) -> _Model:
+) -> PreparedModel:
+    """Check the arguments of :func:`glmer` and build the model: design, response, random-effects
+    structure, and the internal scaling of the fixed effects (``opts.scale_fixed``)."""
     fam = get_family(family)
     lk = fam.link_object(link)
     nAGQ = check_nagq(nAGQ)
@@ -235,7 +239,7 @@ def _prepare(
         )
     resp = Response(fam, lk, y[order], wt[order], off[order])
     scaling = FixedScaling.of(design.X, enabled=opts.scale_fixed)
-    return _Model(
+    return PreparedModel(
         design=design,
         family=fam,
         link=lk,
@@ -255,7 +259,7 @@ def _prepare(
 class _Objective:
     """Deviance as a function of the parameter vector, with warm-started PIRLS."""
 
-    def __init__(self, m: _Model, opts: GLMMOptions, joint: bool, nagq: int) -> None:
+    def __init__(self, m: PreparedModel, opts: GLMMOptions, joint: bool, nagq: int) -> None:
         self.m = m
         self.opts = opts
         self.joint = joint
@@ -364,7 +368,7 @@ class _Objective:
         return dev
 
 
-def _start(m: _Model) -> tuple[F64, float]:
+def start_values(m: PreparedModel) -> tuple[F64, float]:
     """β from the GLM without random effects (reference.glm), φ from its Pearson statistic.
 
     Falls back to a least-squares fit of ``g(mustart)`` when the GLM cannot be fitted
@@ -395,7 +399,10 @@ def _start(m: _Model) -> tuple[F64, float]:
 
 
 @dataclass
-class _FitOutput:
+class FitOutput:
+    """The optimum as the optimisers leave it, on the internal design (β, vcov, gradient, Hessian);
+    :func:`build_result` turns it into a :class:`GLMMResult` on the user's columns."""
+
     beta: F64
     theta_abs: F64
     phi: float
@@ -410,7 +417,7 @@ class _FitOutput:
     x: F64
 
 
-def separation_message(m: _Model) -> str | None:
+def separation_message(m: PreparedModel) -> str | None:
     """A one-line description of (quasi-)complete separation by the fixed effects, or None."""
     fam = m.family.name
     if fam not in ("binomial", "poisson"):
@@ -427,7 +434,7 @@ def separation_message(m: _Model) -> str | None:
     )
 
 
-def _first_evaluation(obj0: _Objective, m: _Model, x1: F64, beta0: F64) -> None:
+def _first_evaluation(obj0: _Objective, m: PreparedModel, x1: F64, beta0: F64) -> None:
     """Evaluate the stage-1 objective at the start, so that PIRLS has converged modes to warm-start
     from. Tries the GLM's β, then β from the working response of ``mustart`` (which always gives
     valid means), then a smaller random-effects scale; raises a message naming the cause."""
@@ -455,7 +462,7 @@ def _first_evaluation(obj0: _Objective, m: _Model, x1: F64, beta0: F64) -> None:
     ) from None
 
 
-def _schur_vcov(m: _Model, state: Any, pr: PirlsResult) -> F64:
+def _schur_vcov(m: PreparedModel, state: Any, pr: PirlsResult) -> F64:
     """Inverse of the fixed-effects block ``XᵀWX − Cᵀ A⁻¹ C`` of the penalised system at the modes
     ``pr`` (lme4's nAGQ = 0 standard errors); NaN when it is singular."""
     C = m.struct.cross_x(state, pr.w, m.X)
@@ -466,11 +473,11 @@ def _schur_vcov(m: _Model, state: Any, pr: PirlsResult) -> F64:
         return np.full((m.nb, m.nb), np.nan)
 
 
-def _fit(m: _Model, opts: GLMMOptions) -> _FitOutput:
+def _fit(m: PreparedModel, opts: GLMMOptions) -> FitOutput:
     """Stage 1 (θ[, log φ] with β in PIRLS), then, for nAGQ ≥ 1, the joint Newton stage; every
     β, gradient and Hessian here is on the internal (scaled) design ``m.X``."""
     lower_theta = np.concatenate([theta_lower_bounds(p) for p in m.term_ps])
-    beta0, phi0 = _start(m)
+    beta0, phi0 = start_values(m)
     scale0 = math.sqrt(phi0) if m.free_phi else 1.0
     theta0 = np.concatenate([theta_start(p) for p in m.term_ps]) * scale0
     extra = [math.log(phi0)] if m.free_phi else []
@@ -508,7 +515,7 @@ def _fit(m: _Model, opts: GLMMOptions) -> _FitOutput:
         # gradient of the stage-1 objective for the diagnostics
         grad = fd_grad(obj0, st1.x, dev1, lower1, opts.fd_step)
         obj0(st1.x)
-        return _FitOutput(beta, theta_abs, phi1, dev1, pr1, state1, None, grad, vcov, nfev, tuple(messages), st1.x)
+        return FitOutput(beta, theta_abs, phi1, dev1, pr1, state1, None, grad, vcov, nfev, tuple(messages), st1.x)
 
     # stage 2: joint (β, θ[, log φ]) on the Laplace / AGQ deviance
     obj = _Objective(m, opts, joint=False, nagq=m.nagq)
@@ -539,7 +546,7 @@ def _fit(m: _Model, opts: GLMMOptions) -> _FitOutput:
             stacklevel=3,
         )
         vcov = _schur_vcov(m, state, pr)
-    return _FitOutput(beta, theta_abs, phi, f0, pr, state, H, g, vcov, nfev, tuple(messages), x)
+    return FitOutput(beta, theta_abs, phi, f0, pr, state, H, g, vcov, nfev, tuple(messages), x)
 
 
 # ----------------------------------------------------------------------------- result
@@ -685,7 +692,9 @@ class GLMMResult:
         return self.summary()
 
 
-def _build_result(formula: str, m: _Model, fit: _FitOutput, opts: GLMMOptions) -> GLMMResult:
+def build_result(formula: str, m: PreparedModel, fit: FitOutput, opts: GLMMOptions) -> GLMMResult:
+    """The :class:`GLMMResult` of ``fit`` (β, SEs and vcov mapped back to the user's columns, random
+    effects, conditional variances), with the convergence and degeneracy diagnostics warned."""
     design = m.design
     inv = np.empty_like(m.order)
     inv[m.order] = np.arange(m.order.size)
@@ -787,7 +796,7 @@ def _build_result(formula: str, m: _Model, fit: _FitOutput, opts: GLMMOptions) -
     return result
 
 
-def _condvar(m: _Model, fit: _FitOutput) -> list[F64]:
+def _condvar(m: PreparedModel, fit: FitOutput) -> list[F64]:
     """Per-term (levels, p, p) blocks of A⁻¹ = Var(u | y) (Laplace)."""
     fac = fit.pr.factor
     if isinstance(m.struct, BlockRE):
@@ -811,7 +820,7 @@ def _condvar(m: _Model, fit: _FitOutput) -> list[F64]:
     return out
 
 
-def _diagnose(result: GLMMResult, m: _Model, fit: _FitOutput, opts: GLMMOptions) -> None:
+def _diagnose(result: GLMMResult, m: PreparedModel, fit: FitOutput, opts: GLMMOptions) -> None:
     msgs: list[str] = result.optinfo["warnings"]
     k = 0
     singular = False
@@ -857,7 +866,7 @@ def _diagnose(result: GLMMResult, m: _Model, fit: _FitOutput, opts: GLMMOptions)
         warnings.warn(msg, ConvergenceWarning, stacklevel=4)
 
 
-def _degenerate_terms(result: GLMMResult, m: _Model, opts: GLMMOptions) -> list[str]:
+def _degenerate_terms(result: GLMMResult, m: PreparedModel, opts: GLMMOptions) -> list[str]:
     """Warnings for random-effect standard deviations above ``opts.huge_sd`` (relative to σ), with
     the share of the term's levels that have a single observation (such levels carry almost no
     information on their own effect, so the Laplace approximation for them is poor)."""
@@ -884,7 +893,7 @@ def _degenerate_terms(result: GLMMResult, m: _Model, opts: GLMMOptions) -> list[
     return out
 
 
-def _suspect_separation(m: _Model, fit: _FitOutput) -> bool:
+def _suspect_separation(m: PreparedModel, fit: FitOutput) -> bool:
     """True when a fixed effect other than the intercept is so large (over 10 on the link scale per
     standard deviation of its column) that separation should be checked for."""
     if m.family.name not in ("binomial", "poisson") or m.scaling.is_identity:
@@ -939,10 +948,10 @@ def glmer(
         if fam.name == "gaussian" and fam.link_object(link).name == "identity":
             # the Laplace approximation is exact here, and σ² profiles out in closed form
             return glmer_gaussian(formula, data, weights=weights, offset=offset, nAGQ=nAGQ, options=opts)
-    m = _prepare(formula, data, family, link, trials, weights, offset, nAGQ, opts)
+    m = prepare_model(formula, data, family, link, trials, weights, offset, nAGQ, opts)
     with single_threaded_blas():
         fit = _fit(m, opts)
-        return _build_result(formula, m, fit, opts)
+        return build_result(formula, m, fit, opts)
 
 
 def glmer_gaussian(
@@ -1017,7 +1026,7 @@ class DevianceFunction:
     from the previous call's conditional modes) and evaluates the deviance.
     """
 
-    def __init__(self, m: _Model, opts: GLMMOptions) -> None:
+    def __init__(self, m: PreparedModel, opts: GLMMOptions) -> None:
         self._m = m
         self._obj = _Objective(m, opts, joint=False, nagq=m.nagq)
         self.n_beta = m.nb
@@ -1059,7 +1068,7 @@ def glmer_deviance_function(
     function is cheap to call many times (profiling, checking the optimum, plotting).
     """
     opts = options or GLMMOptions()
-    m = _prepare(formula, data, family, link, trials, weights, offset, max(int(nAGQ), 1), opts)
+    m = prepare_model(formula, data, family, link, trials, weights, offset, max(int(nAGQ), 1), opts)
     return DevianceFunction(m, opts)
 
 

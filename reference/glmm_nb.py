@@ -46,7 +46,7 @@ from numpy.typing import ArrayLike, NDArray
 from reference.errors import ConvergenceError, ConvergenceWarning, ModelInputError
 from reference.families import NegativeBinomial, Poisson
 from reference.glm import glm_fit
-from reference.glmm import GLMMResult, _build_result, _FitOutput, _prepare, _start
+from reference.glmm import FitOutput, GLMMResult, build_result, prepare_model, start_values
 from reference.glmm_optim import minimize, newton_stage, safe_value
 from reference.glmm_options import GLMMOptions, NAGQError, with_overrides
 from reference.glmm_pirls import Response, deviance, pirls
@@ -217,7 +217,7 @@ def glmer_nb(
         raise NAGQError(f"glmer_nb needs nAGQ ≥ 1 (1 = Laplace, or up to 25 nodes), got {nAGQ!r}")
     if k_start is not None and not (isinstance(k_start, int | float) and K_MIN < k_start < K_MAX):
         raise ModelInputError(f"k_start must be a number between {K_MIN:g} and {K_MAX:g}, got {k_start!r}")
-    m = _prepare(formula, data, nb_family(1.0, laplace), link, None, weights, offset, int(nAGQ), opts)
+    m = prepare_model(formula, data, nb_family(1.0, laplace), link, None, weights, offset, int(nAGQ), opts)
     with single_threaded_blas():
         return _fit_nb(formula, m, opts, laplace, k_start)
 
@@ -230,7 +230,7 @@ def _fit_nb(formula: str, m: Any, opts: GLMMOptions, laplace: str, k_start: floa
     log_k_min = math.log(K_MIN)
 
     # 1. (θ, log k) with β inside PIRLS (the nAGQ = 0 criterion), loosely: starting values only
-    beta0, _ = _start(m)
+    beta0, _ = start_values(m)
     stage1 = _JointNB(m, opts, laplace, beta_in_pirls=True)
     stage1.beta = beta0
     x1 = np.concatenate([np.concatenate([theta_start(p) for p in m.term_ps]), [math.log(k0)]])
@@ -269,11 +269,11 @@ def _fit_nb(formula: str, m: Any, opts: GLMMOptions, laplace: str, k_start: floa
         vcov_fixed = np.linalg.inv(0.5 * H[:d, :d])[:nb, :nb]
     except np.linalg.LinAlgError:
         vcov_fixed = np.full((nb, nb), np.nan)
-    fit = _FitOutput(
+    fit = FitOutput(
         beta=x[:nb].copy(), theta_abs=x[nb:d].copy(), phi=1.0, deviance=f0, pr=pr, state=state,
         hessian=H[:d, :d], gradient=g[:d], vcov=vcov_fixed, nfev=nfev, messages=tuple(messages), x=x[:d].copy(),
     )
-    base = _build_result(formula, m_hat, fit, opts)
+    base = build_result(formula, m_hat, fit, opts)
     return _result(base, H, g, k_hat, laplace, nfev, m.scaling.transform)
 
 
