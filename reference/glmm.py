@@ -63,7 +63,7 @@ random-effects scale (θ·c for growing c).
 **Separation and degenerate optima**: when the fit cannot start or a slope exceeds 10 per SD of its
 column, a linear programme (:func:`reference.glmm_inputs.separating_columns`) checks for
 (quasi-)complete separation by the fixed effects and the error or warning names the columns.
-A random-effect SD above ``huge_sd`` (10, relative to σ) is warned about as a degenerate optimum,
+A random-effect SD above ``huge_sd`` (10 on a log, logit, probit, … scale) is warned about as a degenerate optimum,
 with the share of the term's levels that have one observation (``optinfo["single_observation_share"]``);
 a Hessian that is not positive definite is warned about too (SEs then from the penalised system).
 
@@ -703,7 +703,8 @@ def build_result(formula: str, m: PreparedModel, fit: FitOutput, opts: GLMMOptio
     beta_user = m.scaling.beta_to_user(fit.beta)
     vcov_user = m.scaling.vcov_to_user(fit.vcov)
     fixef = pd.Series(beta_user, index=names, name="Estimate")
-    se = pd.Series(np.sqrt(np.diag(vcov_user)), index=names, name="Std. Error")
+    with np.errstate(invalid="ignore"):  # a NaN or negative variance (degenerate fit) gives a NaN SE
+        se = pd.Series(np.sqrt(np.diag(vcov_user)), index=names, name="Std. Error")
     vcov = pd.DataFrame(vcov_user, index=names, columns=names)
     sigma = math.sqrt(fit.phi) if m.free_phi else 1.0
     keys = term_keys([t.group for t in design.terms])
@@ -866,18 +867,23 @@ def _diagnose(result: GLMMResult, m: PreparedModel, fit: FitOutput, opts: GLMMOp
         warnings.warn(msg, ConvergenceWarning, stacklevel=4)
 
 
+#: links whose scale has no units of its own (log-odds, log-rates, …): there an SD of 10 is huge
+_UNITLESS_LINKS = ("logit", "probit", "cauchit", "cloglog", "loglog", "log")
+
+
 def _degenerate_terms(result: GLMMResult, m: PreparedModel, opts: GLMMOptions) -> list[str]:
-    """Warnings for random-effect standard deviations above ``opts.huge_sd`` (relative to σ), with
-    the share of the term's levels that have a single observation (such levels carry almost no
-    information on their own effect, so the Laplace approximation for them is poor)."""
+    """Warnings for random-effect standard deviations above ``opts.huge_sd`` on the link scale
+    (links without units only), with the share of the term's levels that have a single
+    observation (such levels carry almost no information on their own effect, so the Laplace
+    approximation for them is poor)."""
     out = []
     fractions: dict[str, float] = {}
     for t, key in zip(m.design.terms, result.re_sd, strict=True):
         counts = np.bincount(t.codes, minlength=t.nlevels)
         single = float(np.mean(counts == 1))
         fractions[key] = single
-        sd = result.re_sd[key].to_numpy() / result.sigma
-        if not np.any(sd > opts.huge_sd):
+        sd = result.re_sd[key].to_numpy()
+        if m.link.name not in _UNITLESS_LINKS or not np.any(sd > opts.huge_sd):
             continue
         worst = float(np.max(sd))
         note = (

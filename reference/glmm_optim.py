@@ -216,8 +216,12 @@ def minimize(f: Any, x0: F64, lower: F64, opts: GLMMOptions, probe_step: F64, ft
         if not math.isfinite(f0):
             return 1e300, np.zeros_like(x)
         if opts.forward_differences:
-            return f0, fd_grad(safe, x, f0, lower, opts.fd_forward_step, forward=True)
-        return f0, fd_grad(safe, x, f0, lower, opts.fd_step)
+            g = fd_grad(safe, x, f0, lower, opts.fd_forward_step, forward=True)
+        else:
+            g = fd_grad(safe, x, f0, lower, opts.fd_step)
+        # a step that made PIRLS fail (deviance +inf) says "not this way": hold that coordinate
+        # (an infinite component would turn the search direction into NaN)
+        return f0, np.where(np.isfinite(g), g, 0.0)
 
     def run(start: F64) -> _BoxResult:
         return _bfgs_box(

@@ -51,7 +51,7 @@ class GLMMOptions:
     hessian_refresh: float = 1e-3  # recompute the Hessian for the SEs if x moved more (relative)
     grad_check_tol: float = 2e-3  # lme4's check.conv.grad: max |H⁻¹ g| allowed
     singular_tol: float = 1e-4  # lme4's boundary tolerance on θ diagonals
-    huge_sd: float = 10.0  # warn when a random-effect SD (relative to σ) exceeds this: a degenerate optimum
+    huge_sd: float = 10.0  # warn when a random-effect SD on a log/logit/… scale exceeds this (degenerate)
     boundary_tol: float = 1e-3  # a θ diagonal within this (× the θ scale) of its bound 0 is probed …
     boundary_probes: tuple[float, ...] = (1e-3, 0.1, 0.5, 1.0)  # … at these interior values (× the θ scale)
     boundary_restarts: int = 5  # searches restarted from a better interior probe at most this often

@@ -139,6 +139,27 @@ def test_complete_separation_is_named_with_its_column(nagq: int) -> None:
     assert "nAGQ=0" not in str(info.value)
 
 
+@pytest.mark.parametrize("family", ["poisson", "binomial"])
+def test_level_with_only_zeros_is_fitted_and_named(family: str) -> None:
+    """Quasi-complete separation by a factor level: the fit ends (the coefficient runs off), and
+    the warning names the level's column."""
+    rng = np.random.default_rng(5)
+    n = 240
+    f = np.repeat(["a", "b", "c"], n // 3)
+    g = rng.integers(0, 12, n)
+    y = rng.poisson(np.exp(1.0 + rng.normal(0, 0.3, 12)[g])).astype(float)
+    y[f == "c"] = 0.0
+    if family == "binomial":
+        y = (y > 1).astype(float)
+    df = pd.DataFrame({"y": y, "f": f, "g": g.astype(str)})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        fit = glmer("y ~ f + (1 | g)", df, family)
+    assert fit.fixef["fc"] < -10
+    msgs = [str(w.message) for w in caught]
+    assert any("separate" in m and "column(s) fc" in m for m in msgs), msgs
+
+
 def test_separating_columns_finds_none_without_separation() -> None:
     rng = np.random.default_rng(2)
     X = np.column_stack([np.ones(100), rng.normal(size=100)])
