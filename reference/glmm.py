@@ -256,6 +256,53 @@ def prepare_model(
     )
 
 
+#: random-effects scales (× θ) of the continuation that :func:`conditional_modes` falls back on
+_CONTINUATION = (0.05, 0.15, 0.4, 1.0)
+
+
+def conditional_modes(
+    m: PreparedModel,
+    resp: Response,
+    theta: F64,
+    phi: float,
+    opts: GLMMOptions,
+    *,
+    beta: F64 | None,
+    u0: F64 | None,
+    joint: bool,
+) -> tuple[PirlsResult, Any]:
+    """PIRLS at ``θ``: the conditional modes ``u`` (and β, from ``beta``, when ``joint``; else at the
+    fixed ``beta``) and the random-effects state. When PIRLS fails from ``u0`` (very large
+    standard deviations), it is solved by continuation: the modes at ``θ·c`` for growing ``c``
+    start each solve, with ``u`` rescaled so that ``b = Λu`` is kept.
+
+    Raises:
+        ConvergenceError: when the continuation fails too.
+    """
+    assert beta is not None
+    tols = opts.pirls_tolerances()
+
+    def solve(th: F64, u: F64 | None, b: F64) -> tuple[PirlsResult, Any]:
+        state = m.struct.prepare(th)
+        if joint:
+            return pirls(m.struct, state, resp, m.X, b, u, phi, joint=True, **tols), state
+        eta_fixed = resp.offset + m.X @ b
+        return pirls(m.struct, state, resp, m.X, b, u, phi, joint=False, eta_fixed=eta_fixed, **tols), state
+
+    try:
+        return solve(theta, u0, beta)
+    except ConvergenceError:
+        pass
+    u: F64 | None = None
+    prev = 1.0
+    for c in _CONTINUATION:
+        pr, state = solve(theta * c, None if u is None else u * (prev / c), beta)
+        if joint:
+            beta = pr.beta
+        u, prev = pr.u, c
+    return pr, state
+
+
 class _Objective:
     """Deviance as a function of the parameter vector, with warm-started PIRLS."""
 
@@ -323,41 +370,13 @@ class _Objective:
         phi = math.exp(x[k + m.ntheta]) if m.free_phi else 1.0
         return beta, theta, phi
 
-    def _modes(self, beta: F64 | None, theta: F64, phi: float, u0: F64 | None) -> tuple[PirlsResult, Any]:
-        m = self.m
-        state = m.struct.prepare(theta)
-        tols = self.opts.pirls_tolerances()
-        if self.joint:
-            return pirls(m.struct, state, m.resp, m.X, self.beta, u0, phi, joint=True, **tols), state
-        assert beta is not None
-        eta_fixed = m.resp.offset + m.X @ beta
-        return pirls(m.struct, state, m.resp, m.X, beta, u0, phi, joint=False, eta_fixed=eta_fixed, **tols), state
-
-    def _continued(self, beta: F64 | None, theta: F64, phi: float) -> tuple[PirlsResult, Any]:
-        """PIRLS by continuation in the random-effects scale: the modes at ``θ·c`` for growing
-        ``c`` start each solve, with ``u`` rescaled so that ``b = Λu`` is kept. Used when PIRLS
-        fails from the usual start, as happens for very large standard deviations."""
-        u: F64 | None = None
-        prev = 1.0
-        for c in self.CONTINUATION:
-            if u is not None:
-                u = u * (prev / c)
-            pr, state = self._modes(beta, theta * c, phi, u)
-            if self.joint:
-                self.beta = pr.beta
-            u, prev = pr.u, c
-        return pr, state
-
-    CONTINUATION = (0.05, 0.15, 0.4, 1.0)
-
     def __call__(self, x: F64) -> float:
         m = self.m
         beta, theta, phi = self.split(x)
         learn = self._warm_start(x)
-        try:
-            pr, state = self._modes(beta, theta, phi, self.u)
-        except ConvergenceError:
-            pr, state = self._continued(beta, theta, phi)
+        pr, state = conditional_modes(
+            m, m.resp, theta, phi, self.opts, beta=self.beta if self.joint else beta, u0=self.u, joint=self.joint
+        )
         if self.joint:
             self.beta = pr.beta
         self.u = pr.u

@@ -46,10 +46,17 @@ from numpy.typing import ArrayLike, NDArray
 from reference.errors import ConvergenceError, ConvergenceWarning, ModelInputError
 from reference.families import NegativeBinomial, Poisson
 from reference.glm import glm_fit
-from reference.glmm import FitOutput, GLMMResult, build_result, prepare_model, start_values
+from reference.glmm import (
+    FitOutput,
+    GLMMResult,
+    build_result,
+    conditional_modes,
+    prepare_model,
+    start_values,
+)
 from reference.glmm_optim import minimize, newton_stage, safe_value
 from reference.glmm_options import GLMMOptions, NAGQError, with_overrides
-from reference.glmm_pirls import Response, deviance, pirls
+from reference.glmm_pirls import Response, deviance
 from reference.glmm_re import single_threaded_blas, theta_lower_bounds, theta_start
 from reference.links import Link, get_link
 
@@ -141,15 +148,10 @@ class _JointNB:
         if not log_k <= math.log(K_MAX):
             return math.inf
         resp = self.response(log_k)
-        state = m.struct.prepare(theta)
+        beta = self.beta if self.beta_in_pirls else x[:nb]
+        pr, state = conditional_modes(m, resp, theta, 1.0, self.opts, beta=beta, u0=self.u, joint=self.beta_in_pirls)
         if self.beta_in_pirls:
-            pr = pirls(m.struct, state, resp, m.X, self.beta, self.u, 1.0, joint=True,
-                       **self.opts.pirls_tolerances())
             self.beta = pr.beta
-        else:
-            beta = x[:nb]
-            pr = pirls(m.struct, state, resp, m.X, beta, self.u, 1.0, joint=False,
-                       eta_fixed=resp.offset + m.X @ beta, **self.opts.pirls_tolerances())
         self.u = pr.u
         self.last = (pr, state)
         return deviance(m.struct, state, resp, pr, 1.0, 1 if self.beta_in_pirls else max(m.nagq, 1))
@@ -237,7 +239,7 @@ def _fit_nb(formula: str, m: Any, opts: GLMMOptions, laplace: str, k_start: floa
     lower1 = np.concatenate([lower_theta, [log_k_min]])
     if not math.isfinite(safe_value(stage1)(x1)):
         raise ConvergenceError("cannot start the negative binomial fit: PIRLS fails at the starting values; "
-                               "rescale the predictors or give k_start")
+                               "check the predictors for extreme values or give k_start")
     st1 = minimize(stage1, x1, lower1, opts, np.ones(x1.size), ftol=opts.stage1_ftol)
     stage1(st1.x)
     assert stage1.beta is not None

@@ -255,7 +255,10 @@ def pirls(
             d_beta = None
             dec = float(rhs_u @ d_u)
         if not np.isfinite(dec):
-            raise ConvergenceError("penalised IRLS produced non-finite values; try nAGQ=0 or rescale predictors")
+            raise ConvergenceError(
+                "penalised IRLS produced non-finite values; check the predictors for extreme values"
+                + ("" if joint else " or try nAGQ=0")
+            )
         if dec < tol and (polished or dec <= polish_tol):
             if dev is None:
                 dev, pd = pdev(mu, u)
