@@ -923,7 +923,7 @@ def _suspect_separation(m: PreparedModel, fit: FitOutput) -> bool:
     standard deviation of its column) that separation should be checked for."""
     if m.family.name not in ("binomial", "poisson") or m.scaling.is_identity:
         return False
-    slopes = np.abs(fit.beta)[~np.all(m.design.X == 1.0, axis=0)]
+    slopes = np.delete(np.abs(fit.beta), [] if m.scaling.intercept is None else [m.scaling.intercept])
     return bool(slopes.size and np.max(slopes) > 10.0)
 
 

@@ -73,18 +73,22 @@ def term_keys(groups: list[str]) -> list[str]:
 class FixedScaling:
     """The internal fixed-effects design ``X A``: with an intercept column, every other column is
     centred and divided by its standard deviation; without one, only divided by its root mean
-    square. ``A`` is ``transform``; the identity when ``enabled`` was False."""
+    square. Column ``j`` of ``X A`` is ``scale[j] · X[:, j] + shift[j]`` (``shift`` is nonzero only
+    with an intercept, whose column of ones carries it), so ``A`` is the identity plus ``shift``
+    in the intercept's row, with ``scale`` on the diagonal."""
 
-    transform: F64
+    scale: F64
+    shift: F64
+    intercept: int | None
 
     @classmethod
     def of(cls, X: F64, enabled: bool = True) -> FixedScaling:
         p = X.shape[1]
-        A = np.eye(p)
-        if not enabled or X.shape[0] < 2:
-            return cls(A)
+        scale, shift = np.ones(p), np.zeros(p)
         ones = np.flatnonzero(np.all(X == 1.0, axis=0))
         intercept = int(ones[0]) if ones.size else None
+        if not enabled or X.shape[0] < 2:
+            return cls(scale, shift, intercept)
         for j in range(p):
             if j == intercept:
                 continue
@@ -97,20 +101,27 @@ class FixedScaling:
                 spread = float(np.sqrt(np.mean(col * col)))
             if not (np.isfinite(spread) and spread > 0.0):
                 continue  # a constant column (aliased with the intercept): left alone
-            A[j, j] = 1.0 / spread
-            if intercept is not None:
-                A[intercept, j] = -center / spread
-        return cls(A)
+            scale[j] = 1.0 / spread
+            shift[j] = -center / spread
+        return cls(scale, shift, intercept)
+
+    @property
+    def transform(self) -> F64:
+        """``A`` (p × p): ``β = A β*``."""
+        A = np.diag(self.scale)
+        if self.intercept is not None:
+            A[self.intercept] += self.shift
+        return A
 
     @property
     def is_identity(self) -> bool:
-        return bool(np.array_equal(self.transform, np.eye(self.transform.shape[0])))
+        return bool(np.all(self.scale == 1.0) and np.all(self.shift == 0.0))
 
     def internal_x(self, X: F64) -> F64:
-        """``X A`` (C-contiguous)."""
+        """``X A`` (C-contiguous), column by column (no matrix product: exact for unscaled columns)."""
         if self.is_identity:
             return np.ascontiguousarray(X)
-        return np.ascontiguousarray(X @ self.transform)
+        return np.ascontiguousarray(X * self.scale + self.shift)
 
     def beta_to_user(self, beta: F64) -> F64:
         return self.transform @ beta
@@ -119,7 +130,8 @@ class FixedScaling:
         return np.linalg.solve(self.transform, beta)
 
     def vcov_to_user(self, vcov: F64) -> F64:
-        return self.transform @ vcov @ self.transform.T
+        A = self.transform
+        return A @ vcov @ A.T
 
 
 def separating_columns(
