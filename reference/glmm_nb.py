@@ -305,7 +305,9 @@ def _result(
     log_k_se = float(math.sqrt(cov[-1, -1])) if cov[-1, -1] > 0 else math.nan
     optinfo = dict(base.optinfo)
     optinfo["nb_joint_nfev"] = nfev
-    optinfo["nb_joint_gradient"] = g
+    g_user = np.array(g, dtype=np.float64)
+    g_user[:nb] = np.linalg.solve(transform.T, g[:nb])  # on the user's columns, as optinfo["gradient"]
+    optinfo["nb_joint_gradient"] = g_user
     if k_hat > 0.99 * K_MAX or k_hat < 1.01 * K_MIN:
         msg = (
             f"the negative binomial shape k = {k_hat:.3g} is at the bound of its search range; "
