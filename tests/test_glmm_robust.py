@@ -32,10 +32,9 @@ FITS = {f["id"]: f for f in REFERENCE["fits"]}
 
 @cache
 def _data(name: str) -> pd.DataFrame:
-    fit = next(f for f in REFERENCE["fits"] if f["data"] == name)
     # guPrenat has levels called "None": only R's NA is missing
     df = pd.read_csv(R_DIR / "data" / f"{name}.csv", keep_default_na=False, na_values=["NA"])
-    for col, levels in fit["factors"].items():
+    for col, levels in REFERENCE["datasets"][name]["factors"].items():
         df[col] = pd.Categorical(df[col].astype(str), categories=[str(v) for v in levels])
     return df
 

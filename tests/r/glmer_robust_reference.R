@@ -7,8 +7,9 @@
 ## Writes:  tests/r/glmer_robust_reference.json  (fits, versions, warnings)
 ##          tests/r/data/robust_<name>.csv         (the columns the models use, exact doubles)
 ##
-## Each stored fit has formula (for reference.glmer), r_formula (given to R), family, data,
-## factors (level order), and lme4's results (default glmer control, Laplace).
+## Each data set is stored with its factors' level order (datasets.<name>.factors); each fit has
+## formula (for reference.glmer), r_formula (given to R), family, data, and lme4's results
+## (default glmer control, Laplace), or lme4's error.
 
 suppressPackageStartupMessages({
   library(lme4)
@@ -93,7 +94,6 @@ for (s in specs) {
                   error = function(e) list(error = conditionMessage(e)))
   fits[[length(fits) + 1]] <- list(
     id = s$id, data = s$data, family = s$family, formula = s$formula, r_formula = s$formula,
-    factors = levels_of(d), nobs = nrow(d),
     lme4 = if (!is.null(cap$error)) list(error = cap$error) else summary_of(cap$value, cap$warnings)
   )
 }
@@ -103,6 +103,7 @@ out <- list(
                       "nested fit (mlmRev guPrenat); regenerate with: Rscript tests/r/glmer_robust_reference.R"),
   versions = session_versions(c("lme4", "Matrix", "AER", "mlmRev")),
   generated = format(Sys.time(), "%Y-%m-%dT%H:%M:%SZ", tz = "UTC"),
+  datasets = lapply(datasets, function(d) list(nobs = nrow(d), factors = levels_of(d))),
   fits = fits
 )
 outfile <- file.path(here, "glmer_robust_reference.json")
