@@ -414,8 +414,12 @@ def _used_names(node: ast.AST) -> set[str]:
     }
 
 
-def _check_columns(names: set[str], data: pd.DataFrame, source: str) -> None:
-    columns = [_ALIASES.get(str(c), str(c)) for c in data.columns]
+def _check_columns(
+    names: set[str], data: pd.DataFrame, source: str, available: Sequence[Any] | None = None
+) -> None:
+    """A FormulaError for the first of ``names`` that is not a column of ``data``, with close
+    matches and the list of columns (``available``, when ``data`` is a subset of the user's)."""
+    columns = [_ALIASES.get(str(c), str(c)) for c in (data.columns if available is None else available)]
     for name in sorted(names):
         if name not in data.columns:
             name = _ALIASES.get(name, name)
@@ -717,9 +721,9 @@ def _drop_unused_levels(data: pd.DataFrame, used: Sequence[str]) -> pd.DataFrame
     return data.assign(**changed)
 
 
-def _eval_lhs(node: ast.expr, data: pd.DataFrame, source: str) -> Array:
+def _eval_lhs(node: ast.expr, data: pd.DataFrame, source: str, available: Sequence[Any] | None = None) -> Array:
     names = _used_names(node)
-    _check_columns(names, data, f"formula {source!r}")
+    _check_columns(names, data, f"formula {source!r}", available)
     namespace: dict[str, Any] = dict(_CONTEXT)
     namespace["I"] = _identity
     for name in names:
@@ -747,12 +751,15 @@ def build_design(
     contrasts: Mapping[str, str] | None = None,
     *,
     factor_response: bool = False,
+    available_columns: Sequence[Any] | None = None,
 ) -> Design:
     """Evaluate ``formula`` on ``data``: response, design matrix with R's columns, offset terms.
 
     ``factor_response=True`` (binomial families) accepts a factor, string or categorical
     response column as R's glm does: its first level is failure (0), every other level success
     (1); levels are the categorical's order, else sorted. Otherwise such a response is an error.
+    ``available_columns``: the columns to list when a name is missing, when ``data`` holds only
+    some of the user's columns (default: those of ``data``).
     """
     if not isinstance(data, pd.DataFrame):
         try:
@@ -762,11 +769,11 @@ def build_design(
     response_text, _ = _split_formula(formula)
     for name in contrasts or {}:
         if str(name) not in data.columns:
-            _check_columns({str(name)}, data, "contrasts=")
+            _check_columns({str(name)}, data, "contrasts=", available_columns)
     # R spellings (dotted / keyword / backticked column names, ^ in I(), as.factor) -> Python
     translation = translate_r(formula, data.columns)
     if translation.unknown:
-        _check_columns(set(translation.unknown), data, f"formula {formula!r}")
+        _check_columns(set(translation.unknown), data, f"formula {formula!r}", available_columns)
     data = translation.frame(data)
     lhs, rhs = _split_formula(translation.text)
     wanted = {
@@ -789,14 +796,14 @@ def build_design(
     elif isinstance(lhs_node, ast.Call) and isinstance(lhs_node.func, ast.Name) and lhs_node.func.id == "cbind":
         if len(lhs_node.args) != 2:
             raise FormulaError("cbind() on the left needs exactly two columns: cbind(successes, failures)")
-        successes = _eval_lhs(lhs_node.args[0], data, formula)
-        failures = _eval_lhs(lhs_node.args[1], data, formula)
+        successes = _eval_lhs(lhs_node.args[0], data, formula, available_columns)
+        failures = _eval_lhs(lhs_node.args[1], data, formula, available_columns)
         if np.any(failures < 0) or np.any(successes < 0):
             raise InvalidResponseError("cbind(successes, failures) holds negative counts; counts must be >= 0")
         trials = successes + failures
         y = successes
     else:
-        y = _eval_lhs(lhs_node, data, formula)
+        y = _eval_lhs(lhs_node, data, formula, available_columns)
     if not np.isfinite(y).all() or (trials is not None and not np.isfinite(trials).all()):
         bad = int(np.flatnonzero(~np.isfinite(y if trials is None else y + trials))[0])
         raise InvalidResponseError(
@@ -806,7 +813,7 @@ def build_design(
 
     # right-hand side: parse with formulaic, rewrite contrasts, rebuild (cached), materialise
     parsed = _parse_rhs(rhs, tuple(sorted(wanted.items())), formula)
-    _check_columns(set(parsed.used), data, f"formula {formula!r}")
+    _check_columns(set(parsed.used), data, f"formula {formula!r}", available_columns)
     values = _column_values(data, parsed.used)
     _check_missing(values, "design")
     aliases = translation.aliases

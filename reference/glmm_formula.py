@@ -4,7 +4,7 @@
 scanner into the fixed part (``y ~ x``, handed to :mod:`formulaic`) and the random-effect
 terms ``(lhs | group)``. Each term's left side also goes through :mod:`formulaic`
 (``1``, ``x`` = ``1 + x``, ``0 + x``); the grouping factor is one column or the interaction
-``a:b`` of several; ``a/b`` expands to ``a`` and ``a:b`` as in lme4, and ``(1 + x || g)``
+``a:b`` of several; ``a/b`` expands to ``a`` and ``b:a`` (lme4's labels), and ``(1 + x || g)``
 expands to one uncorrelated term per column.
 
 R's spellings are read as in :mod:`reference.design` (:func:`reference.design.translate_r`):
@@ -40,6 +40,7 @@ __all__ = [
     "RETermSpec",
     "RandomTerm",
     "build_design",
+    "group_columns",
     "group_labels",
     "parse_formula",
     "split_top_level",
@@ -61,7 +62,13 @@ class RETermSpec:
 
     @property
     def group_columns(self) -> tuple[str, ...]:
-        return tuple(part.strip() for part in self.group.split(":"))
+        return group_columns(self.group)
+
+
+def group_columns(group: str) -> tuple[str, ...]:
+    """The data columns of a grouping factor's label: ``g`` → ``(g,)``, ``b:a`` → ``(b, a)``,
+    ``c:(b:a)`` (lme4's label of the innermost term of ``a/b/c``) → ``(c, b, a)``."""
+    return tuple(part.strip().strip("()").strip() for part in group.split(":"))
 
 
 def _strip_backticks(group: str) -> str:
@@ -114,7 +121,7 @@ def _strip_outer_parens(term: str) -> str | None:
 
 
 def _expand_group(group: str) -> list[str]:
-    """``a/b/c`` → ``a``, ``a:b``, ``a:b:c``; ``a:b`` stays; spaces are removed."""
+    """``a/b/c`` → ``a``, ``b:a``, ``c:(b:a)`` (lme4's labels); ``a:b`` stays; spaces are removed."""
     # spaces go, except inside backticks (`my group`)
     group = "".join(piece if k % 2 else "".join(piece.split()) for k, piece in enumerate(group.split("`")))
     inner = _strip_outer_parens(group)
@@ -128,9 +135,11 @@ def _expand_group(group: str) -> list[str]:
     pieces = group.split("/")
     if any(not p for p in pieces):
         raise FormulaError(f"grouping factor {group!r} has an empty part; write e.g. (1 | a/b)")
-    out = []
-    for i in range(len(pieces)):
-        out.append(_strip_backticks(":".join(pieces[: i + 1])))
+    out = [_strip_backticks(pieces[0])]
+    for piece in pieces[1:]:
+        # lme4's labels: a/b gives a and b:a, a/b/c also c:(b:a)
+        prev = out[-1]
+        out.append(_strip_backticks(piece) + ":" + (f"({prev})" if ":" in prev else prev))
     return out
 
 
@@ -322,7 +331,9 @@ def build_design(
     frame = data[[c for c in data.columns if c in needed]].dropna()
     if len(frame) == 0:
         raise FormulaError("no complete rows: every row has a missing value in a model column")
-    fixed = build_fixed_design(fixed_formula, frame, factor_response=factor_response)
+    fixed = build_fixed_design(
+        fixed_formula, frame, factor_response=factor_response, available_columns=list(data.columns)
+    )
     y = np.asarray(fixed.y, dtype=np.float64)
     X = np.ascontiguousarray(fixed.X, dtype=np.float64)
     fixed_names = tuple(fixed.names)

@@ -47,22 +47,16 @@ from reference.errors import ConvergenceError, ConvergenceWarning, ModelInputErr
 from reference.families import NegativeBinomial, Poisson
 from reference.glm import glm_fit
 from reference.glmm import (
-    GLMMOptions,
+    FitOutput,
     GLMMResult,
-    NAGQError,
-    _build_result,
-    _escape_boundary,
-    _fd_hessian,
-    _FitOutput,
-    _hessian_evals,
-    _minimize,
-    _newton,
-    _prepare,
-    _safe_value,
-    _start,
-    with_overrides,
+    build_result,
+    conditional_modes,
+    prepare_model,
+    start_values,
 )
-from reference.glmm_pirls import Response, deviance, pirls
+from reference.glmm_optim import minimize, newton_stage, safe_value
+from reference.glmm_options import GLMMOptions, NAGQError, with_overrides
+from reference.glmm_pirls import Response, deviance
 from reference.glmm_re import single_threaded_blas, theta_lower_bounds, theta_start
 from reference.links import Link, get_link
 
@@ -154,15 +148,10 @@ class _JointNB:
         if not log_k <= math.log(K_MAX):
             return math.inf
         resp = self.response(log_k)
-        state = m.struct.prepare(theta)
+        beta = self.beta if self.beta_in_pirls else x[:nb]
+        pr, state = conditional_modes(m, resp, theta, 1.0, self.opts, beta=beta, u0=self.u, joint=self.beta_in_pirls)
         if self.beta_in_pirls:
-            pr = pirls(m.struct, state, resp, m.X, self.beta, self.u, 1.0, joint=True,
-                       **self.opts.pirls_tolerances())
             self.beta = pr.beta
-        else:
-            beta = x[:nb]
-            pr = pirls(m.struct, state, resp, m.X, beta, self.u, 1.0, joint=False,
-                       eta_fixed=resp.offset + m.X @ beta, **self.opts.pirls_tolerances())
         self.u = pr.u
         self.last = (pr, state)
         return deviance(m.struct, state, resp, pr, 1.0, 1 if self.beta_in_pirls else max(m.nagq, 1))
@@ -230,7 +219,7 @@ def glmer_nb(
         raise NAGQError(f"glmer_nb needs nAGQ ≥ 1 (1 = Laplace, or up to 25 nodes), got {nAGQ!r}")
     if k_start is not None and not (isinstance(k_start, int | float) and K_MIN < k_start < K_MAX):
         raise ModelInputError(f"k_start must be a number between {K_MIN:g} and {K_MAX:g}, got {k_start!r}")
-    m = _prepare(formula, data, nb_family(1.0, laplace), link, None, weights, offset, int(nAGQ), opts)
+    m = prepare_model(formula, data, nb_family(1.0, laplace), link, None, weights, offset, int(nAGQ), opts)
     with single_threaded_blas():
         return _fit_nb(formula, m, opts, laplace, k_start)
 
@@ -243,15 +232,15 @@ def _fit_nb(formula: str, m: Any, opts: GLMMOptions, laplace: str, k_start: floa
     log_k_min = math.log(K_MIN)
 
     # 1. (θ, log k) with β inside PIRLS (the nAGQ = 0 criterion), loosely: starting values only
-    beta0, _ = _start(m)
+    beta0, _ = start_values(m)
     stage1 = _JointNB(m, opts, laplace, beta_in_pirls=True)
     stage1.beta = beta0
     x1 = np.concatenate([np.concatenate([theta_start(p) for p in m.term_ps]), [math.log(k0)]])
     lower1 = np.concatenate([lower_theta, [log_k_min]])
-    if not math.isfinite(_safe_value(stage1)(x1)):
+    if not math.isfinite(safe_value(stage1)(x1)):
         raise ConvergenceError("cannot start the negative binomial fit: PIRLS fails at the starting values; "
-                               "rescale the predictors or give k_start")
-    st1 = _minimize(stage1, x1, lower1, opts, np.ones(x1.size), ftol=opts.stage1_ftol)
+                               "check the predictors for extreme values or give k_start")
+    st1 = minimize(stage1, x1, lower1, opts, np.ones(x1.size), ftol=opts.stage1_ftol)
     stage1(st1.x)
     assert stage1.beta is not None
     nfev = st1.nfev
@@ -261,33 +250,16 @@ def _fit_nb(formula: str, m: Any, opts: GLMMOptions, laplace: str, k_start: floa
     obj.u = stage1.u
     x0 = np.concatenate([stage1.beta, st1.x])
     lower = np.concatenate([np.full(nb, -np.inf), lower1])
-    probe = np.ones(x0.size)
-    x, f0, g, H, x_hess, evals, ok = _newton(obj, x0, lower, opts)
-    nfev += evals
-    messages = [f"stage 1 (β in PIRLS): {st1.message} ({st1.nfev} deviance evaluations)"]
-    if ok:
-        inside = _escape_boundary(_safe_value(obj), x, f0, lower, probe, opts)
-        if inside is not None:
-            ok = False
-            x = inside
-    if ok:
-        messages.append("stage 2: Newton steps on (β, θ, log k) with the finite-difference Hessian converged")
-    else:
-        st = _minimize(obj, x, lower, opts, probe)
-        nfev += st.nfev
-        messages.append(f"stage 2: {st.message}")
-        if not math.isfinite(st.fun):
-            raise ConvergenceError(
-                "the negative binomial fit found no finite deviance; rescale the predictors, simplify the "
-                "random effects, or give k_start"
-            )
-        x, f0, g, H, x_hess, evals, _ = _newton(obj, st.x, lower, opts)
-        nfev += evals
-    if np.max(np.abs(x - x_hess) / np.maximum(np.abs(x), 1.0)) > opts.hessian_refresh:
-        f0 = obj(x)
-        g, H = _fd_hessian(obj, x, f0, opts.hessian_step)
-        nfev += 1 + _hessian_evals(x.size)
-    f0 = obj(x)
+    st2 = newton_stage(
+        obj, x0, lower, np.ones(x0.size), opts,
+        failure="the negative binomial fit found no finite deviance; simplify the random effects or give k_start",
+    )
+    nfev += st2.nfev
+    messages = [
+        f"stage 1 (β in PIRLS): {st1.message} ({st1.nfev} deviance evaluations)",
+        f"stage 2 (β, θ, log k): {st2.message}",
+    ]
+    x, f0, g, H = st2.x, st2.fun, st2.gradient, st2.hessian
     assert obj.last is not None
     pr, state = obj.last
     k_hat = math.exp(float(x[-1]))
@@ -299,20 +271,26 @@ def _fit_nb(formula: str, m: Any, opts: GLMMOptions, laplace: str, k_start: floa
         vcov_fixed = np.linalg.inv(0.5 * H[:d, :d])[:nb, :nb]
     except np.linalg.LinAlgError:
         vcov_fixed = np.full((nb, nb), np.nan)
-    fit = _FitOutput(
+    fit = FitOutput(
         beta=x[:nb].copy(), theta_abs=x[nb:d].copy(), phi=1.0, deviance=f0, pr=pr, state=state,
         hessian=H[:d, :d], gradient=g[:d], vcov=vcov_fixed, nfev=nfev, messages=tuple(messages), x=x[:d].copy(),
     )
-    base = _build_result(formula, m_hat, fit, opts)
-    return _result(base, H, g, k_hat, laplace, nfev)
+    base = build_result(formula, m_hat, fit, opts)
+    return _result(base, H, g, k_hat, laplace, nfev, m.scaling.transform)
 
 
-def _result(base: GLMMResult, H: F64, g: F64, k_hat: float, laplace: str, nfev: int) -> NBGLMMResult:
+def _result(
+    base: GLMMResult, H: F64, g: F64, k_hat: float, laplace: str, nfev: int, transform: F64
+) -> NBGLMMResult:
+    """``base`` with the joint (β, θ, log k) covariance; ``H`` and ``g`` are on the internal design
+    ``X A`` (``transform`` = A), the covariance is reported on the user's columns."""
     names = list(base.fixef.index)
     nb = len(names)
     all_names = names + [f"theta:{t}" for t in base.theta.index] + ["log(nb_k)"]
     try:
-        cov = np.linalg.inv(0.5 * H)
+        B = np.eye(H.shape[0])
+        B[: transform.shape[0], : transform.shape[0]] = transform
+        cov = B @ np.linalg.inv(0.5 * H) @ B.T
         if not np.all(np.isfinite(cov)) or np.any(np.diag(cov) <= 0):
             raise np.linalg.LinAlgError
     except np.linalg.LinAlgError:
@@ -327,7 +305,9 @@ def _result(base: GLMMResult, H: F64, g: F64, k_hat: float, laplace: str, nfev: 
     log_k_se = float(math.sqrt(cov[-1, -1])) if cov[-1, -1] > 0 else math.nan
     optinfo = dict(base.optinfo)
     optinfo["nb_joint_nfev"] = nfev
-    optinfo["nb_joint_gradient"] = g
+    g_user = np.array(g, dtype=np.float64)
+    g_user[:nb] = np.linalg.solve(transform.T, g[:nb])  # on the user's columns, as optinfo["gradient"]
+    optinfo["nb_joint_gradient"] = g_user
     if k_hat > 0.99 * K_MAX or k_hat < 1.01 * K_MIN:
         msg = (
             f"the negative binomial shape k = {k_hat:.3g} is at the bound of its search range; "

@@ -216,9 +216,14 @@ def pirls(
         u = np.zeros(q)
         cur = mean_at(u, eta_fixed)
     if cur is None:
+        if resp.always_valid:  # the link cannot leave the range: the means overflowed
+            raise ConvergenceError(
+                "the linear predictor overflows (non-finite means) at the starting values; check the "
+                "predictors for extreme values and the response for separation"
+            )
         raise ConvergenceError(
-            "the linear predictor gives means outside the family's range at the starting values; "
-            "try another link or check the response"
+            f"the {resp.link.name} link gives means outside the {resp.family.name} family's range at the "
+            "starting values; try another link or check the response"
         )
     eta, mu = cur
     # the penalised deviance is computed lazily: near the mode (small Newton decrement) full
@@ -250,7 +255,10 @@ def pirls(
             d_beta = None
             dec = float(rhs_u @ d_u)
         if not np.isfinite(dec):
-            raise ConvergenceError("penalised IRLS produced non-finite values; try nAGQ=0 or rescale predictors")
+            raise ConvergenceError(
+                "penalised IRLS produced non-finite values; check the predictors for extreme values"
+                + ("" if joint else " or try nAGQ=0")
+            )
         if dec < tol and (polished or dec <= polish_tol):
             if dev is None:
                 dev, pd = pdev(mu, u)
@@ -290,7 +298,8 @@ def pirls(
         eta, mu = new
         dev, pd = d_new, pd_new
     raise ConvergenceError(
-        f"penalised IRLS did not converge in {maxit} iterations; raise options pirls_maxit or try nAGQ=0"
+        f"penalised IRLS did not converge in {maxit} iterations; raise options pirls_maxit"
+        + ("" if joint else " or try nAGQ=0")
     )
 
 

@@ -45,14 +45,34 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from numpy.typing import NDArray
 
-__all__ = ["BlockRE", "SparseRE", "single_threaded_blas", "theta_lower_bounds", "theta_to_lambda"]
+__all__ = [
+    "BlockRE",
+    "RandomEffects",
+    "SparseRE",
+    "batched_cholesky",
+    "lower_index",
+    "single_threaded_blas",
+    "theta_lower_bounds",
+    "theta_start",
+    "theta_to_lambda",
+]
 
 F64 = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class RandomEffects:
+    """Conditional modes ``b = Λ u*`` (DataFrame: levels × columns) and their conditional
+    covariance matrices (array levels × p × p), per grouping factor."""
+
+    modes: pd.DataFrame
+    condvar: F64
 
 
 @lru_cache(maxsize=1)
@@ -94,7 +114,7 @@ def single_threaded_blas() -> contextlib.AbstractContextManager[Any]:
 
 
 @lru_cache(maxsize=32)
-def _lower_index(p: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+def lower_index(p: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
     """Row and column indices of the lower triangle in lme4's column-wise θ order."""
     rows, cols = np.tril_indices(p)
     order = np.lexsort((rows, cols))
@@ -109,20 +129,20 @@ def theta_to_lambda(theta: F64, p: int) -> F64:
     if p == 1:
         return np.reshape(np.asarray(theta, dtype=np.float64), (1, 1))
     lam = np.zeros((p, p))
-    r, c = _lower_index(p)
+    r, c = lower_index(p)
     lam[r, c] = theta
     return lam
 
 
 def theta_lower_bounds(p: int) -> F64:
     """0 for the diagonal entries of Λ, −inf for the off-diagonal ones (column-wise order)."""
-    r, c = _lower_index(p)
+    r, c = lower_index(p)
     return np.where(r == c, 0.0, -np.inf)
 
 
 def theta_start(p: int) -> F64:
     """lme4's start: Λ = I."""
-    r, c = _lower_index(p)
+    r, c = lower_index(p)
     return np.where(r == c, 1.0, 0.0)
 
 

@@ -87,24 +87,22 @@ from reference.errors import (
     ModelInputError,
 )
 from reference.families import Family, get_family
-from reference.glmm import (
-    RandomEffects,
-    _column_or_array,
-    _fd_hessian_at,
-    _term_keys,
-    with_overrides,
-)
 from reference.glmm_formula import (
     GLMMDesign,
     GroupingFactorError,
     RandomTerm,
     build_design,
+    group_columns,
     group_labels,
     parse_formula,
 )
+from reference.glmm_inputs import column_or_array, term_keys
+from reference.glmm_optim import bfgs_update, fd_hessian_at
+from reference.glmm_options import with_overrides
 from reference.glmm_re import (
-    _lower_index,
+    RandomEffects,
     batched_cholesky,
+    lower_index,
     single_threaded_blas,
     theta_lower_bounds,
     theta_start,
@@ -112,7 +110,7 @@ from reference.glmm_re import (
 )
 from reference.links import Link
 
-__all__ = ["LMMOptions", "LMMResult", "glmer_gaussian", "lmer", "lmer_criterion"]
+__all__ = ["LMMOptions", "LMMResult", "lmer", "lmer_criterion"]  # glmer_gaussian: see __getattr__
 
 F64 = NDArray[np.float64]
 LOG_2PI = math.log(2.0 * math.pi)
@@ -228,7 +226,7 @@ class _BlockLMM:
         rs, cs = [], []
         base = 0
         for q in term_ps:
-            r, c = _lower_index(q)
+            r, c = lower_index(q)
             rs.append(r + base)
             cs.append(c + base)
             base += q
@@ -405,7 +403,7 @@ class _SparseLMM:
         rows_l, cols_l, tix = [], [], []
         th_off = 0
         for i, (p, nl) in enumerate(zip(self.ps, self.nlevs, strict=True)):
-            r, c = _lower_index(p)
+            r, c = lower_index(p)
             base = self.offsets[i] + np.arange(nl)[:, None] * p
             rows_l.append((base + r[None, :]).reshape(-1))
             cols_l.append((base + c[None, :]).reshape(-1))
@@ -665,12 +663,12 @@ class _LMM:
         y = design.y
         if not np.all(np.isfinite(y)):
             raise InvalidResponseError("the response has non-finite values; drop or fix those rows")
-        pw = _column_or_array(weights, "weights", data, design.rows)
+        pw = column_or_array(weights, "weights", data, design.rows)
         if pw is not None and (np.any(~np.isfinite(pw)) or np.any(pw <= 0)):
             raise InvalidResponseError(
                 "prior weights must be positive and finite; drop rows with zero weight before fitting"
             )
-        off = _column_or_array(offset, "offset", data, design.rows)
+        off = column_or_array(offset, "offset", data, design.rows)
         if off is not None and np.any(~np.isfinite(off)):
             raise InvalidResponseError("the offset has non-finite values; fix or drop those rows")
         off = np.zeros(n) if off is None else off
@@ -791,7 +789,7 @@ class _LMM:
 
 def _fd_grad_hess(f: Any, x: F64, f0: float, step: float) -> tuple[F64, F64]:
     """Central-difference gradient and Hessian of the criterion (steps relative to max(|θ|, 0.1))."""
-    return _fd_hessian_at(f, x, f0, step, floor=0.1)
+    return fd_hessian_at(f, x, f0, step, floor=0.1)
 
 
 @dataclass
@@ -880,12 +878,7 @@ def _newton(f: Any, x0: F64, lower: F64, opts: LMMOptions) -> _OptResult:
             # optimum (small steps) the finite-difference Hessian is recomputed, because there
             # gradient differences are dominated by rounding noise
             g_new = _fd_grad(f, x, opts.hessian_step)
-            y_ = g_new - g
-            sy = float(s_ @ y_)
-            hs = H @ s_
-            shs = float(s_ @ hs)
-            if sy > 1e-10 * float(np.linalg.norm(s_) * np.linalg.norm(y_)) and shs > 0:
-                H = H - np.outer(hs, hs) / shs + np.outer(y_, y_) / sy
+            H = bfgs_update(H, s_, g_new - g, 1e-10)
             g = g_new
         else:
             g, H = _fd_grad_hess(f, x, fx, opts.hessian_step)
@@ -1095,7 +1088,7 @@ class LMMResult:
             for term, key in zip(self._design.terms, self.ranef, strict=True):
                 spec, idx = term.spec
                 Xr = np.asarray(spec.get_model_matrix(newdata), dtype=np.float64)[:, list(idx)]
-                labels = group_labels(newdata, tuple(p.strip() for p in term.group.split(":")))
+                labels = group_labels(newdata, group_columns(term.group))
                 modes = self.ranef[key].modes.reindex(labels.to_numpy()).to_numpy()
                 out = out + np.einsum("ij,ij->i", Xr, np.nan_to_num(modes, nan=0.0))
         return pd.Series(out, index=newdata.index, name="predicted")
@@ -1139,7 +1132,7 @@ def _build_result(model: _LMM, opt: _OptResult) -> LMMResult:
     vcov_m = sigma2 * (rxinv.T @ rxinv)
     names = list(design.fixed_names)
     coef = np.concatenate([-beta, [1.0]])
-    keys = _term_keys(design)
+    keys = term_keys([t.group for t in design.terms])
     st = model.struct
     # conditional modes u per term, as (levels, p)
     u_terms: list[F64] = []
@@ -1170,7 +1163,7 @@ def _build_result(model: _LMM, opt: _OptResult) -> LMMResult:
         th = theta[pos : pos + nt]
         pos += nt
         lam = theta_to_lambda(th, t.p)
-        for r_, c_ in zip(*_lower_index(t.p), strict=True):
+        for r_, c_ in zip(*lower_index(t.p), strict=True):
             # lme4 names θ by the grouping factor (not by the VarCorr key "g.1" of a second term)
             theta_names.append(f"{t.group}.{t.columns[r_]}" if r_ == c_ else f"{t.group}.{t.columns[r_]}.{t.columns[c_]}")
         if np.any(np.abs(np.diag(lam)) < model.opts.singular_tol):
@@ -1303,70 +1296,11 @@ def lmer_criterion(
     return model.criterion_of(model.evaluate(th))
 
 
-def glmer_gaussian(
-    formula: str,
-    data: pd.DataFrame,
-    *,
-    weights: str | ArrayLike | None = None,
-    offset: str | ArrayLike | None = None,
-    nAGQ: int = 1,
-    options: Any = None,
-) -> Any:
-    """``glmer(formula, data, family="gaussian")`` (identity link) by the fast profiled ML fit.
+def __getattr__(name: str) -> Any:
+    """``reference.lmm.glmer_gaussian``: the name it had before it moved to :mod:`reference.glmm`
+    (which imports this module, not the other way round)."""
+    if name == "glmer_gaussian":
+        from reference.glmm import glmer_gaussian
 
-    For the gaussian identity model the Laplace approximation and adaptive Gauss–Hermite
-    quadrature are exact, and ``nAGQ = 0`` (β inside the penalised least squares) reaches the
-    same optimum, so every ``nAGQ`` gives the ML linear mixed model. Returns a
-    :class:`reference.glmm.GLMMResult` with lme4's standard errors (σ² times the inverse of the
-    fixed-effects Schur complement, as ``lmer``); ``options`` (a GLMMOptions) is only stored.
-    """
-    from reference.glmm import NAGQ_MESSAGE, GLMMOptions, GLMMResult, NAGQError
-
-    if isinstance(nAGQ, bool) or not isinstance(nAGQ, int | np.integer) or nAGQ < 0:
-        raise NAGQError(f"nAGQ must be an integer ≥ 0 (0, 1 = Laplace, or up to 25), got {nAGQ!r}")
-    if nAGQ > 25:
-        raise NAGQError(f"nAGQ = {nAGQ} is more than lme4's maximum of 25; use at most 25 nodes")
-    opts = LMMOptions()
-    with _blas_threads(opts.blas_threads):
-        model = _LMM(formula, data, False, weights, offset, opts)
-        if nAGQ > 1 and (len(model.terms) != 1 or model.terms[0].p != 1):
-            raise NAGQError(NAGQ_MESSAGE)
-        res = _build_result(model, _optimize(model))
-    family = get_family("gaussian")
-    return GLMMResult(
-        formula=formula,
-        family=family,
-        link=family.link_object("identity"),
-        nagq=int(nAGQ),
-        fixef=res.fixef,
-        se=res.se,
-        vcov=res.vcov,
-        theta=res.theta,
-        sigma=res.sigma,
-        varcorr=res.varcorr,
-        re_sd=res.re_sd,
-        re_corr=res.re_corr,
-        loglik=res.loglik,
-        deviance=-2.0 * res.loglik,
-        nobs=res.nobs,
-        npar=res.npar,
-        ngroups={t.group: t.nlevels for t in model.terms},  # per grouping factor, as lme4's ngrps
-        ranef=res.ranef,
-        optinfo={
-            "messages": (f"profiled ML linear mixed model (reference.lmm): {res.optinfo['message']}",),
-            "nfev": res.optinfo["nfev"],
-            "singular": res.singular,
-            "warnings": list(res.optinfo["warnings"]),
-            "lmm": res.optinfo,
-        },
-        _fitted=res._fitted,
-        _eta=res._fitted,
-        _y=res._y,
-        _wt=res._wt,
-        _trials=None,
-        _offset=res._offset,
-        _offset_arg=res._offset_arg,
-        _index=res._index,
-        _design=res._design,
-        _options=options if options is not None else GLMMOptions(),
-    )
+        return glmer_gaussian
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

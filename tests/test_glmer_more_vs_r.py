@@ -129,8 +129,8 @@ def _fit_python(fit: Mapping[str, Any]) -> Any:
 def _group_key(name: str) -> tuple[str, ...]:
     """A grouping factor's name without R's/our spelling differences.
 
-    lme4 names the inner factor of ``(1 | a/b)`` ``b:a`` (reference.glmer: ``a:b``), and the
-    second term of ``(x || g)`` ``g.1``.
+    Both sides name the second term of ``(x || g)`` ``g.1`` and the inner factor of ``(1 | a/b)``
+    ``b:a``; the key ignores such suffixes and the order of the parts of an interaction.
     """
     base = name.split(".")[0] if name.rsplit(".", 1)[-1].isdigit() else name
     return tuple(sorted(part.strip() for part in base.split(":")))

@@ -39,8 +39,10 @@ def test_intercept_only_fixed_part_and_spaces() -> None:
 
 def test_nesting_slash_expands_like_lme4() -> None:
     p = parse_formula("y ~ x + (1 | a/b/c)")
-    assert [t.group for t in p.terms] == ["a", "a:b", "a:b:c"]
-    assert p.terms[1].group_columns == ("a", "b")
+    # lme4's labels (findbars: a, b:a, c:(b:a)), so varcorr/ranef keys match lme4's names
+    assert [t.group for t in p.terms] == ["a", "b:a", "c:(b:a)"]
+    assert p.terms[1].group_columns == ("b", "a")
+    assert p.terms[2].group_columns == ("c", "b", "a")
 
 
 def test_double_bar_is_marked_for_per_column_expansion() -> None:
@@ -82,12 +84,12 @@ def _frame() -> pd.DataFrame:
 def test_interaction_grouping_factor_levels_and_codes() -> None:
     df = _frame()
     d = build_design(parse_formula("y ~ x + (1 | a/b)"), df)
-    # lme4 orders terms by decreasing number of levels: a:b (6) before a (3)
-    assert [t.group for t in d.terms] == ["a:b", "a"]
+    # lme4 orders terms by decreasing number of levels: b:a (6) before a (3)
+    assert [t.group for t in d.terms] == ["b:a", "a"]
     ab = d.terms[0]
     assert ab.nlevels == 6
-    assert ab.levels == ("p:u", "p:v", "q:u", "q:v", "r:u", "r:v")
-    labels = (df["a"] + ":" + df["b"]).to_numpy()
+    assert ab.levels == ("u:p", "u:q", "u:r", "v:p", "v:q", "v:r")
+    labels = (df["b"] + ":" + df["a"]).to_numpy()
     assert np.array_equal(np.asarray(ab.levels, dtype=object)[ab.codes], labels)
 
 
