@@ -18,6 +18,7 @@ A student's own folder holds none, so students grade the public checks only.
 from __future__ import annotations
 
 import json
+import textwrap
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -32,8 +33,10 @@ from graders.checks import Exercise
 from graders.grading_errors import GradingError
 from graders.render import (
     SHORTENED_NOTE,
+    TEXT_WIDTH,
     compact_result,
     fit_report,
+    fmt_points,
     md_code,
     md_text,
     render_gradescope,
@@ -245,21 +248,28 @@ def grade_assignment(
 
 
 def _total_line(result: AssignmentResult) -> str:
-    return (
-        f"{one_line(result.title)}: total {result.score:g}/{result.max_score:g} ({result.percent:.1f}%) "
-        f"over {len(result.results)} exercises"
+    hidden = sum(r.hidden_points for r in result.results)
+    line = (
+        f"{one_line(result.title)}: total {fmt_points(result.score)}/{fmt_points(result.max_score)} "
+        f"({result.percent:.1f}%) over {len(result.results)} exercises"
     )
+    if hidden:
+        line += f"; {fmt_points(hidden)} more points are in hidden checks, which only the official grading runs"
+    return line
 
 
-def _text(result: AssignmentResult, timings: bool, note: str | None, colour: bool = False) -> str:
+def _text(result: AssignmentResult, timings: bool, note: str | None, colour: bool = False,
+          verbose: bool = False) -> str:
     rule = "=" * 78
     course = f" -- {one_line(result.course)}" if result.course else ""
-    head = f"{rule}\n{one_line(result.title)}{course}\nstudent: {one_line(result.student, 300)}\n"
-    parts = [head + (f"note: {note}\n" if note else "") + f"{rule}\n"]
+    head = "\n".join([rule, *textwrap.wrap(f"{one_line(result.title)}{course}", TEXT_WIDTH),
+                      *textwrap.wrap(f"student: {one_line(result.student, 300)}", TEXT_WIDTH), ""])
+    parts = [head + "".join(f"{line}\n" for line in textwrap.wrap(f"note: {note}", TEXT_WIDTH) if note)
+             + f"{rule}\n"]
     for r in result.results:
-        parts.append(render_text(r, timings=timings, colour=colour))
+        parts.append(render_text(r, timings=timings, colour=colour, verbose=verbose))
         parts.append("-" * 78 + "\n")
-    parts.append(_total_line(result) + "\n")
+    parts.append("\n".join(textwrap.wrap(_total_line(result), TEXT_WIDTH)) + "\n")
     return "\n".join(parts)
 
 
@@ -268,7 +278,7 @@ def _markdown(result: AssignmentResult, timings: bool, note: str | None) -> str:
     if note:
         head += f"> {md_text(note)}\n\n"
     rows = "| exercise | score |\n|---|---|\n" + "".join(
-        f"| {md_text(r.exercise_title)} ({md_code(r.exercise_id)}) | {r.score:g}/{r.max_score:g} |\n"
+        f"| {md_text(r.exercise_title)} ({md_code(r.exercise_id)}) | {fmt_points(r.score)}/{fmt_points(r.max_score)} |\n"
         for r in result.results
     )
     body = "\n".join(render_markdown(r, timings=timings) for r in result.results)
@@ -330,14 +340,15 @@ def _junit(result: AssignmentResult, timings: bool, note: str | None) -> str:
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def render_assignment(result: AssignmentResult, fmt: str, *, timings: bool = True, colour: bool = False) -> str:
+def render_assignment(result: AssignmentResult, fmt: str, *, timings: bool = True, colour: bool = False,
+                      verbose: bool = False) -> str:
     """Render an assignment's results in one of glmm-grade's formats (every exercise shown).
 
     Like :func:`graders.render.render`, the report is at most ``MAX_REPORT_BYTES``: a bigger one
     is rendered again from shortened results and says so.
     """
     renderers: dict[str, Callable[[AssignmentResult, bool, str | None], str]] = {
-        "text": partial(_text, colour=colour),
+        "text": partial(_text, colour=colour, verbose=verbose),
         "md": _markdown,
         "html": _html,
         "json": _json,

@@ -116,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"hypothesis examples per property check (default {DEFAULT_EXAMPLES}, or the assignment's setting)",
     )
     p.add_argument("--no-timings", action="store_true", help="leave wall-clock times out (reproducible output)")
+    p.add_argument("--verbose", "-v", action="store_true",
+                   help="text report: also describe the sandbox's isolation and limits in full")
     p.add_argument(
         "--isolation", choices=ISOLATION_CHOICES, default="auto",
         help="sandbox strength: auto (default) takes the strongest that works, and for official grading "
@@ -170,7 +172,8 @@ def _run(argv: Sequence[str] | None, sandbox_factory: SandboxFactory | None) -> 
             max_examples=args.examples,
             sandbox_factory=sandbox_factory,
         )
-        text = render_assignment(result, args.format, timings=not args.no_timings, colour=colour)
+        text = render_assignment(result, args.format, timings=not args.no_timings, colour=colour,
+                                 verbose=args.verbose)
     else:
         result = grade(
             args.submission,
@@ -181,7 +184,7 @@ def _run(argv: Sequence[str] | None, sandbox_factory: SandboxFactory | None) -> 
             student=args.student,
             sandbox_factory=sandbox_factory,
         )
-        text = render(result, args.format, timings=not args.no_timings, colour=colour)
+        text = render(result, args.format, timings=not args.no_timings, colour=colour, verbose=args.verbose)
     if to_terminal:
         sys.stdout.write(text)
         sys.stdout.flush()

@@ -22,6 +22,7 @@ so in a note (:data:`SHORTENED_NOTE`).
 from __future__ import annotations
 
 import json
+import textwrap
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import replace
@@ -37,8 +38,10 @@ __all__ = [
     "FORMATS",
     "MAX_REPORT_BYTES",
     "SHORTENED_NOTE",
+    "TEXT_WIDTH",
     "compact_result",
     "fit_report",
+    "fmt_points",
     "md_code",
     "md_text",
     "render",
@@ -63,13 +66,17 @@ _RESET, _BOLD, _DIM = "\033[0m", "\033[1m", "\033[2m"
 GRADESCOPE_VISIBILITY = {"public": "visible", "hidden": "after_published"}
 
 
-def _fmt_points(x: float) -> str:
-    return f"{x:g}"
+def fmt_points(x: float) -> str:
+    """Points with at most two decimals and no trailing zeros (1.67, 2, 0.5)."""
+    text = f"{x:.2f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
 
 
 def _value_text(value: Any) -> str:
     if isinstance(value, str) and value.startswith("<") and "(summarised)" in value:
         return clean(value)  # a summary of a big value reads better without JSON quotes
+    if isinstance(value, str) and "\n" in value:
+        return clean(value)  # a table (a small DataFrame) is shown as the table it is
     return clean(json.dumps(value, ensure_ascii=False))
 
 
@@ -87,8 +94,8 @@ def _check_model(check: CheckResult, timings: bool) -> dict[str, Any]:
         "mark": _STATUS_MARK[check.status],
         "passed": check.passed,
         "reason": one_line(check.reason, 200),
-        "score": _fmt_points(check.score),
-        "max_score": _fmt_points(check.max_score),
+        "score": fmt_points(check.score),
+        "max_score": fmt_points(check.max_score),
         "message": clean(check.message),
         "hint": None if check.hint is None else clean(check.hint),
         "counterexample": counter,
@@ -113,8 +120,8 @@ def report_model(result: SubmissionResult, *, timings: bool = True, note: str | 
         "note": None if note is None else one_line(note, 1000),
         "mode": "official (all checks)" if result.mode == "all" else "public checks only",
         "seed_ref": one_line(result.seed_ref, 200),
-        "score": _fmt_points(result.score),
-        "max_score": _fmt_points(result.max_score),
+        "score": fmt_points(result.score),
+        "max_score": fmt_points(result.max_score),
         "percent": f"{result.percent:.1f}",
         "passed_count": result.passed_count,
         "check_count": len(result.checks),
@@ -126,12 +133,36 @@ def report_model(result: SubmissionResult, *, timings: bool = True, note: str | 
              "text": clean(w["text"]), "summary": _written_summary(w)}
             for w in result.written
         ],
-        "isolation": one_line(result.isolation, 200),
+        "isolation": one_line(result.isolation, 1000),
         "packages": [{"name": one_line(k, 100), "version": one_line(v, 200)} for k, v in result.package_versions.items()],
         "examples_per_check": result.examples_per_check,
         "execution_time": f"{result.execution_time:.2f} s" if timings else None,
-        "checks": [_check_model(c, timings) for c in result.checks],
+        "checks": _group_repeats([_check_model(c, timings) for c in result.checks]),
+        "hidden_points": fmt_points(result.hidden_points) if result.hidden_points else None,
     }
+
+
+def _group_repeats(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Show a hint or a smallest failing input once: a later failing check that would repeat it
+    refers to the first (``hint_ref`` / ``counterexample_ref``) instead."""
+    first_hint: dict[str, str] = {}
+    first_case: dict[str, str] = {}
+    for c in checks:
+        c["hint_ref"] = c["counterexample_ref"] = None
+        if c["passed"]:
+            continue
+        if c["hint"]:
+            if c["hint"] in first_hint:
+                c["hint_ref"], c["hint"] = first_hint[c["hint"]], None
+            else:
+                first_hint[c["hint"]] = c["name"]
+        if c["counterexample"]:
+            key = json.dumps(c["counterexample"], sort_keys=True)
+            if key in first_case:
+                c["counterexample_ref"], c["counterexample"] = first_case[key], None
+            else:
+                first_case[key] = c["name"]
+    return checks
 
 
 def _written_summary(w: dict[str, str]) -> str:
@@ -187,58 +218,96 @@ def _indented(text: str, first: str, indent: str = "        ") -> list[str]:
     return [f"{indent}{first}{lines[0]}", *(f"{indent}{line}" for line in lines[1:])]
 
 
+#: Width of the text report: it must read well in an 80-column terminal.
+TEXT_WIDTH = 80
+
+
+def _wrap(text: str, first: str, indent: str = "        ") -> list[str]:
+    """``text`` wrapped to :data:`TEXT_WIDTH` columns, every line starting with ``indent`` (the
+    first after ``first``), so student text can never pass for a check's status line."""
+    out: list[str] = []
+    for n, line in enumerate(text.split("\n")):
+        head = indent + (first if n == 0 else " " * len(first))
+        rest = indent + " " * len(first)
+        out += textwrap.wrap(line, TEXT_WIDTH, initial_indent=head, subsequent_indent=rest,
+                             break_long_words=True, break_on_hyphens=False,
+                             drop_whitespace=True) or [head.rstrip()]
+    return out
+
+
 def render_text(
-    result: SubmissionResult, *, colour: bool = False, timings: bool = True, note: str | None = None
+    result: SubmissionResult, *, colour: bool = False, timings: bool = True, note: str | None = None,
+    verbose: bool = False,
 ) -> str:
-    """Plain-text report for a terminal; ANSI colours only when ``colour`` is true.
+    """Plain-text report for a terminal, at most :data:`TEXT_WIDTH` columns; ANSI colours only when
+    ``colour`` is true; ``verbose`` adds the isolation's full description.
 
     Student text carries no control character (so no escape sequence), and every line of a
-    message is indented, so it cannot pass for a check's status line.
+    message is indented, so it cannot pass for a check's status line. A hint or smallest failing
+    input that repeats an earlier one refers to it instead of being printed again.
     """
     m = report_model(result, timings=timings, note=note)
 
     def paint(code: str, text: str) -> str:
         return f"{code}{text}{_RESET}" if colour else text
 
-    lines = [
-        paint(_BOLD, f"{m['title']} [{m['exercise_id']} v{m['exercise_version']}]"),
-        f"submission: {m['submission']}" + (f"   student: {m['student']}" if m["student"] else ""),
-        f"mode: {m['mode']}   seed: {m['seed_ref']}   examples/check: {m['examples_per_check']}",
-    ]
+    lines = [paint(_BOLD, line) for line in _wrap(f"{m['title']} [{m['exercise_id']} v{m['exercise_version']}]", "", "")]
+    lines += _wrap(f"submission: {m['submission']}" + (f"   student: {m['student']}" if m["student"] else ""), "", "")
+    lines += _wrap(f"mode: {m['mode']}   seed: {m['seed_ref']}   examples/check: {m['examples_per_check']}", "", "")
     if m["note"]:
-        lines.append(paint(_BOLD, f"note: {m['note']}"))
+        lines += [paint(_BOLD, line) for line in _wrap(f"note: {m['note']}", "", "")]
     if m["load_status"] != "ok":
         lines.append(paint(_ANSI["error"], f"submission did not load ({m['load_status']}):"))
-        lines += _indented(m["load_message"], "")
+        lines += _wrap(m["load_message"], "")
     for warning in m["load_warnings"]:
-        lines += _indented(warning, "load warning: ")
+        lines += _wrap(warning, "load warning: ")
     lines.append("")
-    width = max((len(c["name"]) for c in m["checks"]), default=10)
+    width = min(max((len(c["name"]) for c in m["checks"]), default=10), 28)
     for c in m["checks"]:
         mark = paint(_ANSI[c["status"]], f"{c['mark']:<7}")
         tag = "" if c["visibility"] == "public" else " (hidden)"
-        lines.append(f"{mark} {c['name']:<{width}}  {c['score']:>4}/{c['max_score']:<4} {c['description']}{tag}")
+        points = f"{c['score']}/{c['max_score']}"
+        head = f"{c['name']:<{width}}  {points:>9}  "
+        if 8 + len(head) > TEXT_WIDTH - 20:  # a long check name: the description on its own lines
+            lines += [f"{mark} {line}" if n == 0 else f"        {line}"
+                      for n, line in enumerate(textwrap.wrap(head.rstrip(), TEXT_WIDTH - 8, break_long_words=True))]
+            lines += _wrap(f"{c['description']}{tag}", "")
+        else:
+            body = textwrap.wrap(f"{c['description']}{tag}", TEXT_WIDTH - 8 - len(head)) or [""]
+            lines.append(f"{mark} {head}{body[0]}")
+            lines += [" " * (8 + len(head)) + more for more in body[1:]]
         if not c["passed"]:
-            lines += _indented(c["message"], "")
+            lines += _wrap(c["message"], "")
             if c["counterexample"]:
                 args = ", ".join(f"{a['name']}={a['value']}" for a in c["counterexample"])
-                lines += _indented(args, "smallest failing input: ")
+                lines += _wrap(args, "smallest failing input: ")
+            elif c["counterexample_ref"]:
+                lines += _wrap(f"the same as for {c['counterexample_ref']} above", "smallest failing input: ")
             if c["expected"] is not None:
-                lines += _indented(c["expected"], "expected: ")
-                lines += _indented(c["got"], "got:      ")
+                lines += _wrap(c["expected"], "expected: ")
+                lines += _wrap(c["got"], "got:      ")
             if c["hint"]:
-                lines += [paint(_DIM, line) for line in _indented(c["hint"], "hint: ")]
+                lines += [paint(_DIM, line) for line in _wrap(c["hint"], "hint: ")]
+            elif c["hint_ref"]:
+                lines += [paint(_DIM, line) for line in _wrap(f"see {c['hint_ref']} above", "hint: ")]
     if m["written"]:
         lines.append("")
         lines.append("written answers (graded by hand, not in the score):")
         for w in m["written"]:
-            lines.append(f"  {w['id']}: {w['summary']}")
+            lines += _wrap(w["summary"], f"{w['id']}: ", "  ")
     lines.append("")
     total = f"score {m['score']}/{m['max_score']} ({m['percent']}%), {m['passed_count']}/{m['check_count']} checks passed"
     if m["execution_time"]:
         total += f" in {m['execution_time']}"
-    lines.append(paint(_BOLD, total))
-    lines.append(paint(_DIM, f"isolation: {m['isolation']}"))
+    lines += [paint(_BOLD, line) for line in _wrap(total, "", "")]
+    if m["hidden_points"]:
+        lines += _wrap(f"{m['hidden_points']} more points are in hidden checks, which only the "
+                       "official grading runs", "", "")
+    level = m["isolation"].split(":", 1)[0]
+    if verbose:
+        lines += [paint(_DIM, line) for line in _wrap(m["isolation"], "", "")]
+    else:
+        lines.append(paint(_DIM, f"{level} (details with --verbose)"))
     return "\n".join(lines) + "\n"
 
 
@@ -321,8 +390,8 @@ def render_junit(result: SubmissionResult, *, timings: bool = True, note: str | 
         ("student", m["student"] or ""),
         ("mode", result.mode),
         ("seed_ref", m["seed_ref"]),
-        ("score", _fmt_points(result.score)),
-        ("max_score", _fmt_points(result.max_score)),
+        ("score", fmt_points(result.score)),
+        ("max_score", fmt_points(result.max_score)),
         *((("note", m["note"]),) if m["note"] else ()),
         *((f"load_warning_{i + 1}", w) for i, w in enumerate(m["load_warnings"])),
         *((f"written_{w['id']}", w["summary"]) for w in m["written"]),
@@ -403,8 +472,10 @@ def fit_report(produce: Callable[[int], str], fmt: str, limit: int = MAX_REPORT_
     return out
 
 
-def render(result: SubmissionResult, fmt: str, *, timings: bool = True, colour: bool = False) -> str:
-    """Render ``result`` in format ``fmt`` (one of :data:`FORMATS`), at most :data:`MAX_REPORT_BYTES`."""
+def render(result: SubmissionResult, fmt: str, *, timings: bool = True, colour: bool = False,
+           verbose: bool = False) -> str:
+    """Render ``result`` in format ``fmt`` (one of :data:`FORMATS`), at most :data:`MAX_REPORT_BYTES`
+    (``verbose``: the text report also describes the isolation in full)."""
     try:
         renderer = FORMATS[fmt]
     except KeyError:
@@ -412,6 +483,7 @@ def render(result: SubmissionResult, fmt: str, *, timings: bool = True, colour: 
     options: dict[str, Any] = {"timings": timings}
     if fmt == "text":
         options["colour"] = colour
+        options["verbose"] = verbose
 
     def produce(level: int) -> str:
         if level == 0:

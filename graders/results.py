@@ -208,6 +208,8 @@ class SubmissionResult:
     execution_time: float = 0.0
     #: what loading noticed without failing: a notebook cell that raised, a skipped magic
     load_warnings: tuple[str, ...] = ()
+    #: points of the checks not run (public mode: the hidden checks the instructor grades)
+    hidden_points: float = 0.0
     #: written answers, graded by hand: ``{"id", "function", "prompt", "status", "text"}`` with
     #: status ``answered``, ``empty`` (the starter's text or nothing), ``missing`` or ``error``
     written: tuple[dict[str, str], ...] = ()

@@ -325,12 +325,14 @@ class _CheckRun:
     def _diagnose(self, case: Mapping[str, Any], got: object) -> tuple[str, str | None]:
         """(hint, diagnosis name): a known mistake is named only when it reproduces the student's
         values on every input remembered (at least three distinct ones where the check has
-        that many), not on one shrunk point where two mistakes may happen to agree."""
+        that many), not on one shrunk point, and only when no other declared mistake does too
+        (on the inputs seen, the two could not be told apart)."""
         check = self.check
         assert isinstance(check, PropertyCheck)
         inputs = [(dict(case), got), *((c, g) for c, g in self.seen if c is not case)]
         distinct = len({_case_key(c) for c, _ in inputs})
         needed = min(3, distinct)
+        explaining = []
         for diagnosis in check.diagnoses:
             matched = set()
             try:
@@ -340,9 +342,11 @@ class _CheckRun:
                     matched.add(_case_key(c))
                 else:
                     if len(matched) >= needed:
-                        return diagnosis.hint, diagnosis.name
+                        explaining.append(diagnosis)
             except (OracleValueError, ArithmeticError, ValueError, TypeError, RecursionError):
                 continue
+        if len({d.hint for d in explaining}) == 1:  # two mistakes that agree here: name neither
+            return explaining[0].hint, explaining[0].name
         return check.hint, None
 
     def run_property(self, seed: int, max_examples: int) -> None:
@@ -563,7 +567,9 @@ def grade(
             if load.status == "empty":
                 hint = "Define the functions " + ", ".join(f.name for f in exercise.functions) + " in your file."
             for check in checks:
-                failure = _Failure(status, "load_failed", f"submission did not load ({load.status}): {load.message}", None, hint=hint)
+                # the load message is shown once, at the top of the report; checks only refer to it
+                failure = _Failure(status, "load_failed", f"not run: the submission did not load ({load.status}); "
+                                   "see the message at the top", None, hint=hint)
                 results.append(_result(check, None, failure, 0.0))
         else:
             timed_out: dict[str, str] = {}  # function -> first check in which it timed out
@@ -620,6 +626,7 @@ def grade(
         load_status=load.status,
         load_message=load.message,
         load_warnings=tuple(getattr(load, "warnings", ())),
+        hidden_points=float(sum(c.points for c in exercise.checks if c not in checks)),
         written=written,
         isolation=isolation,
         package_versions=_package_versions(),

@@ -47,6 +47,7 @@ __all__ = [
     "answers",
     "exercise_ids",
     "exercise_module",
+    "expected_diagnoses",
     "expected_failures",
     "get_exercise",
     "instructor_source",
@@ -249,3 +250,9 @@ def answers(exercise_id: str, *, instructor: str | Path | None = None) -> dict[s
 def expected_failures(exercise_id: str) -> dict[str, frozenset[str]]:
     """``{mutant name: check names that mutant must fail}`` as declared by the exercise."""
     return dict(_module(exercise_id).MUTANTS)
+
+
+def expected_diagnoses(exercise_id: str) -> dict[str, frozenset[str]]:
+    """``{mutant name: diagnosis names}``: the mistakes a mutant's failing checks may name (its
+    own), where the exercise declares them (``MUTANT_DIAGNOSES``; optional)."""
+    return dict(getattr(_module(exercise_id), "MUTANT_DIAGNOSES", {}))

@@ -406,3 +406,9 @@ MUTANTS: dict[str, frozenset[str]] = {
                               "se_ratio_generated"}),
     "wrong_mc": frozenset({"mc_why_random", "mc_pooled_se"}),
 }
+
+#: mutant name -> the mistakes its failing checks may name (the mutant's own; at least one is named).
+MUTANT_DIAGNOSES: dict[str, frozenset[str]] = {
+    "nine_extra": frozenset({"B"}),
+    "treatment_contrasts": frozenset({"treatment"}),
+}

@@ -425,3 +425,8 @@ def mutants_for(params: dict[str, Any]) -> dict[str, frozenset[str]]:
     if name in ("bernoulli", "exponential", "geometric"):
         out["no_c_term"] = frozenset()
     return out
+
+#: mutant name -> the mistakes its failing checks may name (the mutant's own; at least one is named).
+MUTANT_DIAGNOSES: dict[str, frozenset[str]] = {
+    "variance_is_var_y": frozenset({"var_y", "double_counted"}),
+}

@@ -357,3 +357,11 @@ def mutants_for(params: dict[str, Any]) -> dict[str, frozenset[str]]:
     if params["family"] != "poisson":
         out["no_log_factorial"] = frozenset()
     return out
+
+#: mutant name -> the mistakes its failing checks may name (the mutant's own; at least one is named).
+MUTANT_DIAGNOSES: dict[str, frozenset[str]] = {
+    "aic_beta_only": frozenset({"beta_only"}),
+    "glm_ignores_clusters": frozenset({"glm", "zero"}),
+    "no_log_factorial": frozenset({"no_log_factorial"}),
+    "tau2_as_tau": frozenset({"tau2"}),
+}

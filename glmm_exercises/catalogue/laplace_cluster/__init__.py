@@ -388,3 +388,11 @@ def mutants_for(params: dict[str, Any]) -> dict[str, frozenset[str]]:
     if params["family"] == "binomial":
         out["drops_log_factorial"] = frozenset()
     return out
+
+#: mutant name -> the mistakes its failing checks may name (the mutant's own; at least one is named).
+MUTANT_DIAGNOSES: dict[str, frozenset[str]] = {
+    "drops_log_factorial": frozenset({"no_log_factorial"}),
+    "laplace_no_curvature": frozenset({"no_curvature"}),
+    "mode_at_zero": frozenset({"at_zero"}),
+    "nonadaptive_ghq": frozenset({"nonadaptive"}),
+}

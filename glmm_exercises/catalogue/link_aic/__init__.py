@@ -510,3 +510,13 @@ def mutants_for(params: dict[str, Any]) -> dict[str, frozenset[str]]:
         base = MUTANTS[name] - {"glmm_beats_own_data"}
         out[name] = base | {"glmm_beats_own_data"} if flips else base
     return out
+
+#: mutant name -> the mistakes its failing checks may name (the mutant's own; at least one is named).
+MUTANT_DIAGNOSES: dict[str, frozenset[str]] = {
+    "best_link_largest_aic": frozenset({"largest"}),
+    "glmm_fixed_effects_only": frozenset({"fixed_only"}),
+    "loglik_not_doubled": frozenset({"not_doubled"}),
+    "penalty_p": frozenset({"penalty_p"}),
+    "probit_logistic_cdf": frozenset({"probit_as_logit"}),
+    "returns_deviance": frozenset({"deviance"}),
+}

@@ -422,3 +422,12 @@ MUTANTS: dict[str, frozenset[str]] = {
     "over_z": _MARG,
     "approximate_attenuation": _ATT,
 }
+
+#: mutant name -> the mistakes its failing checks may name (the mutant's own; at least one is named).
+MUTANT_DIAGNOSES: dict[str, frozenset[str]] = {
+    "hermgauss_no_sqrt2": frozenset({"no_sqrt2"}),
+    "hermgauss_no_sqrtpi": frozenset({"no_sqrtpi"}),
+    "not_mean": frozenset({"not_mean", "no_attenuation"}),
+    "over_z": frozenset({"over_z"}),
+    "tau2_as_sd": frozenset({"tau2_as_sd"}),
+}

@@ -377,3 +377,11 @@ MUTANTS: dict[str, frozenset[str]] = {
     ),
     "flattens_output": frozenset({"mean_shape", "variance_shape"}),
 }
+
+#: mutant name -> the mistakes its failing checks may name (the mutant's own; at least one is named).
+MUTANT_DIAGNOSES: dict[str, frozenset[str]] = {
+    "not_mean": frozenset({"not_mean"}),
+    "tau_instead_of_tau2": frozenset({"tau_for_tau2"}),
+    "variance_poisson_only": frozenset({"poisson_only"}),
+    "variance_without_poisson_part": frozenset({"without_poisson_part"}),
+}
