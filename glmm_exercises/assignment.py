@@ -77,6 +77,9 @@ class StudentAssignment:
     versions: dict[str, str]
     #: the assignment's instructor folder when it holds instructor material (``answers/``), else None
     instructor: Path | None = None
+    #: the student's data files (``<folder>/data``), copied read-only next to the submission in the
+    #: sandbox so that ``pd.read_csv("data/...")`` works as in the student's folder
+    data_dir: Path | None = None
 
     def exercises(self, *, hidden: bool = False) -> list[Exercise]:
         """The student's exercises as graded (variant built, configuration applied), in sheet order.
@@ -176,6 +179,7 @@ def load_assignment(directory: str | Path, student_id: str | None) -> StudentAss
         params={eid: entry[eid]["params"] for eid in config.exercise_ids},
         versions={eid: str(entry[eid]["version"]) for eid in config.exercise_ids},
         instructor=instructor,
+        data_dir=(directory / "students" / str(student_id) / "data") if path == manifest else directory / "data",
     )
 
 
@@ -237,6 +241,7 @@ def grade_assignment(
                 student=assignment.student_id,
                 sandbox_factory=sandbox_factory,
                 budget=budget,
+                data_dir=assignment.data_dir,
             )
         )
     return AssignmentResult(assignment.student_id, assignment.config.title, assignment.config.course, tuple(results))

@@ -383,11 +383,18 @@ def _mounts(cfg, notes):
     for name, path in cfg.get("packages") or ():
         sources["pkg:" + name] = path
     fds = {k: os.open(p, os.O_PATH) for k, p in sources.items()}
-    files = {}  # the submission copy, moved into a size-limited tmpfs below
-    for entry in os.scandir(workdir):
-        if entry.is_file(follow_symlinks=False):
-            with open(entry.path, "rb") as fh:
-                files[entry.name] = fh.read()
+    # the submission copy and the read-only data/ folder, moved into a size-limited tmpfs below
+    tree = []  # (relative path, None for a folder or the bytes of a file, mode)
+    for folder, _dirs, names in os.walk(workdir, followlinks=False):
+        rel = os.path.relpath(folder, workdir)
+        if rel != ".":
+            tree.append((rel, None, os.stat(folder).st_mode & 0o777))
+        for name in names:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path) and os.path.isfile(path):
+                with open(path, "rb") as fh:
+                    tree.append((os.path.normpath(os.path.join(rel, name)), fh.read(),
+                                 os.stat(path).st_mode & 0o777))
     fd_path = {k: f"/proc/self/fd/{fd}" for k, fd in fds.items()}
     chroot = bool(cfg.get("chroot"))
     space = int(cfg.get("workdir_bytes") or 64 << 20)
@@ -436,11 +443,21 @@ def _mounts(cfg, notes):
     owner = "" if cfg.get("uid") is None else f",uid={cfg['uid']},gid={cfg['gid']}"
     _mount(libc, "tmpfs", base + workdir, "tmpfs", _MS_NOSUID | _MS_NODEV,
            f"size={space},mode=700{owner}")
-    for name, data in files.items():
-        with open(os.path.join(base + workdir, name), "wb") as fh:
+    folders = []
+    for rel, data, mode in tree:
+        path = os.path.join(base + workdir, rel)
+        if data is None:
+            os.makedirs(path, exist_ok=True)
+            folders.append((path, mode))
+            continue
+        with open(path, "wb") as fh:
             fh.write(data)
-        if cfg.get("uid") is not None:
-            os.chown(os.path.join(base + workdir, name), cfg["uid"], cfg["gid"])
+        if os.sep not in rel and cfg.get("uid") is not None:  # the submission: the student's
+            os.chown(path, cfg["uid"], cfg["gid"])
+        else:  # data: read-only, the grader's
+            os.chmod(path, mode)
+    for path, mode in reversed(folders):
+        os.chmod(path, mode)
     _bind(libc, fd_path["prefix"], base + "/tmp/.python", recursive=True)
     ver = f"python{sys.version_info[0]}.{sys.version_info[1]}"
     for sub in ("lib/" + ver + "/site-packages", "lib64/" + ver + "/site-packages",

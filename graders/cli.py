@@ -183,6 +183,7 @@ def _run(argv: Sequence[str] | None, sandbox_factory: SandboxFactory | None) -> 
             max_examples=DEFAULT_EXAMPLES if args.examples is None else args.examples,
             student=args.student,
             sandbox_factory=sandbox_factory,
+            data_dir=args.submission.parent / "data",  # the student's data/, when there is one
         )
         text = render(result, args.format, timings=not args.no_timings, colour=colour, verbose=args.verbose)
     if to_terminal:

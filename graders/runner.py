@@ -518,11 +518,14 @@ def grade(
     student: str | None = None,
     sandbox_factory: SandboxFactory | None = None,
     budget: Any = None,
+    data_dir: str | Path | None = None,
 ) -> SubmissionResult:
     """Grade ``submission`` against ``exercise`` and return the results (never raises for student faults).
 
     ``budget`` (a :class:`graders.sandbox.Budget`) is wall time shared by every exercise of one
-    submission; when it runs out the remaining calls fail as timeouts.
+    submission; when it runs out the remaining calls fail as timeouts. ``data_dir`` is copied,
+    read-only, to ``data/`` next to the submission in the sandbox (the student's data files, at
+    the path the starter code reads them from).
 
     Raises:
         SubmissionNotFoundError: the file is missing, a link, unreadable, or not .py/.ipynb.
@@ -558,6 +561,8 @@ def grade(
     sandbox = factory(path, exercise.forbidden_imports, call_seconds)
     if budget is not None and hasattr(sandbox, "budget"):
         sandbox.budget = budget  # wall time shared with the submission's other exercises
+    if data_dir is not None and hasattr(sandbox, "data_dir"):
+        sandbox.data_dir = Path(data_dir)
     try:
         load = sandbox.load()
         isolation = str(sandbox.isolation)

@@ -473,9 +473,11 @@ def _interpreter() -> str:
     return os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
 
 
-def _make_root(name: str | None, data: bytes, mode: _Mode, uid: int | None) -> Path:
+def _make_root(name: str | None, data: bytes, mode: _Mode, uid: int | None,
+               data_dir: Path | None = None, data_bytes: int = 64 << 20) -> Path:
     """A fresh directory tree: ``root/`` (0711) holding ``work/`` (the student's cwd) and, when
-    ``name`` is given, the submission's bytes as ``work/<name>``."""
+    ``name`` is given, the submission's bytes as ``work/<name>``; with ``data_dir``, a read-only
+    copy of its regular files as ``work/data/`` (the path the starter code reads data from)."""
     root = Path(tempfile.mkdtemp(prefix=f"{_ROOT_PREFIX}{os.getpid()}-"))
     root.chmod(0o711)
     work = root / "work"
@@ -484,10 +486,38 @@ def _make_root(name: str | None, data: bytes, mode: _Mode, uid: int | None) -> P
         fd = os.open(work / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+    if data_dir is not None and data_dir.is_dir() and not data_dir.is_symlink():
+        _copy_data(data_dir, work / "data", data_bytes)
     if mode.uid is not None and uid is not None:
-        for p in (work, *work.iterdir()):
-            os.chown(p, uid, uid, follow_symlinks=False)
+        os.chown(work, uid, uid, follow_symlinks=False)
+        if name is not None:
+            os.chown(work / name, uid, uid, follow_symlinks=False)
     return root
+
+
+def _copy_data(source: Path, target: Path, budget: int) -> None:
+    """Copy the regular files below ``source`` (no links followed, at most ``budget`` bytes)
+    into ``target``, read-only (files 0444, folders 0555) and owned by the grader."""
+    from graders.submission_files import UnsafeSubmission
+
+    for folder, dirs, files in os.walk(source, followlinks=False):
+        rel = Path(folder).relative_to(source)
+        (target / rel).mkdir(parents=True, exist_ok=True)
+        dirs[:] = sorted(d for d in dirs if not (Path(folder) / d).is_symlink())
+        for fname in sorted(files):
+            try:
+                content = read_regular_file(Path(folder) / fname, max_bytes=budget)
+            except UnsafeSubmission:
+                continue  # a link or a special file among the data: not copied
+            budget -= len(content)
+            if budget < 0:
+                return
+            (target / rel / fname).write_bytes(content)
+            (target / rel / fname).chmod(0o444)
+    for folder, dirs, _ in os.walk(target):
+        for d in dirs:
+            (Path(folder) / d).chmod(0o555)
+    target.chmod(0o555)
 
 
 class _Worker:
@@ -941,6 +971,8 @@ class Sandbox:
         self.forbidden = tuple(forbidden_imports)
         self.limits = limits
         self.budget = budget
+        #: a folder copied read-only to ``data/`` in the worker's directory (the student's data)
+        self.data_dir: Path | None = None
         self.mode, _ = _probe()
         self.isolation: str = _describe(self.mode, limits)
         self.hide = sorted({*_default_hide(self.submission), *(str(Path(h)) for h in hide)})
@@ -1022,7 +1054,8 @@ class Sandbox:
         stdout_cap = max(1024, min(self.limits.output_bytes // 8, 1 << 20))
         failures = []
         for attempt in range(START_ATTEMPTS):
-            self._root = _make_root(self.submission.name, self.data, self.mode, uid)
+            self._root = _make_root(self.submission.name, self.data, self.mode, uid,
+                                    self.data_dir, self.limits.file_bytes)
             self._group = None
             if self.mode.uid is not None and not _cgroups_available():
                 with contextlib.suppress(CgroupUnavailable):

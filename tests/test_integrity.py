@@ -306,3 +306,42 @@ def test_hostile_text_in_a_batch_with_one_job_keeps_the_gradebook(course, tmp_pa
             _assert_clean_text(path.read_text(encoding="utf-8"), path.name)
     rows = list(csv.reader(io.StringIO((out / "gradebook.csv").read_text(encoding="utf-8"))))
     assert {r[0] for r in rows[1:]} >= {"s1", "s2"}
+
+
+# ----------------------------------------------------------------------------- data files
+
+def test_the_students_data_folder_is_readable_read_only_and_links_are_not_copied(tmp_path, capsys):
+    """The starter reads pd.read_csv("data/..."): that path works in the sandbox, for .py and
+    notebooks alike, the copy is read-only and a link among the data is not followed."""
+    data = tmp_path / "data" / EX
+    data.mkdir(parents=True)
+    (data / "grid.csv").write_text("x\n0.5\n1.5\n", encoding="utf-8")
+    (data / "leak.csv").symlink_to("/etc/passwd")
+    body = '''
+import os
+import numpy as np
+import pandas as pd
+
+GRID = pd.read_csv("data/poisson-marginal/grid.csv")
+FILES = sorted(os.listdir("data/poisson-marginal"))
+
+
+def marginal_mean(x, beta0, beta1, tau2):
+    assert FILES == ["grid.csv"] and len(GRID) == 2, FILES
+    try:
+        open("data/poisson-marginal/grid.csv", "a").write("x")
+        raise RuntimeError("data is writable")
+    except PermissionError:
+        pass
+    return np.exp(beta0 + beta1 * np.asarray(x, dtype=float) + tau2 / 2)
+
+
+def marginal_variance(x, beta0, beta1, tau2):
+    mean = marginal_mean(x, beta0, beta1, tau2)
+    return mean + mean**2 * (np.exp(tau2) - 1)
+'''
+    (tmp_path / "solution.py").write_text(body, encoding="utf-8")
+    assert grade_main([str(tmp_path / "solution.py"), "--exercise", EX, "--examples", "3", "-f", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["load_status"] == "ok" and doc["score"] == doc["max_score"], doc["checks"]
+    assert (data / "grid.csv").read_text(encoding="utf-8") == "x\n0.5\n1.5\n"
