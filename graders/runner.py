@@ -203,7 +203,8 @@ class _CheckRun:
         self.params = exercise.function(check.function).parameters
         self.examples = 0
         self.failure: _Failure | None = None
-        self.seen: deque[tuple[dict[str, Any], Any]] = deque(maxlen=_REMEMBER)
+        self.first_seen: list[tuple[dict[str, Any], Any]] = []
+        self.seen: deque[tuple[dict[str, Any], Any]] = deque(maxlen=_REMEMBER // 2)
 
     def _outcome_failure(self, outcome: CallOutcomeLike, case: Mapping[str, Any]) -> _Failure:
         call = _call_text(self.check.function, self.params, case)
@@ -302,9 +303,10 @@ class _CheckRun:
         if mismatch is None:
             return
         if mismatch.kind in ("type", "shape"):  # the formula may be right: say what to return
-            hint, diagnosis = _SHAPE_HINTS[mismatch.kind].format(function=check.function), None
+            hint = _SHAPE_HINTS[mismatch.kind].format(function=check.function)
         else:
-            hint, diagnosis = self._diagnose(case, got)
+            hint = check.hint  # a named mistake replaces it after the run (see diagnose_failure)
+        diagnosis = None
         self.failure = _Failure(
             "failed",
             "mismatch",
@@ -318,20 +320,21 @@ class _CheckRun:
         raise _Fail(self.failure.message)
 
     def _remember(self, case: Mapping[str, Any], got: object) -> None:
-        """Keep the last few (input, student's value) pairs: a diagnosis must explain them all."""
-        if np.size(got) <= _REMEMBER_MAX_ELEMENTS if isinstance(got, np.ndarray) else True:
+        """Keep the first few (input, student's value) pairs -- drawn at random, before shrinking
+        makes inputs alike -- and the last few: a diagnosis must explain them all."""
+        if isinstance(got, np.ndarray) and np.size(got) > _REMEMBER_MAX_ELEMENTS:
+            return
+        if len(self.first_seen) < _REMEMBER // 2:
+            self.first_seen.append((dict(case), got))
+        else:
             self.seen.append((dict(case), got))
 
-    def _diagnose(self, case: Mapping[str, Any], got: object) -> tuple[str, str | None]:
-        """(hint, diagnosis name): a known mistake is named only when it reproduces the student's
-        values on every input remembered (at least three distinct ones where the check has
-        that many), not on one shrunk point, and only when no other declared mistake does too
-        (on the inputs seen, the two could not be told apart)."""
+    def _explaining(self, inputs: list[tuple[dict[str, Any], Any]]) -> list[Any]:
+        """The declared diagnoses that reproduce the student's value on every input given (and
+        on at least three distinct ones where there are)."""
         check = self.check
         assert isinstance(check, PropertyCheck)
-        inputs = [(dict(case), got), *((c, g) for c, g in self.seen if c is not case)]
-        distinct = len({_case_key(c) for c, _ in inputs})
-        needed = min(3, distinct)
+        needed = min(3, len({_case_key(c) for c, _ in inputs}))
         explaining = []
         for diagnosis in check.diagnoses:
             matched = set()
@@ -345,9 +348,50 @@ class _CheckRun:
                         explaining.append(diagnosis)
             except (OracleValueError, ArithmeticError, ValueError, TypeError, RecursionError):
                 continue
-        if len({d.hint for d in explaining}) == 1:  # two mistakes that agree here: name neither
-            return explaining[0].hint, explaining[0].name
-        return check.hint, None
+        return explaining
+
+    def diagnose_failure(self, seed: int) -> None:
+        """After a property check failed on a value: name the known mistake when exactly one
+        explains every input seen; when several do (simple inputs, where two mistakes agree),
+        call the function on a few more inputs drawn from the check's cases to tell them apart."""
+        failure, check = self.failure, self.check
+        if failure is None or failure.reason != "mismatch" or failure.case is None \
+                or not isinstance(check, PropertyCheck) or not check.diagnoses \
+                or failure.hint != check.hint:
+            return
+        inputs = [(dict(failure.case), failure.got), *self.first_seen, *self.seen]
+        explaining = self._explaining(inputs)
+        if len({d.hint for d in explaining}) > 1:
+            explaining = self._explaining(inputs + self._probe(seed))
+        if len({d.hint for d in explaining}) == 1:
+            failure.hint, failure.diagnosis = explaining[0].hint, explaining[0].name
+
+    def _probe(self, seed: int, n: int = 6) -> list[tuple[dict[str, Any], Any]]:
+        """(input, student's value) on ``n`` more inputs of the check (no shrinking; a call that
+        fails otherwise is skipped); the check's result is left as it was."""
+        check = self.check
+        assert isinstance(check, PropertyCheck)
+        failure, examples = self.failure, self.examples
+        extra: list[tuple[dict[str, Any], Any]] = []
+
+        @settings(database=None, deadline=None, max_examples=n, phases=(Phase.generate,),
+                  suppress_health_check=(HealthCheck.too_slow, HealthCheck.filter_too_much,
+                                         HealthCheck.data_too_large),
+                  verbosity=Verbosity.quiet, print_blob=False)
+        @hypothesis_seed(seed)
+        @given(check.cases)
+        def probe(case: dict[str, Any]) -> None:
+            try:
+                extra.append((dict(case), self.extracted(self.call(case), case)))
+            except (_Fail, _Stop):
+                pass
+
+        try:
+            probe()
+        except Exception:  # hypothesis could not draw more inputs: decide on what is known
+            pass
+        self.failure, self.examples = failure, examples + len(extra)
+        return extra
 
     def run_property(self, seed: int, max_examples: int) -> None:
         check = self.check
@@ -377,7 +421,7 @@ class _CheckRun:
         try:
             prop()
         except _Fail:
-            pass
+            self.diagnose_failure(seed ^ 0xD1A6_0000)
         except Exception as exc:  # hypothesis' own errors (Flaky, Unsatisfiable, ...)
             if self.failure is None:
                 self.failure = _Failure(

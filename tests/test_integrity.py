@@ -71,12 +71,30 @@ def _uptime() -> float:
     return float(Path("/proc/uptime").read_text().split()[0])
 
 
+def _leased(uid: int) -> bool:
+    """Is ``uid`` leased by a live sandbox right now (its lease file locked)?"""
+    import fcntl
+
+    try:
+        fd = os.open(confinement.LEASE_DIR / str(uid), os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # closing drops a lock taken here
+    return False
+
+
 def sandbox_processes(since: float = 0.0) -> list[int]:
-    """Processes with a uid from the sandbox range started after ``since`` (seconds since boot):
-    whatever a test's sandboxes left running (other graders on the machine started earlier)."""
+    """Processes with a uid from the sandbox range, started after ``since`` (seconds since boot),
+    whose uid no live sandbox holds: what closed sandboxes left running (sandboxes of other
+    graders running on the machine at the same time hold their uids)."""
     base, count = confinement.UID_BASE, confinement.UID_COUNT
     return [pid for pid, uid in confinement._uids_of_processes().items()
-            if base <= uid < base + count and _started(pid) >= since]
+            if base <= uid < base + count and _started(pid) >= since and not _leased(uid)]
 
 
 # ----------------------------------------------------------------------------- 1. never root
