@@ -159,6 +159,22 @@ class GradingFolder:
         """The review database of this folder (created on first use)."""
         return ReviewStore(self.dir)
 
+    def record_grade(self, store: ReviewStore, sid: str, exercise: str, item_id: str, entries: list[int],
+                     comment: str, source: str = "page") -> int:
+        """Check and record one manual grade (the review page and the demo both come here); returns its id.
+
+        Raises:
+            ReviewError: no such item, the student has no graded submission, or an entry out of range.
+        """
+        ref = self.item(exercise, item_id)
+        if ref is None:
+            raise ReviewError(f"no manual item {exercise}/{item_id} in the rubric")
+        if sid not in self.graded_students():
+            raise ReviewError(f"{sid!r} has no graded submission in this batch")
+        if any(not 0 <= j < len(ref.item.rubric) for j in entries):
+            raise ReviewError("a rubric entry is out of range; reload the page (the rubric changed?)")
+        return store.add_grade(sid, exercise, item_id, entries, comment, source)
+
 
 def read_overrides(folder: GradingFolder, path: Path | None = None) -> list[tuple[str, str, float, str]]:
     """The rows of ``overrides.csv`` (missing file: none), validated whole.
