@@ -29,6 +29,7 @@ from glmm_exercises.review.final import rebuild
 from glmm_exercises.review.folder import GradingFolder
 from glmm_exercises.review.rubric import LatePolicy
 from glmm_exercises.roster import RosterError, parse_roster
+from graders.batch import BatchError, run_batch
 
 TOKEN = "test-token-123"
 TOTAL_MAX = rc.AUTO_MAX + rc.ITEM_POINTS + rc.FREE_POINTS
@@ -230,8 +231,10 @@ def test_only_regrades_the_named_student_and_keeps_the_rest(course: Path, gradin
     book = _gradebook(grading)
     assert float(book["s2"][f"Total ({TOTAL_MAX:g})"]) == pytest.approx(_total("s2", 9.0, [0, 1]))
     assert float(book["s1"][f"Total ({TOTAL_MAX:g})"]) == pytest.approx(_total("s1", 8.0, []))
-    from graders.batch import BatchError
-
+    # without the rebuild (the glmm-grade command line), the batch says how to fold the review back in
+    summary = run_batch(course / "submissions", course / "assignment", grading, mode="public", jobs=1,
+                        job_function=rc.make_job(new_scores), only=["s4"])
+    assert any("run glmm-exercises gradebook --grading" in w for w in summary.warnings)
     with pytest.raises(BatchError, match="--only: no submission for 'zz'"):
         rc.grade(course, grading, new_scores, only=["zz"])
 
@@ -327,6 +330,7 @@ def test_queue_goes_to_the_next_ungraded_answer_and_search_finds_students(gradin
     index = client.get("/").get_data(as_text=True)
     assert "3/4 graded" in index and "0/4 graded" in index
     assert client.get("/search?q=s3").headers["Location"] == "/student/s3"
+    assert "no submission" in client.get(f"/student/{rc.ABSENT}").get_data(as_text=True)
     assert "No student id contains" in client.get("/search?q=zz").get_data(as_text=True)
 
 
@@ -340,6 +344,16 @@ def test_an_override_set_in_the_page_needs_a_reason_and_is_shown(grading: Path) 
     assert exercises_main(["reports", "--grading", str(grading)]) == 0
     assert _gradebook(grading)["s1"][f"Total ({TOTAL_MAX:g})"] == "4"
     assert "Reason: plagiarism, half" in (grading / "final" / "s1.html").read_text(encoding="utf-8")
+
+
+def test_an_override_scores_a_student_the_autograder_could_not(grading: Path) -> None:
+    (grading / "overrides.csv").write_text(
+        f"student_id,exercise,points,reason\n{rc.ABSENT},poisson-marginal,7,graded on paper\n", encoding="utf-8"
+    )
+    assert exercises_main(["gradebook", "--grading", str(grading)]) == 0
+    row = _gradebook(grading)[rc.ABSENT]
+    assert row[f"Total ({TOTAL_MAX:g})"] == "7" and row["Status"] == "no submission (points from overrides only)"
+    assert "graded on paper" in row["Audit"]
 
 
 # The server ------------------------------------------------------------------------------------------
@@ -382,3 +396,10 @@ def test_a_batch_folder_can_be_copied_and_reviewed_with_its_assignment_named(cou
     with pytest.raises(Exception, match="pass --assignment DIR"):
         GradingFolder(moved)
     assert GradingFolder(moved, assignment=course / "assignment").items
+
+
+def test_reading_a_folder_nobody_reviewed_leaves_no_database(grading: Path) -> None:
+    assert exercises_main(["gradebook", "--grading", str(grading)]) == 0
+    assert not (grading / "review.sqlite").exists()
+    book = _gradebook(grading)
+    assert float(book["s1"][f"Total ({TOTAL_MAX:g})"]) == rc.STUDENTS["s1"][0]  # manual items not graded: 0

@@ -4,7 +4,8 @@ For a graded student, an exercise's points are its autograded score plus the poi
 manual items (an item not graded yet counts 0 and is named in the Status), unless an override
 sets the exercise's points outright. The late penalty is a percent of the sum (the late
 policy's), subtracted from it: ``Total = (sum of exercises) * (1 - penalty/100)``.
-Students not graded (no submission, grading failed) keep blank points, as in the batch.
+Students not graded (no submission, grading failed) keep blank points, as in the batch, unless
+an override scores them by hand (the other exercises then count 0).
 
 Written here:
 
@@ -139,12 +140,17 @@ def final_grades(folder: GradingFolder, store: ReviewStore | None = None) -> lis
     out = []
     for sid, doc in folder.results.items():
         person = folder.students.get(sid, {})
-        if doc is None:
-            out.append(StudentFinal(sid, person, "no submission", False, total_max=sum(maxima.values())))
-            continue
-        if doc.get("status") != "graded":
-            message = " ".join(str(doc.get("message", "")).split())
-            out.append(StudentFinal(sid, person, f"not graded: {message}", False, total_max=sum(maxima.values())))
+        if doc is None or doc.get("status") != "graded":
+            status = "no submission" if doc is None else "not graded: " + " ".join(str(doc.get("message", "")).split())
+            own = {eid: o for (s, eid), o in overrides.items() if s == sid}
+            st = StudentFinal(sid, person, status, False, total_max=sum(maxima.values()))
+            if own:  # scored by hand although the autograder gave nothing
+                st.graded = True
+                st.status = f"{status} (points from overrides only)"
+                st.exercises = [ExerciseFinal(eid, 0.0, folder.auto_max(eid), [], own.get(eid), maxima[eid])
+                                for eid in folder.exercise_ids]
+                st.late = late_info(person, folder.config.due, folder.config.late, times.get(sid))
+            out.append(st)
             continue
         exercises = []
         unloaded = []
@@ -271,8 +277,8 @@ def write_final_reports(folder: GradingFolder, finals: list[StudentFinal]) -> Pa
 
     target = folder.dir / FINAL_DIR
     for st in finals:
-        if folder.results.get(st.sid) is None:
-            continue
+        if folder.results.get(st.sid) is None and not st.graded:
+            continue  # no submission and no override: nothing to report
         atomic_write(target / f"{st.sid}.html", render_final_report(report_model(folder, st)))
     return target
 

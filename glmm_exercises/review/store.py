@@ -8,6 +8,7 @@ the page shows), and a killed server loses at most the request it was answering:
 one SQLite transaction (journal in WAL mode, ``synchronous=FULL``).
 
 Each call opens its own connection (one per request thread); SQLite serialises the writers.
+The file is created by the first write: reading a folder nobody has reviewed leaves no trace.
 """
 
 from __future__ import annotations
@@ -99,9 +100,19 @@ class ReviewStore:
 
     def __init__(self, folder: str | Path) -> None:
         self.path = Path(folder) / DB_NAME
+        if self.path.exists():
+            self._create()
+
+    def _create(self) -> None:
         with self._connect() as db, db:
             db.executescript(_SCHEMA)
             db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+
+    def _rows(self, query: str, *args: object) -> list[sqlite3.Row]:
+        if not self.path.exists():
+            return []
+        with self._connect() as db:
+            return db.execute(query, args).fetchall()
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -121,6 +132,7 @@ class ReviewStore:
         """Append (student, exercise, item, entries, points, comment) grades in one transaction."""
         at = now_text()
         ids = []
+        self._create()
         with self._connect() as db, db:
             for student, exercise, item, entries, points, comment in grades:
                 cur = db.execute(
@@ -139,6 +151,7 @@ class ReviewStore:
     def add_overrides(self, overrides: Sequence[tuple[str, str, float | None, str]], source: str) -> None:
         """Append (student, exercise, points or None, reason) overrides in one transaction."""
         at = now_text()
+        self._create()
         with self._connect() as db, db:
             db.executemany(
                 "INSERT INTO override_events (student, exercise, points, reason, source, at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -149,12 +162,9 @@ class ReviewStore:
 
     def grade_history(self, student: str | None = None) -> list[GradeEvent]:
         """Every grade event (of one student), oldest first."""
-        with self._connect() as db:
-            if student is None:
-                rows = db.execute("SELECT * FROM grade_events ORDER BY id").fetchall()
-            else:
-                rows = db.execute("SELECT * FROM grade_events WHERE student = ? ORDER BY id", (student,)).fetchall()
-        return [_grade(r) for r in rows]
+        if student is None:
+            return [_grade(r) for r in self._rows("SELECT * FROM grade_events ORDER BY id")]
+        return [_grade(r) for r in self._rows("SELECT * FROM grade_events WHERE student = ? ORDER BY id", student)]
 
     def current_grades(self) -> dict[tuple[str, str, str], GradeEvent]:
         """(student, exercise, item) -> the newest grade event."""
@@ -162,12 +172,9 @@ class ReviewStore:
 
     def override_history(self, student: str | None = None) -> list[OverrideEvent]:
         """Every override event (of one student), oldest first."""
-        with self._connect() as db:
-            if student is None:
-                rows = db.execute("SELECT * FROM override_events ORDER BY id").fetchall()
-            else:
-                rows = db.execute("SELECT * FROM override_events WHERE student = ? ORDER BY id", (student,)).fetchall()
-        return [_override(r) for r in rows]
+        if student is None:
+            return [_override(r) for r in self._rows("SELECT * FROM override_events ORDER BY id")]
+        return [_override(r) for r in self._rows("SELECT * FROM override_events WHERE student = ? ORDER BY id", student)]
 
     def current_overrides(self) -> dict[tuple[str, str], OverrideEvent]:
         """(student, exercise) -> the newest override event, left out when it withdrew the override."""
