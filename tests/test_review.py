@@ -14,6 +14,7 @@ import sys
 import time
 import tomllib
 import urllib.error
+import urllib.parse
 import urllib.request
 from datetime import timedelta
 from pathlib import Path
@@ -359,33 +360,74 @@ def test_an_override_scores_a_student_the_autograder_could_not(grading: Path) ->
 # The server ------------------------------------------------------------------------------------------
 
 
-def test_review_server_prints_its_url_refuses_without_token_and_stops_on_sigterm(grading: Path) -> None:
+def _start_review(grading: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "glmm_exercises", "review", "--grading", str(grading), "--port", "0"],
+        [sys.executable, "-m", "glmm_exercises", "review", "--grading", str(grading), *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+    assert proc.stdout is not None
+    url = ""
+    deadline = time.monotonic() + 60
+    while not url and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            break
+        if line.startswith("http://127.0.0.1:"):
+            url = line.strip()  # the URL is a line of its own
+    return proc, url
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_review_server_prints_its_url_refuses_without_token_and_stops_cleanly(
+    grading: Path, stop: signal.Signals, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proc, url = _start_review(grading, "--port", "0")
     try:
-        assert proc.stdout is not None
-        url = ""
-        deadline = time.monotonic() + 60
-        while not url and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if line.startswith("http://127.0.0.1:"):
-                url = line.strip()
         assert "/?token=" in url
-        base = url.split("/?token=")[0]
+        base, token = url.split("/?token=")
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(base + "/", timeout=10)
         assert err.value.code == 403
         with urllib.request.urlopen(url, timeout=10) as response:
             assert response.status == 200 and b"Items graded by hand" in response.read()
-        proc.send_signal(signal.SIGTERM)
+        # a grade posted just before the server is killed outright is kept
+        form = urllib.parse.urlencode({"token": token, "entry": "1", "comment": "posted", "base": "0"}).encode()
+        request = urllib.request.Request(f"{base}/grade/{rc.EX}/{rc.ITEM}/s3", data=form,
+                                         headers={"Cookie": f"glmm_review_token={token}"})
+        urllib.request.urlopen(request, timeout=10).close()
+        port = base.rsplit(":", 1)[1]
+        if stop == signal.SIGTERM:  # the port is taken: one clear line
+            assert exercises_main(["review", "--grading", str(grading), "--port", port]) == 2
+            assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+        proc.send_signal(stop)
         assert proc.wait(timeout=20) == 0
-        assert "review stopped" in proc.stdout.read()
+        assert "review stopped" in (proc.stdout.read() if proc.stdout else "")
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    [grade] = GradingFolder(grading).store().grade_history("s3")
+    assert grade.entries == (1,) and grade.comment == "posted"
+
+
+def test_a_killed_review_server_loses_no_saved_grade(grading: Path) -> None:
+    proc, url = _start_review(grading)
+    try:
+        base, token = url.split("/?token=")
+        for sid in ("s1", "s2"):
+            form = urllib.parse.urlencode({"token": token, "entry": ["0", "2"], "comment": sid, "base": "0"},
+                                          doseq=True).encode()
+            urllib.request.urlopen(urllib.request.Request(
+                f"{base}/grade/{rc.EX}/{rc.ITEM}/{sid}", data=form, headers={"Cookie": f"glmm_review_token={token}"}
+            ), timeout=10).close()
+        proc.kill()  # SIGKILL: no shutdown code runs
+        proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    grades = GradingFolder(grading).store().current_grades()
+    assert [(k[0], g.entries, g.comment) for k, g in sorted(grades.items())] == [("s1", (0, 2), "s1"), ("s2", (0, 2), "s2")]
 
 
 def test_a_batch_folder_can_be_copied_and_reviewed_with_its_assignment_named(course: Path, grading: Path,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import signal
+import socket
 import sys
 import threading
 from typing import TextIO
@@ -16,7 +17,7 @@ from typing import TextIO
 from werkzeug.serving import make_server
 
 from glmm_exercises.review.app import ReviewApp
-from glmm_exercises.review.folder import GradingFolder
+from glmm_exercises.review.folder import GradingFolder, ReviewError
 
 __all__ = ["HOST", "serve"]
 
@@ -28,7 +29,18 @@ def serve(folder: GradingFolder, port: int = 0, *, out: TextIO | None = None, to
     out = out or sys.stdout
     token = token or secrets.token_urlsafe(24)
     app = ReviewApp(folder, token)
-    server = make_server(HOST, port, app, threaded=True)
+    problem = ""
+    try:  # werkzeug would print its own lines and exit: say it once, as every other error
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((HOST, port))
+        server = make_server(HOST, port, app, threaded=True)
+    except OSError as exc:
+        problem = exc.strerror or str(exc)
+    except SystemExit:
+        problem = "the port is taken"
+    if problem:
+        raise ReviewError(f"cannot listen on {HOST}:{port} ({problem}); choose another --port or leave it out")
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
