@@ -445,3 +445,20 @@ def test_reading_a_folder_nobody_reviewed_leaves_no_database(grading: Path) -> N
     assert not (grading / "review.sqlite").exists()
     book = _gradebook(grading)
     assert float(book["s1"][f"Total ({TOTAL_MAX:g})"]) == rc.STUDENTS["s1"][0]  # manual items not graded: 0
+
+
+def test_a_malformed_submissions_csv_is_one_error(course: Path, grading: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    subs = tmp_path / "subs"
+    shutil.copytree(course / "submissions", subs)
+    (subs / "submissions.csv").write_text("student_id,submitted_at\ns1,yesterday\n", encoding="utf-8")
+    inputs = json.loads((grading / "inputs.json").read_text(encoding="utf-8"))
+    (grading / "inputs.json").write_text(json.dumps({**inputs, "submissions": str(subs)}), encoding="utf-8")
+    (grading / "overrides.csv").write_text("student_id,exercise,points,reason\ns1,poisson-marginal,1,x\n",
+                                           encoding="utf-8")
+    before = (grading / "gradebook.csv").read_bytes()
+    assert exercises_main(["gradebook", "--grading", str(grading)]) == 2
+    err = capsys.readouterr().err
+    assert "submissions.csv row 2: 'yesterday' is not an ISO date-time" in err and err.count("\n") == 1
+    assert (grading / "gradebook.csv").read_bytes() == before
+    assert GradingFolder(grading).store().override_history() == []  # the override was not recorded either

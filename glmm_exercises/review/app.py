@@ -28,6 +28,7 @@ from werkzeug.wrappers import Request, Response
 
 from glmm_exercises.review.final import ItemFinal, final_grades, template_environment
 from glmm_exercises.review.folder import GradingFolder, ItemRef, ReviewError
+from glmm_exercises.review.late import SubmissionTimeError
 from graders.gradebook import points_text
 from graders.safe_text import clip, one_line
 
@@ -99,7 +100,7 @@ class ReviewApp:
             response = Response(self._render("review/message.html.j2", title=f"{exc.code} {exc.name}",
                                              message=exc.description or "", home=allowed),
                                 status=exc.code, mimetype="text/html")
-        except ReviewError as exc:
+        except (ReviewError, SubmissionTimeError) as exc:
             response = Response(self._render("review/message.html.j2", title="Cannot do that",
                                              message=str(exc), home=True), status=400, mimetype="text/html")
         response.headers.setdefault("Content-Security-Policy", CSP)

@@ -22,6 +22,7 @@ import csv
 import io
 import statistics
 from dataclasses import dataclass, field
+from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -130,12 +131,15 @@ class StudentFinal:
         return lines
 
 
-def final_grades(folder: GradingFolder, store: ReviewStore | None = None) -> list[StudentFinal]:
-    """Every student's final grade from the batch results, the review database and the late policy."""
+def final_grades(folder: GradingFolder, store: ReviewStore | None = None,
+                 times: dict[str, tuple[datetime, str]] | None = None) -> list[StudentFinal]:
+    """Every student's final grade from the batch results, the review database and the late policy
+    (``times``: the submission times, read from the submissions folder when not given)."""
     store = store or folder.store()
     grades = store.current_grades()
     overrides = store.current_overrides()
-    times = submission_times(folder.submissions)
+    if times is None:
+        times = submission_times(folder.submissions)
     maxima = {eid: folder.exercise_max(eid) for eid in folder.exercise_ids}
     out = []
     for sid, doc in folder.results.items():
@@ -286,16 +290,17 @@ def write_final_reports(folder: GradingFolder, finals: list[StudentFinal]) -> Pa
 def rebuild(folder: GradingFolder, *, reports: bool = False) -> list[StudentFinal]:
     """Sync overrides.csv, then rewrite gradebook.csv and the summary (and the final reports).
 
-    ``overrides.csv`` is validated whole first: a malformed file raises ``ReviewError`` and
-    nothing is recorded or rewritten.
+    ``overrides.csv`` and ``submissions.csv`` are validated whole first: a malformed file raises
+    ``ReviewError`` / ``SubmissionTimeError`` and nothing is recorded or rewritten.
     """
     from graders.batch import _general_hints, atomic_write
     from graders.summary import write_summary
 
     rows = read_overrides(folder)
+    times = submission_times(folder.submissions)  # a malformed submissions.csv stops here too
     store = folder.store()
     sync_overrides(folder, store, rows)
-    finals = final_grades(folder, store)
+    finals = final_grades(folder, store, times)
     buffer = io.StringIO(newline="")
     csv.writer(buffer, lineterminator="\r\n").writerows(gradebook_rows(folder, finals))
     atomic_write(folder.dir / "gradebook.csv", buffer.getvalue())
