@@ -173,8 +173,10 @@ def _review(args: argparse.Namespace) -> int:
             return 0
         if not 0 <= args.port <= 65535:
             raise UsageError(f"--port must be from 0 to 65535, not {args.port}")
+        from glmm_exercises.review.folder import read_overrides, sync_overrides
         from glmm_exercises.review.server import serve
 
+        sync_overrides(folder, folder.store(), read_overrides(folder))  # the page shows overrides.csv too
         return serve(folder, args.port)
     from glmm_exercises.review.final import rebuild
 
