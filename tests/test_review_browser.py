@@ -1,6 +1,7 @@
 """The review page in headless Chromium (Debian ``chromium`` + ``chromium-driver``, driven by
 selenium): grading through rubric keys, buttons and a comment survives a reload, two tabs
-grading the same answer keep both grades, and an answer holding ``<script>`` is shown as text.
+grading the same answer keep both grades, an answer holding ``<script>`` is shown as text, and
+a browser without the token is refused.
 
 Set ``GLMM_REVIEW_SCREENS=DIR`` to save screenshots of the pages the tests visit."""
 
@@ -168,15 +169,11 @@ def test_two_tabs_grading_the_same_answer_keep_both_grades(server: tuple[str, Pa
 
 def test_an_answer_holding_a_script_is_shown_as_text(server: tuple[str, Path], browser: webdriver.Chrome) -> None:
     base, _ = server
+    browser.get(f"{base}/student/s2")  # without the token: refused
+    assert "403" in browser.title and "token" in browser.find_element(By.TAG_NAME, "body").text
     browser.get(f"{base}/?token={TOKEN}")
     for url in (_grade_url(base, "s2"), f"{base}/student/s2"):
         browser.get(url)
         assert browser.title != "pwned"  # the script did not run
         assert "<script>document.title='pwned'</script>" in browser.find_element(By.CSS_SELECTOR, ".answer").text
     _shot(browser, "review-student-s2")
-
-
-def test_without_the_token_the_browser_gets_403(server: tuple[str, Path], browser: webdriver.Chrome) -> None:
-    base, _ = server
-    browser.get(f"{base}/student/s1")
-    assert "403" in browser.title and "token" in browser.find_element(By.TAG_NAME, "body").text
