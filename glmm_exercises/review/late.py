@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -137,9 +138,8 @@ def late_info(
     if submitted is None:
         return LateInfo(None, "", own_due, extension, 0, 0.0)
     late = submitted[0] - own_due
-    days, percent = (policy or LatePolicy()).percent(late) if policy is not None else (0, 0.0)
-    if policy is None and late > timedelta(0):
-        import math
-
-        days = math.ceil(late / timedelta(days=1))
+    if policy is not None:
+        days, percent = policy.percent(late)
+    else:  # a due time without a late policy: lateness is reported, never penalised
+        days, percent = max(math.ceil(late / timedelta(days=1)), 0), 0.0
     return LateInfo(submitted[0], submitted[1], own_due, extension, days, percent)
