@@ -26,6 +26,11 @@ def main() -> int:
 
     templates = [p.name for p in files("glmm_exercises.templates").iterdir() if p.name.endswith(".j2")]
     print(f"smoke: templates found: {sorted(templates)}")
+    review = files("glmm_exercises.templates").joinpath("review")
+    for name in ("grade.html.j2", "final_report.html.j2", "review.css", "review.js"):
+        if not review.joinpath(name).is_file():
+            print(f"smoke: the review page's {name} is missing from the installed wheel")
+            return 1
     scripts = [ep.name for ep in md.entry_points(group="console_scripts") if ep.value.split(".")[0]
                in {"glmm_exercises", "graders", "reference"}]
     for script in scripts:

@@ -2,7 +2,10 @@
 
 Commands: ``demo`` (generate, grade a sample class, the lecture notes' beaches models), ``list``
 (the catalogue), ``generate`` (per-student sheets, starter code and data), ``selftest`` (answer
-keys and mutants on sampled variants), ``export gradescope`` (an autograder bundle). `main(argv)` is testable without a subprocess; typed errors become one-line messages
+keys and mutants on sampled variants), ``export gradescope`` (an autograder bundle); after a
+batch: ``review`` (the local page for manual grading, ``--export``/``--import`` of manual grades),
+``gradebook`` (gradebook.csv and summary from all parts) and ``reports`` (students' final reports).
+`main(argv)` is testable without a subprocess; typed errors become one-line messages
 and exit code 2 in exactly one place (`main`).
 """
 
@@ -116,7 +119,73 @@ def _build_parser() -> argparse.ArgumentParser:
     gs.add_argument("--seed", type=_seed, metavar="N", help="instructor grading seed (else GLMM_GRADING_SEED)")
     gs.add_argument("--wheel", type=Path, metavar="PATH", help="a prebuilt glmm-exercises wheel (default: build one)")
     gs.add_argument("--examples", type=_positive_int, metavar="N", help="examples per property check (default: the assignment's)")
+    _review_parsers(sub)
     return parser
+
+
+def _grading_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--grading", required=True, type=Path, metavar="DIR", help="the --out folder of glmm-grade batch")
+    p.add_argument("--assignment", type=Path, metavar="DIR",
+                   help="the folder glmm-exercises generate wrote (default: the one the batch recorded)")
+    p.add_argument("--config", type=Path, metavar="TOML",
+                   help="assignment.toml with the rubric and late policy (default: ASSIGNMENT/instructor/assignment.toml)")
+    p.add_argument("--roster", type=Path, metavar="CSV",
+                   help="roster whose extension column to use (default: the roster the assignment was generated from)")
+
+
+def _review_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    rv = sub.add_parser(
+        "review", help="grade written answers by hand in a local web page (docs/review.md)",
+        description="Serve the review page on 127.0.0.1 (the URL with its access token is printed), or move "
+        "manual grades to (--export) or from (--import) a CSV file.",
+    )
+    _grading_options(rv)
+    rv.add_argument("--port", type=int, default=0, metavar="N", help="port to listen on (default: a free one)")
+    io_group = rv.add_mutually_exclusive_group()
+    io_group.add_argument("--export", type=Path, metavar="CSV", help="write the manual grades to CSV and exit")
+    io_group.add_argument("--import", dest="import_", type=Path, metavar="CSV",
+                          help="record the manual grades of CSV (as --export writes it) and exit")
+    gb = sub.add_parser(
+        "gradebook", help="rebuild gradebook.csv and the summary from autograded scores, manual grades, "
+        "overrides and late penalties",
+    )
+    _grading_options(gb)
+    rp = sub.add_parser("reports", help="write each student's final report (DIR/final/<id>.html)")
+    _grading_options(rp)
+
+
+def _review(args: argparse.Namespace) -> int:
+    from glmm_exercises.review.folder import GradingFolder
+
+    folder = GradingFolder(args.grading, assignment=args.assignment, config=args.config, roster=args.roster)
+    if args.command == "review":
+        if args.export is not None:
+            from glmm_exercises.review.manual_csv import export_manual
+
+            print(f"wrote {export_manual(folder, args.export)} manual grades to {args.export}")
+            return 0
+        if args.import_ is not None:
+            from glmm_exercises.review.manual_csv import import_manual
+
+            recorded, same = import_manual(folder, args.import_)
+            print(f"recorded {recorded} manual grades from {args.import_} ({same} unchanged); "
+                  f"run {PROG} gradebook --grading {args.grading} to update gradebook.csv")
+            return 0
+        if not 0 <= args.port <= 65535:
+            raise UsageError(f"--port must be from 0 to 65535, not {args.port}")
+        from glmm_exercises.review.folder import read_overrides, sync_overrides
+        from glmm_exercises.review.server import serve
+
+        sync_overrides(folder, folder.store(), read_overrides(folder))  # the page shows overrides.csv too
+        return serve(folder, args.port)
+    from glmm_exercises.review.final import rebuild
+
+    finals = rebuild(folder, reports=args.command == "reports")
+    pending = sum(len(f.ungraded_items()) for f in finals if f.graded)
+    what = f"final reports in {folder.dir / 'final'}, " if args.command == "reports" else ""
+    print(f"wrote {what}{folder.dir / 'gradebook.csv'} and {folder.dir / 'summary.html'} ({len(finals)} students"
+          + (f"; {pending} manual grades still missing" if pending else "") + ")")
+    return 0
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -222,6 +291,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from glmm_exercises.config import ConfigError
     from glmm_exercises.demo import DemoOutputError
     from glmm_exercises.export import ExportError
+    from glmm_exercises.review.folder import ReviewError
+    from glmm_exercises.review.late import SubmissionTimeError
     from glmm_exercises.roster import RosterError
     from glmm_exercises.variants import ProtocolError
     from graders.grading_errors import GradingError
@@ -244,10 +315,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _selftest(args)
         if args.command == "export":
             return _export(args)
+        if args.command in ("review", "gradebook", "reports"):
+            return _review(args)
         raise UsageError(f"unknown command {args.command!r}")
     except (
         UsageError, RosterError, ConfigError, OutputExistsError, GradingError, ProtocolError, ModelInputError, OSError,
-        DemoOutputError, ExportError,
+        DemoOutputError, ExportError, ReviewError, SubmissionTimeError,
     ) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

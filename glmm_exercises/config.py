@@ -29,11 +29,15 @@ import math
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from glmm_exercises.catalogue import exercise_ids
 from graders.checks import Exercise
+
+if TYPE_CHECKING:
+    from glmm_exercises.review.rubric import LatePolicy, ManualItem
 
 __all__ = [
     "AssignmentConfig",
@@ -51,8 +55,8 @@ DEFAULT_EXAMPLES = 200
 #: Wall time one submission may use over all exercises together (seconds).
 DEFAULT_SUBMISSION_SECONDS = 300.0
 _TOP_KEYS = ("course", "title", "exercises", "examples", "time_limit", "submission_time_limit",
-             "exercise")
-_EXERCISE_KEYS = ("points", "public", "examples", "time_limit")
+             "due", "late", "exercise")
+_EXERCISE_KEYS = ("points", "public", "examples", "time_limit", "manual")
 
 
 class ConfigError(ValueError):
@@ -68,6 +72,8 @@ class ExerciseConfig:
     public: tuple[str, ...] | None = None
     examples: int | None = None
     time_limit: float | None = None
+    #: items graded by hand in the review (glmm_exercises.review.rubric); not part of the manifest
+    manual: tuple[ManualItem, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,9 @@ class AssignmentConfig:
     examples: int = DEFAULT_EXAMPLES
     time_limit: float | None = None
     submission_time_limit: float = DEFAULT_SUBMISSION_SECONDS
+    #: the due time and late policy (used by the review's gradebook; not part of the manifest)
+    due: datetime | None = None
+    late: LatePolicy | None = None
 
     @property
     def exercise_ids(self) -> tuple[str, ...]:
@@ -165,12 +174,13 @@ def _unknown_keys(table: Mapping[str, Any], allowed: Sequence[str], where: str) 
             raise ConfigError(f"{prefix}{key}: unknown key; allowed keys are {', '.join(allowed)}")
 
 
-def _check_names(exercise_id: str) -> tuple[set[str], tuple[str, ...]]:
-    """Check names and function names of the exercise's default variant."""
+def _check_names(exercise_id: str) -> tuple[set[str], tuple[str, ...], dict[str, str]]:
+    """Check names, function names and written items (id -> prompt) of the exercise's default variant."""
     from glmm_exercises.variants import build_exercise
 
     exercise = build_exercise(exercise_id)
-    return {c.name for c in exercise.checks}, tuple(f.name for f in exercise.functions)
+    written = {w.id: w.prompt for w in exercise.written}
+    return {c.name for c in exercise.checks}, tuple(f.name for f in exercise.functions), written
 
 
 def config_from_dict(data: Mapping[str, Any], *, source: str = "assignment.toml") -> AssignmentConfig:
@@ -182,6 +192,8 @@ def config_from_dict(data: Mapping[str, Any], *, source: str = "assignment.toml"
 
 
 def _config_from_dict(data: Mapping[str, Any]) -> AssignmentConfig:
+    from glmm_exercises.review.rubric import parse_due, parse_late, parse_manual
+
     _unknown_keys(data, _TOP_KEYS, "")
     course = _string(data.get("course", ""), "course")
     title = _string(data.get("title", DEFAULT_TITLE), "title").strip() or DEFAULT_TITLE
@@ -219,7 +231,7 @@ def _config_from_dict(data: Mapping[str, Any]) -> AssignmentConfig:
         if not isinstance(table, dict):
             raise ConfigError(f"{where} must be a table ([{where}]), not {_type_name(table)}")
         _unknown_keys(table, _EXERCISE_KEYS, where)
-        names, functions = _check_names(eid)
+        names, functions, written = _check_names(eid)
         for function in functions:
             if function in owners:
                 raise ConfigError(
@@ -246,10 +258,16 @@ def _config_from_dict(data: Mapping[str, Any]) -> AssignmentConfig:
                     if "time_limit" in table
                     else None
                 ),
+                manual=parse_manual(table["manual"], f"{where}.manual", written) if "manual" in table else (),
             )
         )
+    due = parse_due(data["due"]) if "due" in data else None
+    late = parse_late(data["late"]) if "late" in data else None
+    if late is not None and due is None:
+        raise ConfigError("late: a late policy needs a due time; add due = 2026-12-01T23:59:00+01:00")
     return AssignmentConfig(course=course, title=title, exercises=tuple(chosen), examples=examples,
-                            time_limit=time_limit, submission_time_limit=submission_time_limit)
+                            time_limit=time_limit, submission_time_limit=submission_time_limit,
+                            due=due, late=late)
 
 
 def load_config(path: str | Path) -> AssignmentConfig:
@@ -304,6 +322,12 @@ def config_to_toml(config: AssignmentConfig) -> str:
     if config.time_limit is not None:
         lines.append(f"time_limit = {_toml_value(config.time_limit)}")
     lines.append(f"submission_time_limit = {_toml_value(config.submission_time_limit)}")
+    from glmm_exercises.review.rubric import late_to_toml, manual_to_toml
+
+    late_lines = late_to_toml(config.due, config.late)
+    if config.due is not None:
+        lines.append(late_lines.pop(0))
+    lines += late_lines
     for e in config.exercises:
         body = [
             f"{key} = {_toml_value(value)}"
@@ -312,6 +336,7 @@ def config_to_toml(config: AssignmentConfig) -> str:
         ]
         if body:
             lines += ["", f"[exercise.{_toml_value(e.id)}]", *body]
+        lines += manual_to_toml(_toml_value(e.id), e.manual)
     return "\n".join(lines) + "\n"
 
 

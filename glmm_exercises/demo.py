@@ -6,7 +6,10 @@
    wrong one, a hostile one, an unfinished notebook; one student submits nothing) with
    ``glmm-grade batch`` into ``OUT/grading``: per-student reports, ``gradebook.csv`` and the
    instructor summary with plots.
-3. **Fit** the lecture notes' beaches models: all observations pooled in one Poisson GLM, beach
+3. **Review** the written answers by hand: the demo records a few rubric grades through the code
+   the review page uses (``glmm-exercises review``), then rebuilds the gradebook and summary from
+   all parts and writes each student's final report (``glmm-exercises reports``).
+4. **Fit** the lecture notes' beaches models: all observations pooled in one Poisson GLM, beach
    as a fixed (sum-contrast) factor, and beach as a random intercept (Poisson GLMM, Laplace), on
    a beaches-like data set the package simulates, and on the real RIKZ data when ``rikz.csv`` is
    found.
@@ -125,7 +128,8 @@ def _copy_samples(dest: Path) -> list[str]:
 def _table(gradebook: Path) -> str:
     with gradebook.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.reader(fh))
-    keep = [0, *range(3, len(rows[0]))]
+    last = rows[0].index("Status") if "Status" in rows[0] else len(rows[0]) - 1
+    keep = [0, *range(3, last + 1)]
     cells = [[row[i] for i in keep] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(keep))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
@@ -162,12 +166,43 @@ def grading_story(folder: Path, out: TextIO, *, jobs: int = 2, progress: TextIO 
     )
     out.write(f"graded {batch.graded} submissions in {batch.seconds:.1f} s\n\n")
     out.write(_table(batch.gradebook))
+    final = review_story(folder / "grading", out)
     return {
+        "final": final,
         "sheets": folder / "assignment" / "students",
         "reports": folder / "grading" / "reports",
         "gradebook": batch.gradebook,
         "summary": batch.summary_html,
     }
+
+
+#: The demo's manual grades: student -> (rubric entries chosen, comment), for the sample's written item.
+DEMO_MANUAL = {
+    "ada": ([0, 1], "Both reasons, well put."),
+    "ben": ([2], "Which property of exp makes the mean go up?"),
+}
+DEMO_ITEM = ("poisson-marginal", "above_not_mean")
+
+
+def review_story(grading: Path, out: TextIO) -> Path:
+    """Record the demo's manual grades as the review page would, rebuild the gradebook from all
+    parts and write the final reports; returns the final-reports folder."""
+    from glmm_exercises.review.final import rebuild
+    from glmm_exercises.review.folder import GradingFolder
+
+    _rule("Review: grade the written answers by hand (glmm-exercises review), then the final gradebook", out)
+    folder = GradingFolder(grading)
+    store = folder.store()
+    exercise, item = DEMO_ITEM
+    for sid, (entries, comment) in DEMO_MANUAL.items():
+        folder.record_grade(store, sid, exercise, item, entries, comment, source="demo")
+    out.write(
+        f"recorded {len(DEMO_MANUAL)} rubric grades for {exercise}/{item} ({', '.join(DEMO_MANUAL)}); "
+        "the others wait in the review queue\n\n"
+    )
+    rebuild(folder, reports=True)
+    out.write(_table(grading / "gradebook.csv"))
+    return grading / "final"
 
 
 def run_demo(
@@ -216,6 +251,7 @@ def run_demo(
             f"instructor summary (plots):  {paths['summary'].resolve()}\n"
             f"gradebook (CSV):             {paths['gradebook'].resolve()}\n"
             f"students' reports:           {paths['reports'].resolve()}/<id>.html\n"
+            f"final reports (manual part): {paths['final'].resolve()}/<id>.html\n"
             f"students' problem sheets:    {paths['sheets'].resolve()}/<id>/sheet.html\n"
         )
     out.write("\nDone. `glmm-exercises --help` and `glmm-grade --help` list the other commands.\n")
@@ -223,4 +259,5 @@ def run_demo(
     return 0
 
 
-__all__ = ["DEFAULT_OUT", "DemoOutputError", "beaches_analyses", "grading_story", "prepare_output", "run_demo"]
+__all__ = ["DEFAULT_OUT", "DemoOutputError", "beaches_analyses", "grading_story", "prepare_output", "review_story",
+           "run_demo"]

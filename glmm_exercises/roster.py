@@ -1,8 +1,9 @@
 """Class rosters: a CSV file with one student per row.
 
 Columns: ``student_id`` (required; it becomes a folder name, so only letters, digits, ``.``,
-``_`` and ``-``, not starting with ``.``), optional ``name`` and ``email``; other columns are
-ignored. The file must be UTF-8 (a byte-order mark is accepted). Every problem raises
+``_`` and ``-``, not starting with ``.``), optional ``name``, ``email`` and ``extension`` (a
+deadline extension for the late policy: ``2d``, ``36h``, ``90m`` or a new due date-time with a
+zone, see docs/review.md); other columns are ignored. The file must be UTF-8 (a byte-order mark is accepted). Every problem raises
 :class:`RosterError` with a one-line message naming the file, the row (the line number a
 spreadsheet shows, the header being row 1) and what to do.
 """
@@ -21,7 +22,7 @@ from graders.safe_text import one_line
 __all__ = ["Roster", "RosterError", "Student", "parse_roster", "read_roster"]
 
 ID_COLUMN = "student_id"
-OPTIONAL_COLUMNS = ("name", "email")
+OPTIONAL_COLUMNS = ("name", "email", "extension")
 _ID_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 MAX_ID_LENGTH = 64
 
@@ -38,10 +39,14 @@ class Student:
     name: str = ""
     email: str = ""
     row: int = 0
+    extension: str = ""
 
     def as_dict(self) -> dict[str, str]:
-        """Plain data for manifests and templates (without the row number)."""
-        return {"student_id": self.student_id, "name": self.name, "email": self.email}
+        """Plain data for manifests and templates (without the row number; ``extension`` when set)."""
+        data = {"student_id": self.student_id, "name": self.name, "email": self.email}
+        if self.extension:
+            data["extension"] = self.extension
+        return data
 
 
 @dataclass(frozen=True)
@@ -124,7 +129,15 @@ def parse_roster(raw: bytes, *, source: str = "roster") -> Roster:
                 )
             seen[sid] = row
             seen_folded[folded] = (sid, row)
-            students.append(Student(sid, cell("name"), cell("email"), row))
+            extension = cell("extension")
+            if extension:
+                from glmm_exercises.review.late import parse_extension
+
+                try:
+                    parse_extension(extension)
+                except ValueError as exc:
+                    raise RosterError(f"{source} row {row}: extension {extension!r}: {exc}") from None
+            students.append(Student(sid, cell("name"), cell("email"), row, extension))
     except csv.Error as exc:
         raise RosterError(f"{source} row {reader.line_num}: not valid CSV ({exc})") from None
     if not students:

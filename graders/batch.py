@@ -2,7 +2,7 @@
 
 Usage::
 
-    glmm-grade batch SUBMISSIONS_DIR --assignment DIR --out OUT [--jobs N] [--resume]
+    glmm-grade batch SUBMISSIONS_DIR --assignment DIR --out OUT [--jobs N] [--resume] [--only ID[,ID]]
                      [--scheduler ADDRESS] [--seed N] [--all | --public] [--examples N] [--quiet]
 
 ``SUBMISSIONS_DIR`` holds one submission per student, either ``<student_id>/solution.py`` (or
@@ -14,6 +14,7 @@ the default) needs the instructor seed from ``--seed`` or ``GLMM_GRADING_SEED``.
 ``OUT`` receives (every file written to a temporary name and renamed into place)::
 
     OUT/batch.json              the settings of the run (mode, seed reference, examples, manifest hash)
+    OUT/inputs.json             where the submissions and the assignment were (for the review)
     OUT/results/<student>.json  one result per student: the unit of completion for --resume
     OUT/reports/<student>.html  the student's report
     OUT/gradebook.csv           one row per student (see graders.gradebook)
@@ -27,6 +28,8 @@ this process writes files. A job that raises, or whose worker process dies, beco
 result for that student only (a worker death is retried once alone, to tell the culprit from
 the bystanders); ``--resume`` keeps every result whose inputs (submission bytes, variants,
 mode, seed, examples, package version) are unchanged and regrades the rest, failures included.
+``--only ID[,ID]`` regrades the named students of an existing batch (after a complaint, a late
+hand-in) and keeps everyone else's results as they are.
 """
 
 from __future__ import annotations
@@ -604,6 +607,8 @@ def run_batch(
     progress: IO[str] | None = None,
     job_function: JobFunction = grade_job,
     isolation: str = "auto",
+    only: Sequence[str] | None = None,
+    finish: Callable[[Path], None] | None = None,
 ) -> BatchSummary:
     """Grade every submission in ``submissions_dir`` and write results, reports, gradebook, summary.
 
@@ -612,6 +617,11 @@ def run_batch(
 
     ``isolation`` is the sandbox policy (``graders.sandbox.select_isolation``; a batch is official
     grading, so ``"auto"`` requires the namespace + chroot sandbox).
+
+    ``only`` regrades just these students of the batch already in ``out`` (whatever their previous
+    result) and keeps every other result. ``finish`` is called with ``out`` instead of writing
+    gradebook.csv and the summary from the autograded results alone: the course layer passes its
+    rebuild from all parts (manual grades, overrides, late penalties; glmm_exercises.review).
 
     Raises:
         BatchError: unusable folders, or ``out`` holds another run (see ``resume``).
@@ -632,9 +642,17 @@ def run_batch(
     assignment_dir, out = Path(assignment_dir), Path(out)
     manifest, manifest_sha = _read_manifest(assignment_dir)
     settings = _settings(mode, seed, examples, manifest_sha)
-    _check_out(out, settings, resume)
+    if only is not None and not (out / "batch.json").is_file():
+        raise BatchError(f"--only regrades students of an existing batch, and {str(out)!r} holds none; "
+                         "grade the whole class first")
+    _check_out(out, settings, resume or only is not None)
     submissions, warnings = find_submissions(submissions_dir)
     submissions_dir = Path(submissions_dir)
+    if only is not None:
+        unknown = sorted(set(only) - {s.student_id for s in submissions})
+        if unknown or not only:
+            raise BatchError(f"--only: no submission for {', '.join(map(repr, unknown)) or 'nobody'} in "
+                             f"{str(submissions_dir)!r}; name students whose submission is there")
     from graders.sandbox import isolation_selected, set_isolation
 
     # Decided once for the whole run, before anything is written (fail closed: a batch is
@@ -646,6 +664,8 @@ def run_batch(
         # anything is written, rather than failing every student
         load_assignment(assignment_dir, sorted(manifest["students"])[0]).exercises(hidden=True)
     atomic_write(out / "batch.json", json.dumps(settings, indent=2, sort_keys=True) + "\n")
+    inputs = {"assignment": str(assignment_dir.resolve()), "submissions": str(submissions_dir.resolve())}
+    atomic_write(out / "inputs.json", json.dumps(inputs, indent=2) + "\n")
 
     roster: dict[str, dict[str, Any]] = manifest["students"]
     summary = BatchSummary(out=out, warnings=warnings, isolation=isolation_text)
@@ -669,7 +689,9 @@ def run_batch(
         variants = roster.get(sub.student_id, {}).get("exercises")
         key = _job_key(settings, sub.student_id, name, data, [variants, problem])
         job = Job(sub.student_id, key, name, data, assignment, problem, mode, seed, examples, level)
-        previous = _previous(out / "results" / f"{sub.student_id}.json") if resume else None
+        if only is not None and sub.student_id not in only:
+            continue  # kept as it is
+        previous = _previous(out / "results" / f"{sub.student_id}.json") if resume and only is None else None
         if previous is not None and previous.get("job") == key and previous.get("status") == "graded" \
                 and (out / "reports" / f"{sub.student_id}.html").is_file():
             summary.reused += 1
@@ -717,10 +739,19 @@ def run_batch(
     title = str(manifest.get("config", {}).get("title", "Assignment"))
     course = str(manifest.get("config", {}).get("course", ""))
     exercise_ids = [str(e) for e in manifest.get("config", {}).get("exercises", [])]
-    write_gradebook(out / "gradebook.csv", results, roster, exercise_ids)
-    write_summary(
-        out, results, exercise_ids, title=title, course=course, mode=mode, general_hints=_general_hints(exercise_ids)
-    )
+    if finish is not None:
+        finish(out)
+    else:
+        write_gradebook(out / "gradebook.csv", results, roster, exercise_ids)
+        write_summary(
+            out, results, exercise_ids, title=title, course=course, mode=mode,
+            general_hints=_general_hints(exercise_ids),
+        )
+        if (out / "review.sqlite").exists() or (out / "overrides.csv").exists():
+            summary.warnings.append(
+                "this folder has manual grades or overrides, which gradebook.csv now leaves out: "
+                f"run glmm-exercises gradebook --grading {out} to fold them back in"
+            )
     summary.seconds = time.perf_counter() - t0
     return summary
 
@@ -756,6 +787,13 @@ def _whole(text: str, minimum: int) -> int:
     return value
 
 
+def _ids(text: str) -> list[str]:
+    ids = [t.strip() for t in text.split(",") if t.strip()]
+    if not ids:
+        raise argparse.ArgumentTypeError("expected student ids separated by commas")
+    return ids
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``glmm-grade batch``."""
     p = _Parser(
@@ -774,6 +812,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", "-j", type=lambda t: _whole(t, 1), default=os.cpu_count() or 1, metavar="N",
                    help="parallel grading processes (default: the number of CPUs)")
     p.add_argument("--resume", action="store_true", help="finish an interrupted batch in --out (keeps finished students)")
+    p.add_argument("--only", type=_ids, metavar="ID[,ID]",
+                   help="regrade only these students of the batch in --out; keep everyone else's results")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run the jobs on a Dask distributed scheduler, e.g. tcp://host:8786")
     p.add_argument("--seed", type=lambda t: _whole(t, 0), metavar="N", help=f"instructor seed (else {SEED_ENV})")
     which = p.add_mutually_exclusive_group()
@@ -809,7 +849,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         summary = run_batch(
             args.submissions, args.assignment, args.out, mode=args.mode, seed=seed, examples=args.examples,
             jobs=args.jobs, resume=args.resume, scheduler=args.scheduler,
-            progress=None if args.quiet else sys.stderr, isolation=args.isolation,
+            progress=None if args.quiet else sys.stderr, isolation=args.isolation, only=args.only,
         )
     except (GradingError, SandboxError, OutputExistsError, OSError) as exc:
         print(f"{PROG}: error: {one_line(str(exc), 2000)}", file=sys.stderr)

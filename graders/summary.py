@@ -8,7 +8,10 @@ Figures, from the per-student batch results:
 * per check: the failure rate (not passed / graded students who ran it) and the causes
   (``reason`` of the results: mismatch, timeout, not implemented, ...);
 * the most frequent named mistakes: diagnosis hints of failed checks (the student's value
-  matched a known wrong formula), counted once per student and exercise.
+  matched a known wrong formula), counted once per student and exercise;
+* the items graded by hand in the review, when there are any (``manual``: plain data the
+  course layer computes, see glmm_exercises.review.final.manual_summary): points per item and
+  how many students got each rubric entry.
 
 Every string taken from the results (student ids, messages, check names, hints, reasons) is
 cleaned with :mod:`graders.safe_text` (one line, no control character or lone surrogate), so
@@ -51,6 +54,7 @@ def summary_model(
     mode: str = "all",
     top: int = 12,
     general_hints: Set[str] = frozenset(),
+    manual: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """Plain-data figures of a batch (see the module docstring); the same data goes to summary.json.
 
@@ -149,6 +153,7 @@ def summary_model(
             }
             for (eid, hint), who in ranked[:top]
         ],
+        "manual": [dict(m) for m in manual],
     }
 
 
@@ -258,13 +263,14 @@ def write_summary(
     course: str = "",
     mode: str = "all",
     general_hints: Set[str] = frozenset(),
+    manual: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """Write ``summary.html`` and ``summary.json`` into ``out`` (atomically); return the figures."""
     from graders.batch import atomic_write
 
     out = Path(out)
     model = summary_model(
-        results, exercise_ids, title=title, course=course, mode=mode, general_hints=general_hints
+        results, exercise_ids, title=title, course=course, mode=mode, general_hints=general_hints, manual=manual
     )
     atomic_write(out / "summary.json", json.dumps(model, indent=2, ensure_ascii=False) + "\n")
     atomic_write(out / "summary.html", render_summary_html(model, svg_plots(model)))

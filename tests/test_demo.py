@@ -53,6 +53,13 @@ def test_demo_runs_the_whole_story(tmp_path: Path, capsys: pytest.CaptureFixture
         assert "<svg" not in summary and "[plots]" in summary
     else:
         assert summary.count("<svg") == 3
-    for part in ("generate a problem set", "Grade them all", "solution 3, beach as a random intercept",
+    # the review: the written item is in the summary and in ada's final report with its rubric entries
+    assert "Graded by hand" in summary and "above_not_mean" in summary
+    final = (folder / "grading" / "final" / "ada.html").read_text(encoding="utf-8")
+    assert "Names the convexity of exp" in final and "Both reasons, well put." in final
+    assert "Jensen&#39;s inequality" in final  # her written answer, escaped
+    book = list(csv.DictReader(io.StringIO((folder / "grading" / "gradebook.csv").read_text(encoding="utf-8"))))
+    assert "poisson-marginal/above_not_mean" in next(r for r in book if r["Student ID"] == "dee")["Status"]
+    for part in ("generate a problem set", "Grade them all", "Review: grade the written answers", "solution 3, beach as a random intercept",
                  "Standard error of the NAP effect", "instructor summary (plots):", str((folder / "grading").resolve())):
         assert part in text

@@ -40,3 +40,8 @@ def attenuation(eta, tau2, K):
     p_k = _logistic(np.asarray(eta, dtype=float)[..., None] + np.sqrt(tau2) * z)
     p = p_k @ w
     return (p_k * (1.0 - p_k)) @ w / (p * (1.0 - p))
+
+
+def explain_above_not_mean():
+    return """exp is convex, so by Jensen's inequality E[exp(eta + gamma)] > exp(E[eta + gamma]) = exp(eta).
+The random effect's spread lifts the mean by the factor exp(tau2 / 2) > 1 at every x."""

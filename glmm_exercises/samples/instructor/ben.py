@@ -35,3 +35,7 @@ def attenuation(eta, tau2, K):
     p_k = expit(np.asarray(eta, dtype=float)[..., None] + np.sqrt(tau2) * z)
     p = np.sum(w * p_k, axis=-1)
     return np.sum(w * p_k * (1 - p_k), axis=-1) / (p * (1 - p))
+
+
+def explain_above_not_mean():
+    return "Because the random effect adds <noise> to the mean, so it goes up."

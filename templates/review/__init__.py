@@ -1,0 +1,1 @@
+"""Templates, stylesheet and script of the review web page and the final reports."""
