@@ -4,6 +4,8 @@ Layout of the output directory::
 
     OUT/students/<student_id>/sheet.html        problem sheet, math as MathML (offline)
                               sheet.md          the same in Markdown with TeX math
+                              figures/<exercise>.svg   the variant's figure (sheet.md links it,
+                                                sheet.html holds it inline)
                               solution.py       stubs raising NotImplementedError
                               solution.ipynb    the same as a notebook
                               data/<exercise>/<name>.csv
@@ -44,6 +46,7 @@ from glmm_exercises import __version__
 from glmm_exercises.atomic import staged_directory, write_text
 from glmm_exercises.catalogue import answers, key_path, mutant_files
 from glmm_exercises.config import AssignmentConfig, apply_config, config_to_toml, default_config
+from glmm_exercises.figures import exercise_figure, figure_caption
 from glmm_exercises.roster import Roster
 from glmm_exercises.sheets import (
     SheetError,
@@ -169,6 +172,7 @@ def generate(
             folder = tmp / "students" / sid
             sections: list[SheetSection] = []
             starters: list[StarterExercise] = []
+            figures: dict[str, str] = {}
             variants: dict[str, Any] = {}
             for eid in ids:
                 module = modules[eid]
@@ -189,13 +193,21 @@ def generate(
                     write_text(folder / rel, _data_csv(data[name]))
                     files += 1
                     data_files.append(rel)
+                figure = None
+                svg = exercise_figure(eid, params, data)
+                if svg is not None:
+                    figure = {"path": f"figures/{eid}.svg", "caption": figure_caption(eid)}
+                    figures[figure["path"]] = svg
+                    write_text(folder / figure["path"], svg)
+                    files += 1
                 try:
                     body = render_exercise_markdown(
                         module.SHEET,
                         params=params,
                         data=data,
                         functions=exercise.functions,
-                        extra={"title": exercise.title, "points": exercise.max_score, "data_files": data_files},
+                        extra={"title": exercise.title, "points": exercise.max_score, "data_files": data_files,
+                               "figure": figure},
                     )
                 except SheetError as exc:
                     raise ProtocolError(f"{eid}: {exc}") from None
@@ -205,7 +217,7 @@ def generate(
                 variants[eid] = {"params": params, "version": versions[eid], "points": exercise.max_score}
             sheet_md = render_sheet_markdown(sections, course=config.course, title=config.title, student=student.as_dict())
             write_text(folder / "sheet.md", sheet_md)
-            write_text(folder / "sheet.html", render_sheet_html(sheet_md, title=f"{config.title} — {sid}"))
+            write_text(folder / "sheet.html", render_sheet_html(sheet_md, title=f"{config.title} — {sid}", figures=figures))
             write_text(folder / "solution.py", solution_source(sid, config.title, starters))
             write_text(folder / "solution.ipynb", solution_notebook(sid, config.title, starters))
             own = {
@@ -217,7 +229,8 @@ def generate(
             }
             write_text(folder / "assignment.json", dumps_json(own))
             has_data = any(section.data_files for section in sections)
-            write_text(folder / "README.md", student_readme(config, sid, wheel=wheel, data=has_data))
+            write_text(folder / "README.md", student_readme(config, sid, wheel=wheel, data=has_data,
+                                                                figures=bool(figures)))
             files += 6
             manifest_students[sid] = {**student.as_dict(), "exercises": variants}
 

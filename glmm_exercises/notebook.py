@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import html
+import json
 import os
 import sys
 import tempfile
@@ -32,11 +33,13 @@ from graders.grading_errors import GradingError
 from graders.render import render
 from graders.results import SubmissionResult
 
-__all__ = ["CheckError", "CheckReport", "check", "kernel_cells"]
+__all__ = ["MIME_TYPE", "CheckError", "CheckReport", "check", "grade_kernel", "kernel_cells"]
 
 #: What the report calls the gathered kernel code (instead of the temporary file's name).
 KERNEL_LABEL = "this notebook's kernel"
 _TEMP_PREFIX = ".glmm-check-"
+#: MIME type of the machine-readable result in a check cell's output (SubmissionResult.to_dict).
+MIME_TYPE = "application/vnd.glmm-check+json"
 
 #: execution count -> whether that cell failed, recorded after ``import glmm_exercises.notebook``
 _FAILED: dict[int, bool] = {}
@@ -155,6 +158,12 @@ class CheckReport:
             "onload=\"this.style.height=(this.contentDocument.documentElement.scrollHeight+8)+'px'\">"
             "</iframe>"
         )
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """HTML for Jupyter, text for a terminal, and the results as data (``MIME_TYPE``), which
+        front-ends do not show but tests and tools can read from the saved notebook."""
+        data = json.loads(self._named(json.dumps(self.result.to_dict(timings=False))))
+        return {"text/plain": self.text.rstrip("\n"), "text/html": self._repr_html_(), MIME_TYPE: data}
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(self.text.rstrip("\n"))
