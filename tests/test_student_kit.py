@@ -245,3 +245,21 @@ def test_readme_and_sheets_are_written_for_students_not_instructors(figure_cours
         if path.is_file() and path.suffix in (".md", ".html", ".svg", ".py", ".ipynb"):
             text = path.read_text(encoding="utf-8")
             assert "instructor/" not in text and "keys/" not in text, path
+
+
+def test_demo_names_commands_as_they_can_be_typed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from glmm_exercises.demo import command_path
+
+    bin_dir = Path(sys.executable).parent
+    monkeypatch.setenv("PATH", str(tmp_path))  # the venv is not activated
+    typed = command_path("glmm-grade")
+    assert typed != "glmm-grade" and (Path.cwd() / typed).resolve() == (bin_dir / "glmm-grade").resolve()
+    monkeypatch.setenv("PATH", str(bin_dir))
+    if (bin_dir / "glmm-grade").is_file():
+        assert command_path("glmm-grade") == "glmm-grade"
+
+
+def test_student_help_says_what_it_does(capsys: pytest.CaptureFixture[str]) -> None:
+    assert grade_main(["--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "batch" in text and "manifest" in text and "optional" in text
