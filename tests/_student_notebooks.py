@@ -65,7 +65,7 @@ def key_notebook(starter: str, *, data_cell: str | None = None) -> str:
 
 def run_notebook(path: Path, python: str = sys.executable, env: dict[str, str] | None = None) -> Any:
     """Execute the notebook at ``path`` in place with ``python``'s kernel; return it as run."""
-    proc = subprocess.run([python, "-c", RUN_NOTEBOOK, str(path)], capture_output=True, text=True,
+    proc = subprocess.run([python, "-c", RUN_NOTEBOOK, str(path)], capture_output=True, text=True, cwd=path.parent,
                           env=env if env is not None else dict(os.environ), timeout=900, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return nbformat.read(path, as_version=4)
