@@ -99,8 +99,12 @@ def _simulate_curves(params: Mapping[str, Any], data: Mapping[str, pd.DataFrame]
 def _beaches(params: Mapping[str, Any], data: Mapping[str, pd.DataFrame]) -> Any:
     frame = data["beaches"]
     fig, ax = _axes()
-    for beach, rows in frame.groupby("Beach", sort=True):
-        ax.plot(rows["NAP"], rows["Richness"], marker="o", linestyle="none", markersize=4.5, label=f"{beach}")
+    from matplotlib import colormaps
+
+    colours = colormaps["tab20"].colors  # distinct colours for up to 20 beaches, then markers differ too
+    for i, (beach, rows) in enumerate(frame.groupby("Beach", sort=True)):
+        ax.plot(rows["NAP"], rows["Richness"], marker="os^D"[i // 20 % 4], linestyle="none", markersize=4.5,
+                color=colours[i % 20], label=f"{beach}")
     ax.set_xlabel("NAP (height relative to mean tidal level)")
     ax.set_ylabel("Richness")
     ax.legend(title="Beach", frameon=False, fontsize=7, title_fontsize=8, ncol=2, loc="upper right")
