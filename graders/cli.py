@@ -94,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog=PROG,
         description="Grade a submission (.py or .ipynb) against an exercise of the GLMM catalogue. "
-        f"To grade a whole class: {PROG} batch SUBMISSIONS_DIR --assignment DIR --out DIR "
+        f"Students, inside their own folder: {PROG} solution.py (the folder's assignment.json says the "
+        f"variant). To grade a whole class: {PROG} batch SUBMISSIONS_DIR --assignment DIR --out DIR "
         f"(see {PROG} batch --help).",
         epilog=f"--all needs the instructor seed: --seed N or the environment variable {SEED_ENV}. "
         "Exit codes: 0 graded, 1 below --fail-under, 2 bad usage or unreadable input.",

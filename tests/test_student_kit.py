@@ -95,6 +95,11 @@ def test_glmm_grade_inside_the_student_folder_needs_no_flags(
     assert [ex["exercise_id"] for ex in report["exercises"]] == ["poisson-marginal", "logit-marginal"]
     reasons = {c["reason"] for ex in report["exercises"] for c in ex["checks"]}
     assert reasons == {"not_implemented"}
+    # the notebook's check import and check(...) cells are not run by the grader: no load warnings
+    assert grade_main(["solution.ipynb", "--format", "json", "--no-timings"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert all(ex["load_status"] == "ok" and not ex["load_warnings"] for ex in report["exercises"])
+    assert {c["reason"] for ex in report["exercises"] for c in ex["checks"]} == {"not_implemented"}
 
 
 def test_glmm_grade_without_assignment_json_says_what_to_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
