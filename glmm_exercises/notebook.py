@@ -224,7 +224,7 @@ def check(exercise_id: str, *, folder: str | Path | None = None, examples: int |
     history = list(shell.history_manager.input_hist_raw)
     try:
         report = grade_kernel(exercise_id, history, folder=folder, failed=dict(_FAILED), examples=examples)
-    except (GradingError, SandboxError) as exc:  # one line, not a traceback through the grader
+    except (GradingError, SandboxError, OSError) as exc:  # one line, not a traceback through the grader
 
         display(_Message(f"check({exercise_id!r}) could not run: {exc}"))
         return

@@ -19,7 +19,7 @@ from glmm_exercises.config import load_config
 from glmm_exercises.export import ExportError
 from glmm_exercises.figures import CLUSTER_CURVES, draw_figure, exercise_figure, has_figure
 from glmm_exercises.generate import STUDENT_DIST, generate
-from glmm_exercises.notebook import kernel_cells
+from glmm_exercises.notebook import CheckError, grade_kernel, kernel_cells
 from glmm_exercises.roster import read_roster
 from glmm_exercises.variants import exercise_module, variant_params
 from graders.cli import main as grade_main
@@ -140,6 +140,13 @@ def test_kernel_cells_leave_out_failed_broken_and_check_only_cells() -> None:
     history = ["", "import numpy as np", "def f(:", "def g():\n    return 1", "check('poisson-marginal')",
                "1/0", "%time g()", "   "]
     assert kernel_cells(history, {5: True}) == {1: "import numpy as np", 3: "def g():\n    return 1", 6: "%time g()"}
+
+
+def test_check_errors_are_one_line_and_say_what_to_do(own_folder: Path, tmp_path: Path) -> None:
+    with pytest.raises(CheckError, match="choose one of: poisson-marginal, logit-marginal"):
+        grade_kernel("expfam", ["", "x = 1"], folder=own_folder)
+    with pytest.raises(CheckError, match=r"no assignment\.json"):
+        grade_kernel("poisson-marginal", ["", "x = 1"], folder=tmp_path)
 
 
 def test_check_in_a_terminal_ipython_prints_the_text_report(own_folder: Path) -> None:
