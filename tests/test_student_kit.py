@@ -216,6 +216,14 @@ def test_figures_are_reproducible_byte_for_byte() -> None:
         first = exercise_figure(eid, params, data)
         assert first is not None and first == exercise_figure(eid, params, data)
         assert "<dc:date>" not in first
+    probe = (
+        "from glmm_exercises.figures import exercise_figure as f; from glmm_exercises.variants import "
+        f"variant_params as v, exercise_module as m; p = v({SEED}, 's1001', 'beaches-solutions'); "
+        "print(f('beaches-solutions', p, m('beaches-solutions').make_data(p)), end='')"
+    )
+    other_process = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    params = variant_params(SEED, "s1001", "beaches-solutions")
+    assert other_process == exercise_figure("beaches-solutions", params, exercise_module("beaches-solutions").make_data(params))
     other = variant_params(SEED, "s1002", "poisson-marginal")
     assert exercise_figure("poisson-marginal", other, {}) != exercise_figure(
         "poisson-marginal", variant_params(SEED, "s1001", "poisson-marginal"), {})
