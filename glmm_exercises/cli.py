@@ -79,8 +79,8 @@ def _build_parser() -> argparse.ArgumentParser:
         "generate",
         help="write per-student problem sheets, starter code and data, and the instructor folder",
         description="Write OUT/students/<id>/ (sheet.html, sheet.md, solution.py, solution.ipynb, data/) "
-        "and OUT/instructor/ (manifest.json, assignment.toml, answer keys, mutants, answers). Same inputs give "
-        "byte-identical files.",
+        "and OUT/instructor/ (manifest.json, assignment.toml, answer keys, mutants, answers); with --student-dist "
+        "also OUT/student-dist/ (the wheel students pip install). Same inputs give byte-identical files.",
     )
     gen.add_argument("--roster", required=True, type=Path, metavar="CSV", help="class roster: student_id[,name,email]")
     gen.add_argument("--seed", required=True, type=_seed, metavar="S", help="course seed (a random 64-bit number)")
@@ -89,6 +89,14 @@ def _build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--force", action="store_true", help="replace a non-empty --out")
     gen.add_argument("--instructor", type=Path, metavar="DIR", help=_INSTRUCTOR_HELP)
     gen.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    dist = gen.add_mutually_exclusive_group()
+    dist.add_argument(
+        "--student-dist", action="store_true",
+        help="also build the wheel students install (no keys, mutants or answers) into OUT/student-dist/ "
+        "from this source checkout (takes some seconds)",
+    )
+    dist.add_argument("--student-wheel", type=Path, metavar="WHL",
+                      help="copy this prebuilt glmm_exercises wheel into OUT/student-dist/ instead of building one")
 
     st = sub.add_parser(
         "selftest",
@@ -249,6 +257,7 @@ def _generate(args: argparse.Namespace) -> int:
     summary = generate(
         roster, args.seed, args.out, config=config, force=args.force, instructor=args.instructor,
         progress=None if args.quiet else _progress,
+        student_dist=args.student_wheel if args.student_wheel is not None else args.student_dist,
     )
     print(
         f"wrote {summary.files} files for {summary.students} students and "

@@ -205,6 +205,18 @@ def review_story(grading: Path, out: TextIO) -> Path:
     return grading / "final"
 
 
+def command_path(name: str) -> str:
+    """How to type command ``name`` here: the plain name when it is on PATH, else its path next to
+    this Python (``.venv/bin/glmm-grade`` after ``make demo``), relative to the working directory."""
+    if shutil.which(name):
+        return name
+    path = Path(sys.executable).parent / name
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def run_demo(
     seed: int = 2018,
     out: TextIO | None = None,
@@ -254,10 +266,19 @@ def run_demo(
             f"final reports (manual part): {paths['final'].resolve()}/<id>.html\n"
             f"students' problem sheets:    {paths['sheets'].resolve()}/<id>/sheet.html\n"
         )
-    out.write("\nDone. `glmm-exercises --help` and `glmm-grade --help` list the other commands.\n")
+    exercises, grade = command_path("glmm-exercises"), command_path("glmm-grade")
+    out.write(f"\nDone. `{exercises} --help` and `{grade} --help` list the other commands")
+    if exercises != "glmm-exercises":
+        out.write(f" (or first `source {Path(exercises).parent / 'activate'}`, then use the plain names)")
+    out.write(".\n")
     out.flush()
     return 0
 
 
 __all__ = ["DEFAULT_OUT", "DemoOutputError", "beaches_analyses", "grading_story", "prepare_output", "review_story",
            "run_demo"]
+
+
+__all__ = [
+    "DEFAULT_OUT", "DemoOutputError", "beaches_analyses", "command_path", "grading_story", "prepare_output", "run_demo",
+]

@@ -4,10 +4,15 @@ Layout of the output directory::
 
     OUT/students/<student_id>/sheet.html        problem sheet, math as MathML (offline)
                               sheet.md          the same in Markdown with TeX math
+                              figures/<exercise>.svg   the variant's figure (sheet.md links it,
+                                                sheet.html holds it inline)
                               solution.py       stubs raising NotImplementedError
                               solution.ipynb    the same as a notebook
                               data/<exercise>/<name>.csv
-                              assignment.json   this student's variants (for glmm-grade --assignment)
+                              assignment.json   this student's variants (glmm-grade reads it)
+                              README.md         install the checker, check, submit (for the student)
+    OUT/student-dist/glmm_exercises-<v>-*.whl   the package students install (only with
+                                                ``student_dist``; no keys, mutants or answers)
     OUT/instructor/manifest.json   every student's variant parameters, versions, hashes, config
                    assignment.toml the configuration used, every setting written out
                    keys/<exercise>.py   answer keys;  key_solution.py  all keys in one file
@@ -28,6 +33,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +46,7 @@ from glmm_exercises import __version__
 from glmm_exercises.atomic import staged_directory, write_text
 from glmm_exercises.catalogue import answers, key_path, mutant_files
 from glmm_exercises.config import AssignmentConfig, apply_config, config_to_toml, default_config
+from glmm_exercises.figures import exercise_figure, figure_caption
 from glmm_exercises.roster import Roster
 from glmm_exercises.sheets import (
     SheetError,
@@ -57,7 +65,7 @@ from glmm_exercises.variants import (
     variant_params,
 )
 
-__all__ = ["MANIFEST_FORMAT", "GenerateSummary", "dumps_json", "generate"]
+__all__ = ["MANIFEST_FORMAT", "STUDENT_DIST", "GenerateSummary", "dumps_json", "generate", "student_readme"]
 
 MANIFEST_FORMAT = 1
 _DATA_NAME = re.compile(r"[A-Za-z0-9_-]+")
@@ -119,15 +127,21 @@ def generate(
     force: bool = False,
     instructor: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
+    student_dist: bool | str | Path = False,
 ) -> GenerateSummary:
     """Write every student's sheet, starter files and data, and the instructor folder, to ``out``.
 
     ``instructor``: where the answer keys, mutants and answers are copied from (an instructor folder
     ``generate`` wrote before); ``None`` uses ``$GLMM_INSTRUCTOR_DIR`` or the source tree.
+    ``student_dist``: ``True`` builds the student wheel from the source checkout (``pip wheel``,
+    some seconds) into ``OUT/student-dist/``; a path copies that wheel there instead (it must not
+    hold instructor material); ``False`` (default) writes none, and the students' README then names
+    the wheel generically.
 
     Raises:
         MissingInstructorMaterial: an answer key, mutant or answers file cannot be found (checked
             before anything is written).
+        ExportError: the student wheel cannot be built, or the given one is not a clean wheel.
         OutputExistsError: ``out`` is a file, or a non-empty directory and ``force`` is false.
         ProtocolError: an exercise module breaks the catalogue protocol or draws an ill-posed variant.
     """
@@ -148,6 +162,9 @@ def generate(
     manifest_students: dict[str, Any] = {}
 
     with staged_directory(out, force=force) as tmp:
+        wheel = _student_dist(student_dist, tmp / STUDENT_DIST)
+        if wheel is not None:
+            files += 1
         for n, student in enumerate(roster.students, start=1):
             sid = student.student_id
             if progress is not None:
@@ -155,6 +172,7 @@ def generate(
             folder = tmp / "students" / sid
             sections: list[SheetSection] = []
             starters: list[StarterExercise] = []
+            figures: dict[str, str] = {}
             variants: dict[str, Any] = {}
             for eid in ids:
                 module = modules[eid]
@@ -175,13 +193,21 @@ def generate(
                     write_text(folder / rel, _data_csv(data[name]))
                     files += 1
                     data_files.append(rel)
+                figure = None
+                svg = exercise_figure(eid, params, data)
+                if svg is not None:
+                    figure = {"path": f"figures/{eid}.svg", "caption": figure_caption(eid)}
+                    figures[figure["path"]] = svg
+                    write_text(folder / figure["path"], svg)
+                    files += 1
                 try:
                     body = render_exercise_markdown(
                         module.SHEET,
                         params=params,
                         data=data,
                         functions=exercise.functions,
-                        extra={"title": exercise.title, "points": exercise.max_score, "data_files": data_files},
+                        extra={"title": exercise.title, "points": exercise.max_score, "data_files": data_files,
+                               "figure": figure},
                     )
                 except SheetError as exc:
                     raise ProtocolError(f"{eid}: {exc}") from None
@@ -191,7 +217,7 @@ def generate(
                 variants[eid] = {"params": params, "version": versions[eid], "points": exercise.max_score}
             sheet_md = render_sheet_markdown(sections, course=config.course, title=config.title, student=student.as_dict())
             write_text(folder / "sheet.md", sheet_md)
-            write_text(folder / "sheet.html", render_sheet_html(sheet_md, title=f"{config.title} — {sid}"))
+            write_text(folder / "sheet.html", render_sheet_html(sheet_md, title=f"{config.title} — {sid}", figures=figures))
             write_text(folder / "solution.py", solution_source(sid, config.title, starters))
             write_text(folder / "solution.ipynb", solution_notebook(sid, config.title, starters))
             own = {
@@ -202,7 +228,10 @@ def generate(
                 "exercises": variants,
             }
             write_text(folder / "assignment.json", dumps_json(own))
-            files += 5
+            has_data = any(section.data_files for section in sections)
+            write_text(folder / "README.md", student_readme(config, sid, wheel=wheel, data=has_data,
+                                                                figures=bool(figures)))
+            files += 6
             manifest_students[sid] = {**student.as_dict(), "exercises": variants}
 
         folder_out = tmp / "instructor"
@@ -239,6 +268,52 @@ def generate(
         write_text(folder_out / "key_solution.py", _combined_key(names, instructor))
         files += 1
     return GenerateSummary(out, len(roster), ids, files)
+
+
+#: Folder of the course output that holds the wheel students install.
+STUDENT_DIST = "student-dist"
+
+
+def _student_dist(request: bool | str | Path, dest: Path) -> str | None:
+    """Place the student wheel in ``dest`` (see :func:`generate`); its file name, or None."""
+    if request is False:
+        return None
+    from glmm_exercises.export import ExportError, build_wheel
+
+    dest.mkdir(parents=True)
+    if request is True:
+        return build_wheel(dest).name
+    source = Path(request)
+    if not (source.is_file() and source.name.startswith("glmm_exercises-") and source.suffix == ".whl"):
+        raise ExportError(f"--student-wheel {str(source)!r} is not a glmm_exercises-*.whl file; build one with "
+                          "pip wheel --no-deps . (or use --student-dist to build it)")
+    try:
+        with zipfile.ZipFile(source) as zf:
+            leaked = [n for n in zf.namelist() if "/instructor/" in n]
+    except zipfile.BadZipFile:
+        raise ExportError(f"--student-wheel {str(source)!r} is not a readable wheel (zip) file") from None
+    if leaked:
+        raise ExportError(f"--student-wheel {str(source)!r} holds instructor material ({leaked[0]}); "
+                          "build the wheel from this version's pyproject.toml, which leaves it out")
+    shutil.copyfile(source, dest / source.name)
+    return source.name
+
+
+def student_readme(config: AssignmentConfig, student_id: str, *, wheel: str | None, data: bool,
+                   figures: bool = False) -> str:
+    """The README.md of a student's folder: what is in it, install, check, submit (exact commands)."""
+    from glmm_exercises.sheets import template_environment
+
+    env = template_environment(autoescape=False)
+    return env.get_template("student_readme.md.j2").render(
+        title=config.title,
+        course=config.course,
+        student_id=student_id,
+        wheel=wheel or "glmm_exercises-VERSION-py3-none-any.whl",
+        wheel_given=wheel is not None,
+        data=data,
+        figures=figures,
+    )
 
 
 def manifest_digest(path: str | Path) -> str:

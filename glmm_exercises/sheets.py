@@ -94,9 +94,13 @@ def render_exercise_markdown(
     functions: Sequence[FunctionSpec],
     extra: Mapping[str, Any] | None = None,
 ) -> str:
-    """Render an exercise's sheet template (``SHEET``) for one variant as Markdown."""
+    """Render an exercise's sheet template (``SHEET``) for one variant as Markdown.
+
+    ``extra`` may hold ``figure`` (``{"path": "figures/<id>.svg", "caption": ...}``), which the
+    templates show through ``exercises/_figure.md.j2``; it defaults to no figure.
+    """
     env = template_environment(autoescape=False)
-    context = {"params": params, "data": data, "functions": functions, **(extra or {})}
+    context = {"params": params, "data": data, "functions": functions, "figure": None, **(extra or {})}
     try:
         text = env.get_template(template).render(**context)
     except jinja2.TemplateNotFound:
@@ -234,9 +238,25 @@ def markdown_to_html(markdown: str) -> str:
     return _PLACEHOLDER_RE.sub(block, body)
 
 
-def render_sheet_html(markdown: str, *, title: str) -> str:
-    """A self-contained HTML page (inline CSS, MathML, no scripts) for a Markdown sheet."""
+_FIGURE_LINK = re.compile(r'<p><img src="(figures/[A-Za-z0-9_.-]+\.svg)" alt="[^"<>]*" ?/?></p>')
+
+
+def _inline_figures(body: str, figures: Mapping[str, str]) -> str:
+    """Replace each ``figures/…svg`` image paragraph by the SVG itself (known figures only)."""
+
+    def put(match: re.Match[str]) -> str:
+        svg = figures.get(match.group(1))
+        return match.group(0) if svg is None else f'<figure class="plot">{svg}</figure>'
+
+    return _FIGURE_LINK.sub(put, body)
+
+
+def render_sheet_html(markdown: str, *, title: str, figures: Mapping[str, str] | None = None) -> str:
+    """A self-contained HTML page (inline CSS, MathML, no scripts) for a Markdown sheet.
+
+    ``figures`` maps the relative paths the Markdown links (``figures/<id>.svg``) to SVG text made by
+    :mod:`glmm_exercises.figures`, embedded inline so the page needs no other file.
+    """
     env = template_environment(autoescape=True)
-    return env.get_template("sheet.html.j2").render(
-        title=title, body=Markup(markdown_to_html(markdown)), escaped_title=html.escape(title)
-    )
+    body = _inline_figures(markdown_to_html(markdown), figures or {})
+    return env.get_template("sheet.html.j2").render(title=title, body=Markup(body), escaped_title=html.escape(title))

@@ -17,7 +17,7 @@ import nbformat
 
 from graders.checks import FunctionSpec, WrittenItem
 
-__all__ = ["StarterExercise", "solution_notebook", "solution_source"]
+__all__ = ["CHECK_IMPORT", "GRADE_COMMAND", "StarterExercise", "solution_notebook", "solution_source"]
 
 _IMPORTS = "import numpy as np\nimport pandas as pd\n"
 
@@ -46,12 +46,18 @@ def _comment_block(ex: StarterExercise) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: What a student types, inside their folder, to check a file (README.md says the same).
+GRADE_COMMAND = "glmm-grade {name}"
+#: The notebook's cell that makes ``check`` available (the grader skips it, see graders/notebook.py).
+CHECK_IMPORT = "from glmm_exercises.notebook import check"
+
+
 def _header(student_id: str, title: str) -> str:
     return (
         f'"""{title}: your solution (student {student_id}).\n\n'
         "Replace every `raise NotImplementedError` with your code; keep the function names and\n"
-        "parameters. Check your work with\n\n"
-        f"    glmm-grade solution.py --assignment ASSIGNMENT_DIR --student {student_id}\n"
+        "parameters. Check your work by running, inside this folder,\n\n"
+        f"    {GRADE_COMMAND.format(name='solution.py')}\n"
         '"""\n\n'
     )
 
@@ -66,15 +72,23 @@ def solution_source(student_id: str, title: str, exercises: Sequence[StarterExer
 
 
 def solution_notebook(student_id: str, title: str, exercises: Sequence[StarterExercise]) -> str:
-    """``solution.ipynb`` (nbformat 4) with one Markdown and one code cell per exercise."""
+    """``solution.ipynb`` (nbformat 4): per exercise a Markdown cell, the stubs, and a ``check`` cell.
+
+    The ``check("<id>")`` cell grades the functions as the kernel has them, against the public
+    checks of the student's variant (:mod:`glmm_exercises.notebook`); the grader leaves it out.
+    """
     nb = nbformat.v4.new_notebook()
+    command = GRADE_COMMAND.format(name="solution.ipynb")
     cells = [
         nbformat.v4.new_markdown_cell(
             f"# {title}\n\nStudent `{student_id}`. Replace every `raise NotImplementedError` with your "
-            "code; keep the function names and parameters. The grader runs all code cells of this "
-            f"notebook in order: `glmm-grade solution.ipynb --assignment ASSIGNMENT_DIR --student {student_id}`."
+            "code; keep the function names and parameters. Run the `check(...)` cell after an exercise "
+            "to grade your functions as they are now (the public checks of your variant). The grader "
+            "runs all code cells of this notebook in order; to check the whole notebook as it will be "
+            f"graded, run `{command}` in a terminal inside this folder."
         ),
         nbformat.v4.new_code_cell(_IMPORTS.rstrip()),
+        nbformat.v4.new_code_cell(f"# check(\"exercise-id\") grades your functions inside this notebook\n{CHECK_IMPORT}"),
     ]
     for ex in exercises:
         params = "\n".join(f"- `{k}` = `{json.dumps(ex.params[k], sort_keys=True)}`" for k in sorted(ex.params))
@@ -86,6 +100,7 @@ def solution_notebook(student_id: str, title: str, exercises: Sequence[StarterEx
             cells.append(nbformat.v4.new_code_cell(f.stub().rstrip()))
         for w in ex.written:  # a written answer: the text the function returns, graded by hand
             cells.append(nbformat.v4.new_code_cell(w.stub().rstrip()))
+        cells.append(nbformat.v4.new_code_cell(f"check({json.dumps(ex.exercise_id)})"))
     for i, cell in enumerate(cells):
         cell["id"] = f"cell-{i:03d}"
     nb["cells"] = cells

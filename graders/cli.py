@@ -6,6 +6,7 @@ Usage::
                [--format text|md|html|json|gradescope|junit] [-o PATH]
                [--fail-under PCT] [--examples N] [--no-timings]
     glmm-grade SUBMISSION --assignment DIR [--student ID] [same options]
+    glmm-grade SUBMISSION                 (in a student's own folder: its assignment.json is used)
     glmm-grade batch SUBMISSIONS_DIR --assignment DIR --out DIR [--jobs N] [--resume] ...  (graders/batch.py)
 
 ``--public`` (default) runs the public checks with the exercise's public seed (or ``--seed``);
@@ -13,7 +14,9 @@ Usage::
 environment variable ``GLMM_GRADING_SEED``. ``--assignment DIR`` grades every exercise of a
 student's variant of an assignment written by ``glmm-exercises generate`` (DIR is its output
 folder, read with ``--student ID``, or the student's own folder); see
-``glmm_exercises.assignment``. Exit codes: 0 graded; 1 graded but the score is
+``glmm_exercises.assignment``. With neither ``--exercise`` nor ``--assignment``, the folder holding
+the submission is the assignment when it has an ``assignment.json`` (what ``generate`` writes into
+every student's folder), so a student runs just ``glmm-grade solution.py``. Exit codes: 0 graded; 1 graded but the score is
 below ``--fail-under``; 2 bad usage or unreadable input (one line on stderr says what to do).
 
 All typed exceptions become messages and exit codes in :func:`main` and nowhere else.
@@ -43,6 +46,8 @@ __all__ = ["SEED_ENV", "main"]
 #: Environment variable holding the instructor's grading seed for ``--all``.
 SEED_ENV = "GLMM_GRADING_SEED"
 PROG = "glmm-grade"
+#: The file ``glmm-exercises generate`` writes into every student's folder (their variants).
+ASSIGNMENT_FILE = "assignment.json"
 
 
 class UsageError(GradingError):
@@ -89,20 +94,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog=PROG,
         description="Grade a submission (.py or .ipynb) against an exercise of the GLMM catalogue. "
-        f"To grade a whole class: {PROG} batch SUBMISSIONS_DIR --assignment DIR --out DIR "
+        f"Students, inside their own folder: {PROG} solution.py (the folder's assignment.json says the "
+        f"variant). To grade a whole class: {PROG} batch SUBMISSIONS_DIR --assignment DIR --out DIR "
         f"(see {PROG} batch --help).",
         epilog=f"--all needs the instructor seed: --seed N or the environment variable {SEED_ENV}. "
         "Exit codes: 0 graded, 1 below --fail-under, 2 bad usage or unreadable input.",
     )
     p.add_argument("submission", type=Path, help="the student's .py file or .ipynb notebook")
-    target = p.add_mutually_exclusive_group(required=True)
+    target = p.add_mutually_exclusive_group()
     target.add_argument("--exercise", "-e", metavar="ID", help="exercise id, e.g. poisson-marginal")
     target.add_argument(
         "--assignment", type=Path, metavar="DIR",
         help="grade every exercise of a generated assignment (the generate output folder with --student, "
-        "or a student's own folder)",
+        "or a student's own folder; default: the submission's folder when it holds assignment.json)",
     )
-    p.add_argument("--student", metavar="ID", help="student id written into the report")
+    p.add_argument(
+        "--student", metavar="ID",
+        help="the student whose variant is graded: with --assignment pointing at the generate output "
+        "folder, picks that student's variants from its manifest (required there); with a student's own "
+        "folder it is optional (checked against assignment.json); with --exercise it is only written "
+        "into the report",
+    )
     p.add_argument("--seed", type=_seed, metavar="N", help="grading seed (public seed by default; instructor seed with --all)")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--public", dest="mode", action="store_const", const="public", help="public checks only (default)")
@@ -141,6 +153,17 @@ def _instructor_seed(cli_seed: int | None) -> int:
         raise UsageError(f"{SEED_ENV}: {exc}; set it to the instructor's whole-number seed") from None
 
 
+def _own_folder(submission: Path) -> Path:
+    """The student's own folder: the submission's folder when it holds ``assignment.json``."""
+    folder = submission.parent
+    if (folder / ASSIGNMENT_FILE).is_file():
+        return folder
+    raise UsageError(
+        f"no {ASSIGNMENT_FILE} next to {str(submission)!r}; run glmm-grade inside your student folder "
+        "(the one with sheet.html and assignment.json), or pass --exercise ID or --assignment DIR"
+    )
+
+
 def _run(argv: Sequence[str] | None, sandbox_factory: SandboxFactory | None) -> int:
     from glmm_exercises.catalogue import get_exercise
 
@@ -160,6 +183,8 @@ def _run(argv: Sequence[str] | None, sandbox_factory: SandboxFactory | None) -> 
         args.format == "text" and to_terminal and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     )
     result: SubmissionResult | AssignmentResult
+    if args.assignment is None and args.exercise is None:
+        args.assignment = _own_folder(args.submission)
     if args.assignment is not None:
         from glmm_exercises.assignment import grade_assignment, load_assignment, render_assignment
 

@@ -11,16 +11,25 @@ U+2028 or form feeds -- is left exactly as written.  The sandbox gives notebooks
 ``get_ipython()`` whose magics are skipped with a warning in the report (``%%time``,
 ``%%timeit``, ``%%capture`` and ``%%prun`` run their body once).  Notebooks are parsed with
 ``nbformat`` (which also upgrades old notebook versions).  Nothing here executes the submission.
+
+A notebook can grade itself while the student works: it imports ``check`` from
+``glmm_exercises.notebook`` (:data:`KERNEL_HELPERS`) and ends each exercise with ``check("id")``.
+Those lines only matter in the student's kernel, and the sandbox forbids importing the package, so
+the grader leaves out top-level imports from that module and top-level calls of the names they
+bind (each left-out line becomes an empty line, so line numbers stay right).
 """
 
 from __future__ import annotations
 
+import ast
 import warnings
 from pathlib import Path
 
-__all__ = ["SUPPORTED_SUFFIXES", "NotebookError", "read_cells", "to_python"]
+__all__ = ["KERNEL_HELPERS", "SUPPORTED_SUFFIXES", "NotebookError", "read_cells", "to_python"]
 
 SUPPORTED_SUFFIXES = (".py", ".ipynb")
+#: The module whose helpers (``check``) a notebook uses in the student's kernel only.
+KERNEL_HELPERS = "glmm_exercises.notebook"
 
 
 class NotebookError(ValueError):
@@ -48,7 +57,60 @@ def read_cells(path: Path, data: bytes | None = None) -> list[tuple[str, str]]:
     text = data.decode("utf-8", "replace")
     if suffix == ".py":
         return [(path.name, text)]
-    return [(f"{path.name} [cell {n}]", to_python(src)) for n, src in _code_cells(path.name, text)]
+    cells = [(f"{path.name} [cell {n}]", to_python(src)) for n, src in _code_cells(path.name, text)]
+    return _without_kernel_checks(cells)
+
+
+def _is_helper_import(node: ast.stmt) -> bool:
+    return isinstance(node, ast.ImportFrom) and node.level == 0 and node.module == KERNEL_HELPERS
+
+
+def _without_kernel_checks(cells: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The cells without the kernel-only ``check`` lines (see the module docstring)."""
+    trees: list[ast.Module | None] = []
+    names: set[str] = set()
+    for _, source in cells:
+        try:
+            tree: ast.Module | None = ast.parse(source)
+        except (SyntaxError, ValueError):
+            tree = None  # compiled (and reported) by the sandbox as it is
+        trees.append(tree)
+        for node in tree.body if tree else ():
+            if _is_helper_import(node):
+                assert isinstance(node, ast.ImportFrom)
+                names.update(alias.asname or alias.name for alias in node.names)
+    if not names:
+        return cells
+    out = []
+    for (label, source), tree in zip(cells, trees, strict=True):
+        if tree is None:
+            out.append((label, source))
+            continue
+        kept_lines = {
+            line
+            for node in tree.body
+            if not _is_kernel_only(node, names)
+            for line in range(node.lineno, (node.end_lineno or node.lineno) + 1)
+        }
+        lines = source.splitlines(keepends=True)
+        for node in tree.body:
+            span = range(node.lineno, (node.end_lineno or node.lineno) + 1)
+            if _is_kernel_only(node, names) and not kept_lines.intersection(span):
+                for line in span:
+                    lines[line - 1] = "\n"
+        out.append((label, "".join(lines)))
+    return out
+
+
+def _is_kernel_only(node: ast.stmt, names: set[str]) -> bool:
+    if _is_helper_import(node):
+        return True
+    return (
+        isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Call)
+        and isinstance(node.value.func, ast.Name)
+        and node.value.func.id in names
+    )
 
 
 def _code_cells(name: str, text: str) -> list[tuple[int, str]]:

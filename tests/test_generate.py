@@ -171,7 +171,7 @@ def test_existing_output_needs_force_and_failures_write_nothing(
 
     calls = []
 
-    def broken(markdown: str, *, title: str) -> str:
+    def broken(markdown: str, *, title: str, figures: object = None) -> str:
         calls.append(title)
         if len(calls) == 2:
             raise OSError("disk full")
