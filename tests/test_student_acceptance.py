@@ -28,9 +28,6 @@ from glmm_exercises.cli import main as exercises_main
 
 pytestmark = pytest.mark.slow
 
-    "the sandbox does not yet show the student's data/ folder at the same relative path; the lead's "
-    "sandbox change does -- remove this mark then"
-)
 DATA_CELL = 'beaches = pd.read_csv("data/beaches-solutions/beaches.csv")\nassert len(beaches) > 10'
 
 
