@@ -19,12 +19,24 @@ from pathlib import Path
 
 from graders.safe_text import one_line
 
-__all__ = ["Roster", "RosterError", "Student", "parse_roster", "read_roster"]
+__all__ = [
+    "Roster",
+    "RosterError",
+    "Student",
+    "parse_roster",
+    "read_roster",
+    "valid_student_id",
+]
 
 ID_COLUMN = "student_id"
 OPTIONAL_COLUMNS = ("name", "email", "extension")
 _ID_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 MAX_ID_LENGTH = 64
+
+
+def valid_student_id(student_id: str) -> bool:
+    """Is ``student_id`` a valid roster id (letters, digits, ``. _ -``, at most 64 characters)?"""
+    return len(student_id) <= MAX_ID_LENGTH and bool(_ID_RE.fullmatch(student_id))
 
 
 class RosterError(ValueError):

@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal, NoReturn
 
+from graders.atomic import OutputExistsError, atomic_write
 from graders.grading_errors import GradingError, MissingSeedError
 from graders.safe_text import clip, one_line
 from graders.sandbox import ISOLATION_CHOICES, SandboxError
@@ -85,35 +86,6 @@ class BatchError(GradingError):
 # Files -------------------------------------------------------------------------------------------
 
 
-def atomic_write(path: Path, data: str | bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``.
-
-    A reader (or a killed run) sees either the old file or the complete new one, never a part.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _current_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
-
-
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -130,10 +102,12 @@ class Submission:
     problem: str = ""
 
 
-def _valid_id(name: str) -> bool:
-    from glmm_exercises.roster import _ID_RE, MAX_ID_LENGTH
+#: A student id as rosters spell them (the course layer's roster validates the same way).
+_ID_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
 
-    return len(name) <= MAX_ID_LENGTH and bool(_ID_RE.fullmatch(name))
+
+def _valid_id(name: str) -> bool:
+    return bool(_ID_RE.fullmatch(name))
 
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
@@ -252,6 +226,7 @@ class Job:
     seed: int | None = None
     examples: int | None = None
     isolation: str | None = None  # the level the batch decided (graders.sandbox.use_isolation)
+    course: Any = None  # the course layer (graders.course.CourseLayer); None: the installed one
 
 
 @dataclass(frozen=True)
@@ -321,18 +296,19 @@ def grade_job(job: Job) -> JobOutcome:
     if job.problem:
         return failure_outcome(job, job.problem)
     try:
-        from glmm_exercises.assignment import grade_assignment, render_assignment
+        from graders.course import course_layer
         from graders.sandbox import use_isolation
 
+        course = job.course or course_layer()
         if job.isolation is not None:
             use_isolation(job.isolation)  # decided once for the run; never weaker here
         with tempfile.TemporaryDirectory(prefix="glmm-batch-") as tmp:
             path = Path(tmp) / job.submission_name
             path.write_bytes(job.submission_bytes)
-            result = grade_assignment(
+            result = course.grade_assignment(
                 path, job.assignment, mode=job.mode, seed=job.seed, max_examples=job.examples
             )
-        doc = json.loads(render_assignment(result, "json"))
+        doc = json.loads(course.render_assignment(result, "json"))
         doc = {
             "format": RESULT_FORMAT,
             "student": job.student_id,
@@ -343,7 +319,7 @@ def grade_job(job: Job) -> JobOutcome:
             **{k: v for k, v in doc.items() if k != "student"},
         }
         return JobOutcome(
-            job.student_id, job.key, True, _dumps(doc), render_assignment(result, "html"), "",
+            job.student_id, job.key, True, _dumps(doc), course.render_assignment(result, "html"), "",
             time.perf_counter() - t0,
         )
     except Exception as exc:  # a grading job must never take the batch down
@@ -355,25 +331,27 @@ def grade_job(job: Job) -> JobOutcome:
 # Running jobs ------------------------------------------------------------------------------------
 
 
-def _pool_context() -> multiprocessing.context.BaseContext:
+def _pool_context(preload: Sequence[str] = ("graders.batch", "graders.runner")) -> multiprocessing.context.BaseContext:
     """A fresh interpreter per worker (forkserver, else spawn): safe whatever threads this process runs.
 
-    The fork server imports the grading stack once, so each worker starts from a warm copy.
+    The fork server imports the grading stack (and the course layer's ``worker_modules``) once,
+    so each worker starts from a warm copy.
     """
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["graders.batch", "graders.runner", "glmm_exercises.assignment"])
+        ctx.set_forkserver_preload(list(preload))
         return ctx
     return multiprocessing.get_context("spawn")
 
 
 def _run_pool(
-    jobs: Sequence[Job], workers: int, fn: JobFunction, on_done: Callable[[JobOutcome], None]
+    jobs: Sequence[Job], workers: int, fn: JobFunction, on_done: Callable[[JobOutcome], None],
+    preload: Sequence[str] = ("graders.batch", "graders.runner"),
 ) -> None:
     """Run ``jobs`` with at most ``workers`` in flight; a worker death is retried alone once."""
     suspects: list[Job] = []
     pending = deque(jobs)
-    ctx = _pool_context()
+    ctx = _pool_context(preload)
     while pending:
         broken = False
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
@@ -536,9 +514,8 @@ def _read_manifest(assignment_dir: Path) -> tuple[dict[str, Any], str]:
     return data, _sha256(raw)
 
 
-def _settings(mode: str, seed: int | None, examples: int | None, manifest_sha: str) -> dict[str, Any]:
-    from glmm_exercises import __version__
-
+def _settings(mode: str, seed: int | None, examples: int | None, manifest_sha: str,
+              version: str) -> dict[str, Any]:
     seed_ref = None
     if seed is not None:
         seed_ref = "sha256:" + _sha256(f"glmm-grade batch seed|{seed}".encode())[:16]
@@ -548,7 +525,7 @@ def _settings(mode: str, seed: int | None, examples: int | None, manifest_sha: s
         "seed_ref": seed_ref,
         "examples": examples,
         "manifest_sha256": manifest_sha,
-        "package_version": __version__,
+        "package_version": version,
     }
 
 
@@ -609,6 +586,7 @@ def run_batch(
     isolation: str = "auto",
     only: Sequence[str] | None = None,
     finish: Callable[[Path], None] | None = None,
+    course: Any = None,
 ) -> BatchSummary:
     """Grade every submission in ``submissions_dir`` and write results, reports, gradebook, summary.
 
@@ -623,12 +601,17 @@ def run_batch(
     gradebook.csv and the summary from the autograded results alone: the course layer passes its
     rebuild from all parts (manual grades, overrides, late penalties; glmm_exercises.review).
 
+    ``course`` is the course layer (assignments, rosters; :class:`graders.course.CourseLayer`),
+    by default the installed one.
+
     Raises:
         BatchError: unusable folders, or ``out`` holds another run (see ``resume``).
         MissingSeedError: ``mode="all"`` without ``seed``.
         IsolationUnavailable: the sandbox the policy asks for does not work here.
     """
-    from glmm_exercises.assignment import AssignmentError, load_assignment
+    from graders.course import course_layer
+
+    layer = course or course_layer()
 
     t0 = time.perf_counter()
     if mode not in ("public", "all"):
@@ -641,7 +624,7 @@ def run_batch(
         raise ValueError(f"jobs must be at least 1, not {jobs}")
     assignment_dir, out = Path(assignment_dir), Path(out)
     manifest, manifest_sha = _read_manifest(assignment_dir)
-    settings = _settings(mode, seed, examples, manifest_sha)
+    settings = _settings(mode, seed, examples, manifest_sha, layer.version)
     if only is not None and not (out / "batch.json").is_file():
         raise BatchError(f"--only regrades students of an existing batch, and {str(out)!r} holds none; "
                          "grade the whole class first")
@@ -662,7 +645,7 @@ def run_batch(
     if mode == "all" and manifest["students"]:
         # the hidden checks need instructor-only answers: say once if they are missing, before
         # anything is written, rather than failing every student
-        load_assignment(assignment_dir, sorted(manifest["students"])[0]).exercises(hidden=True)
+        layer.check_hidden_material(assignment_dir, sorted(manifest["students"])[0])
     atomic_write(out / "batch.json", json.dumps(settings, indent=2, sort_keys=True) + "\n")
     inputs = {"assignment": str(assignment_dir.resolve()), "submissions": str(submissions_dir.resolve())}
     atomic_write(out / "inputs.json", json.dumps(inputs, indent=2) + "\n")
@@ -683,12 +666,13 @@ def run_batch(
                 problem = f"{sub.student_id!r} is not on this assignment's roster; check the folder name"
             else:
                 try:
-                    assignment = load_assignment(assignment_dir, sub.student_id)
-                except AssignmentError as exc:
+                    assignment = layer.load_assignment(assignment_dir, sub.student_id)
+                except layer.assignment_errors as exc:
                     problem = str(exc)
         variants = roster.get(sub.student_id, {}).get("exercises")
         key = _job_key(settings, sub.student_id, name, data, [variants, problem])
-        job = Job(sub.student_id, key, name, data, assignment, problem, mode, seed, examples, level)
+        job = Job(sub.student_id, key, name, data, assignment, problem, mode, seed, examples, level,
+                  None if layer is _installed_layer() else layer)
         if only is not None and sub.student_id not in only:
             continue  # kept as it is
         previous = _previous(out / "results" / f"{sub.student_id}.json") if resume and only is None else None
@@ -722,7 +706,7 @@ def run_batch(
             for job in todo:
                 done(job_function(job))
         else:
-            _run_pool(todo, jobs, job_function, done)
+            _run_pool(todo, jobs, job_function, done, ("graders.batch", "graders.runner", *layer.worker_modules))
 
     from graders.gradebook import write_gradebook
     from graders.summary import write_summary
@@ -745,7 +729,7 @@ def run_batch(
         write_gradebook(out / "gradebook.csv", results, roster, exercise_ids)
         write_summary(
             out, results, exercise_ids, title=title, course=course, mode=mode,
-            general_hints=_general_hints(exercise_ids),
+            general_hints=layer.general_hints(exercise_ids),
         )
         if (out / "review.sqlite").exists() or (out / "overrides.csv").exists():
             summary.warnings.append(
@@ -756,17 +740,17 @@ def run_batch(
     return summary
 
 
-def _general_hints(exercise_ids: Sequence[str]) -> set[str]:
-    """The general (not diagnosis) hints of the exercises' checks, so the summary can tell them apart."""
-    from glmm_exercises.variants import build_exercise
+def _installed_layer() -> Any:
+    from graders.course import course_layer
 
-    hints: set[str] = set()
-    for eid in exercise_ids:
-        try:
-            hints |= {c.hint for c in build_exercise(eid).checks}
-        except Exception:  # an exercise this installation lacks: its hints just stay unclassified
-            continue
-    return hints
+    return course_layer()
+
+
+def _general_hints(exercise_ids: Sequence[str], course: Any = None) -> set[str]:
+    """The general (not diagnosis) hints of the exercises' checks, so the summary can tell them apart."""
+    from graders.course import course_layer
+
+    return (course or course_layer()).general_hints(exercise_ids)
 
 
 # Command line ------------------------------------------------------------------------------------
@@ -829,10 +813,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``glmm-grade batch`` (``argv`` without the word ``batch``); returns the exit code."""
-    from glmm_exercises.atomic import OutputExistsError
+def main(argv: Sequence[str] | None = None, *, course: Any = None) -> int:
+    """Entry point of ``glmm-grade batch`` (``argv`` without the word ``batch``); returns the exit code.
 
+    ``course``: the course layer (:mod:`graders.course`), by default the installed one."""
     try:
         args = build_parser().parse_args(argv)
         seed = args.seed
@@ -850,6 +834,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.submissions, args.assignment, args.out, mode=args.mode, seed=seed, examples=args.examples,
             jobs=args.jobs, resume=args.resume, scheduler=args.scheduler,
             progress=None if args.quiet else sys.stderr, isolation=args.isolation, only=args.only,
+            course=course,
         )
     except (GradingError, SandboxError, OutputExistsError, OSError) as exc:
         print(f"{PROG}: error: {one_line(str(exc), 2000)}", file=sys.stderr)

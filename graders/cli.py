@@ -29,17 +29,16 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from graders.grading_errors import GradingError, MissingSeedError
 from graders.render import FORMATS, render
-from graders.results import SubmissionResult
 from graders.runner import DEFAULT_EXAMPLES, SandboxFactory, grade
 from graders.safe_text import one_line
 from graders.sandbox import ISOLATION_CHOICES, SandboxError, set_isolation
 
 if TYPE_CHECKING:
-    from glmm_exercises.assignment import AssignmentResult
+    from graders.course import CourseLayer
 
 __all__ = ["SEED_ENV", "main"]
 
@@ -164,10 +163,12 @@ def _own_folder(submission: Path) -> Path:
     )
 
 
-def _run(argv: Sequence[str] | None, sandbox_factory: SandboxFactory | None) -> int:
-    from glmm_exercises.catalogue import get_exercise
+def _run(argv: Sequence[str] | None, sandbox_factory: SandboxFactory | None,
+         course: CourseLayer | None) -> int:
+    from graders.course import course_layer
 
     args = build_parser().parse_args(argv)
+    course = course or course_layer()
     seed = _instructor_seed(args.seed) if args.mode == "all" else args.seed
     if args.mode == "all" and seed < 2**32:
         print(
@@ -182,14 +183,12 @@ def _run(argv: Sequence[str] | None, sandbox_factory: SandboxFactory | None) -> 
     colour = (
         args.format == "text" and to_terminal and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     )
-    result: SubmissionResult | AssignmentResult
+    result: Any  # a SubmissionResult, or the course layer's assignment result
     if args.assignment is None and args.exercise is None:
         args.assignment = _own_folder(args.submission)
     if args.assignment is not None:
-        from glmm_exercises.assignment import grade_assignment, load_assignment, render_assignment
-
-        assignment = load_assignment(args.assignment, args.student)
-        result = grade_assignment(
+        assignment = course.load_assignment(args.assignment, args.student)
+        result = course.grade_assignment(
             args.submission,
             assignment,
             mode=args.mode,
@@ -197,12 +196,12 @@ def _run(argv: Sequence[str] | None, sandbox_factory: SandboxFactory | None) -> 
             max_examples=args.examples,
             sandbox_factory=sandbox_factory,
         )
-        text = render_assignment(result, args.format, timings=not args.no_timings, colour=colour,
-                                 verbose=args.verbose)
+        text = course.render_assignment(result, args.format, timings=not args.no_timings, colour=colour,
+                                        verbose=args.verbose)
     else:
         result = grade(
             args.submission,
-            get_exercise(args.exercise, hidden=args.mode == "all"),
+            course.get_exercise(args.exercise, hidden=args.mode == "all"),
             mode=args.mode,
             seed=seed,
             max_examples=DEFAULT_EXAMPLES if args.examples is None else args.examples,
@@ -226,15 +225,20 @@ def _run(argv: Sequence[str] | None, sandbox_factory: SandboxFactory | None) -> 
     return 0
 
 
-def main(argv: Sequence[str] | None = None, *, sandbox_factory: SandboxFactory | None = None) -> int:
-    """Entry point of ``glmm-grade``; returns the exit code (0, 1 or 2)."""
+def main(argv: Sequence[str] | None = None, *, sandbox_factory: SandboxFactory | None = None,
+         course: CourseLayer | None = None) -> int:
+    """Entry point of ``glmm-grade``; returns the exit code (0, 1 or 2).
+
+    ``course`` is the course layer (exercises, assignments; :mod:`graders.course`); by default
+    the installed one.
+    """
     words = list(sys.argv[1:] if argv is None else argv)
     if words[:1] == ["batch"]:  # glmm-grade batch ...: a whole course (graders/batch.py)
         from graders.batch import main as batch_main
 
-        return batch_main(words[1:])
+        return batch_main(words[1:], course=course)
     try:
-        return _run(argv, sandbox_factory)
+        return _run(argv, sandbox_factory, course)
     except (GradingError, SandboxError) as exc:
         print(f"{PROG}: error: {one_line(str(exc), 2000)}", file=sys.stderr)
         return 2

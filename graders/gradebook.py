@@ -112,7 +112,7 @@ def write_gradebook(
     exercise_ids: Sequence[str],
 ) -> None:
     """Write ``gradebook.csv`` atomically (see the module docstring for the columns)."""
-    from graders.batch import atomic_write
+    from graders.atomic import atomic_write
 
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")

@@ -1,8 +1,8 @@
 """Renderers: one :class:`~graders.results.SubmissionResult`, six output formats.
 
 ``text`` (terminal; ANSI colour only when asked, the CLI asks on a TTY), ``md`` and ``html``
-(jinja2 templates ``report.md.j2`` / ``report.html.j2`` from the ``glmm_exercises.templates``
-package, StrictUndefined; HTML autoescaped, self-contained with inline CSS), ``json`` (our own
+(jinja2 templates ``report.md.j2`` / ``report.html.j2`` from the top-level ``templates/`` folder,
+installed as ``graders.templates`` (and ``glmm_exercises.templates``), StrictUndefined; HTML autoescaped, self-contained with inline CSS), ``json`` (our own
 schema, docs/results-schema.md), ``gradescope`` (Gradescope's autograder ``results.json``) and
 ``junit`` (JUnit XML built with ``xml.etree``).
 
@@ -178,7 +178,7 @@ def _written_summary(w: dict[str, str]) -> str:
 
 def _templates(autoescape: bool) -> jinja2.Environment:
     loader = jinja2.FunctionLoader(
-        lambda name: files("glmm_exercises.templates").joinpath(name).read_text(encoding="utf-8")
+        lambda name: files("graders.templates").joinpath(name).read_text(encoding="utf-8")
     )
     env = jinja2.Environment(
         loader=loader,

@@ -227,7 +227,7 @@ def svg_plots(model: Mapping[str, Any]) -> dict[str, str] | None:
 
 def _environment() -> jinja2.Environment:
     loader = jinja2.FunctionLoader(
-        lambda name: files("glmm_exercises.templates").joinpath(name).read_text(encoding="utf-8")
+        lambda name: files("graders.templates").joinpath(name).read_text(encoding="utf-8")
     )
     return jinja2.Environment(
         loader=loader, autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
@@ -266,7 +266,7 @@ def write_summary(
     manual: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """Write ``summary.html`` and ``summary.json`` into ``out`` (atomically); return the figures."""
-    from graders.batch import atomic_write
+    from graders.atomic import atomic_write
 
     out = Path(out)
     model = summary_model(

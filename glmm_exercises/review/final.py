@@ -277,7 +277,7 @@ def render_final_report(model: dict[str, Any]) -> str:
 
 def write_final_reports(folder: GradingFolder, finals: list[StudentFinal]) -> Path:
     """Write ``DIR/final/<student>.html`` for every student with a result; returns the folder."""
-    from graders.batch import atomic_write
+    from graders.atomic import atomic_write
 
     target = folder.dir / FINAL_DIR
     for st in finals:
@@ -293,7 +293,8 @@ def rebuild(folder: GradingFolder, *, reports: bool = False) -> list[StudentFina
     ``overrides.csv`` and ``submissions.csv`` are validated whole first: a malformed file raises
     ``ReviewError`` / ``SubmissionTimeError`` and nothing is recorded or rewritten.
     """
-    from graders.batch import _general_hints, atomic_write
+    from glmm_exercises.course import LAYER
+    from graders.atomic import atomic_write
     from graders.summary import write_summary
 
     rows = read_overrides(folder)
@@ -313,7 +314,7 @@ def rebuild(folder: GradingFolder, *, reports: bool = False) -> list[StudentFina
         pass
     write_summary(folder.dir, list(folder.results.items()), folder.exercise_ids, title=folder.title,
                   course=folder.course, mode=str(batch.get("mode", "all")), manual=manual_summary(folder, finals),
-                  general_hints=_general_hints(folder.exercise_ids))
+                  general_hints=LAYER.general_hints(folder.exercise_ids))
     if reports:
         write_final_reports(folder, finals)
     return finals

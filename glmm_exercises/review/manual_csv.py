@@ -27,7 +27,7 @@ COLUMNS = ("student_id", "exercise", "item", "entries", "points", "comment", "gr
 
 def export_manual(folder: GradingFolder, path: Path) -> int:
     """Write the current manual grades to ``path``; returns the number of rows."""
-    from graders.batch import atomic_write
+    from graders.atomic import atomic_write
 
     grades = folder.store().current_grades()
     rows = [list(COLUMNS)]
