@@ -222,10 +222,25 @@ def grade_assignment(
 
     ``max_examples`` overrides the assignment's examples per check (``None`` keeps them).
     """
-    from graders.sandbox import Budget
+    from graders.sandbox import Budget, Limits, SubmissionSandboxes, require_official_isolation
 
     path = check_submission_path(submission)
+    if sandbox_factory is None and mode == "all":
+        require_official_isolation()  # fail closed, as graders.runner.grade does
     budget = Budget(assignment.config.submission_time_limit)  # shared by every exercise
+    # one warm sandbox worker for all exercises (unless the caller brings its own sandboxes)
+    shared = SubmissionSandboxes(Limits(total_seconds=budget.seconds)) if sandbox_factory is None else None
+    try:
+        return _grade_exercises(path, assignment, mode, seed, max_examples,
+                                shared.factory if shared is not None else sandbox_factory, budget, progress)
+    finally:
+        if shared is not None:
+            shared.close()
+
+
+def _grade_exercises(path: Path, assignment: StudentAssignment, mode: Literal["public", "all"], seed: int | None,
+                     max_examples: int | None, sandbox_factory: SandboxFactory | None, budget: Any,
+                     progress: Callable[[str], None] | None) -> AssignmentResult:
     results = []
     for exercise in assignment.exercises(hidden=mode == "all"):
         if progress is not None:

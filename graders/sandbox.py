@@ -93,6 +93,7 @@ __all__ = [
     "Sandbox",
     "SandboxError",
     "SandboxUnavailable",
+    "SubmissionSandboxes",
     "isolation_selected",
     "probe_isolation",
     "require_official_isolation",
@@ -987,6 +988,7 @@ class Sandbox:
         self.unavailable = ""  # set when a restart failed for the grader's reasons
         self.restarts = 0
         self.worker_start_seconds: list[float] = []
+        self._lent = False  # lent to one exercise after another (SubmissionSandboxes)
 
     # -- context manager
     def __enter__(self) -> Sandbox:
@@ -996,7 +998,10 @@ class Sandbox:
         self.close()
 
     def close(self) -> None:
-        """Stop the worker, delete its directory and give its uid back."""
+        """Stop the worker, delete its directory and give its uid back (a sandbox lent by
+        :class:`SubmissionSandboxes` stays open until its owner closes)."""
+        if self._lent:
+            return
         self._stop_worker(graceful=True)
         if self._lease is not None:
             self._lease.release()
@@ -1276,3 +1281,45 @@ class Sandbox:
             return (f"the worker process exited with status {code} {during} "
                     "(os._exit or a C-level exit); functions must return, not exit"), tail
         return f"the worker process stopped answering {during}", tail
+
+
+class SubmissionSandboxes:
+    """One warm worker for all exercises of a submission (one per set of forbidden imports).
+
+    Starting a worker (namespaces, chroot, importing numpy and pandas) costs about half a second;
+    grading an assignment's exercises one after another in the same worker saves it for every
+    exercise but the first.  :meth:`factory` has the shape of ``graders.runner.SandboxFactory``:
+    each exercise gets the shared sandbox with its own per-call time limit and a fresh restart
+    count, and its ``close()`` leaves the worker running; :meth:`close` (or the ``with`` block)
+    stops it.  A crash or timeout still only restarts the worker, which reloads the submission.
+    """
+
+    def __init__(self, limits: Limits = Limits()) -> None:
+        self.limits = limits
+        self._sandboxes: dict[tuple[Path, tuple[str, ...]], Sandbox] = {}
+
+    def factory(self, submission: Path, forbidden: Sequence[str], call_seconds: float) -> Sandbox:
+        key = (Path(submission), tuple(forbidden))
+        sandbox = self._sandboxes.get(key)
+        if sandbox is None:
+            sandbox = Sandbox(submission, forbidden_imports=tuple(forbidden), limits=self.limits)
+            sandbox._lent = True
+            self._sandboxes[key] = sandbox
+        sandbox.limits = dataclasses.replace(sandbox.limits, call_seconds=call_seconds)
+        sandbox.isolation = _describe(sandbox.mode, sandbox.limits)
+        sandbox.restarts = 0
+        return sandbox
+
+    def close(self) -> None:
+        """Stop every worker and give their uids back."""
+        for sandbox in self._sandboxes.values():
+            sandbox._lent = False
+            sandbox.close()
+        self._sandboxes.clear()
+
+    def __enter__(self) -> SubmissionSandboxes:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
