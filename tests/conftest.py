@@ -7,7 +7,10 @@ Set HYPOTHESIS_PROFILE=explore locally to search with fresh random examples.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+from collections.abc import Iterator
 
 from hypothesis import HealthCheck, settings
 
@@ -20,3 +23,20 @@ settings.register_profile(
 )
 settings.register_profile("explore", deadline=None, database=None, max_examples=1000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@contextlib.contextmanager
+def time_bound(seconds: float, what: str = "the grader hung") -> Iterator[None]:
+    """Fail the test (TimeoutError) if it runs longer than ``seconds``: an attack on the sandbox
+    must never hang the grader, so tests of it are bounded."""
+
+    def expired(signum: int, frame: object) -> None:
+        raise TimeoutError(f"test exceeded its {seconds:g} s bound: {what}")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import time_bound
 
 from graders import confinement
 from graders import sandbox as sbx
@@ -47,17 +48,10 @@ needs_namespaces = pytest.mark.skipif(
 
 
 @pytest.fixture(autouse=True)
-def time_bound():
+def bounded():
     """Every test must finish in 30 s (the sandbox must never hang the grader)."""
-
-    def expired(signum, frame):
-        raise TimeoutError("test exceeded its 30 s bound")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, 30.0)
-    yield
-    signal.setitimer(signal.ITIMER_REAL, 0)
-    signal.signal(signal.SIGALRM, previous)
+    with time_bound(30.0):
+        yield
 
 
 def open_sandbox(name: str, limits: Limits = FAST, **kw) -> Sandbox:
