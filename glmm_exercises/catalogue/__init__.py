@@ -69,6 +69,7 @@ _REGISTRY: dict[str, str] = {
     "glmm-fit": "glmm_fit",
     "beaches-solutions": "beaches_solutions",
     "link-aic": "link_aic",
+    "conditional-modes": "conditional_modes",
 }
 
 
