@@ -70,6 +70,7 @@ _REGISTRY: dict[str, str] = {
     "beaches-solutions": "beaches_solutions",
     "link-aic": "link_aic",
     "conditional-modes": "conditional_modes",
+    "variance-test": "variance_test",
 }
 
 
