@@ -71,6 +71,7 @@ _REGISTRY: dict[str, str] = {
     "link-aic": "link_aic",
     "conditional-modes": "conditional_modes",
     "variance-test": "variance_test",
+    "glmm-aic": "glmm_aic",
 }
 
 

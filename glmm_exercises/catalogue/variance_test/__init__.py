@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,7 @@ import pandas as pd
 from hypothesis import strategies as st
 from scipy import stats
 
+from glmm_exercises.catalogue.extract import dict_entry
 from glmm_exercises.catalogue.glmm_fit import fit_problems, reference_fit
 from graders.checks import (
     Diagnosis,
@@ -230,17 +231,6 @@ BOOT_HINT = (
 )
 
 
-def _entry(name: str) -> Callable[[Any], Any]:
-    def extract(value: Any) -> Any:
-        if not isinstance(value, dict):
-            raise TypeError(f"variance_test must return a dict with keys lrt, p_chisq, p_mixture; got {type(value).__name__}")
-        if name not in value:
-            raise KeyError(f"the returned dict has no key {name!r} (keys: {', '.join(map(str, value))})")
-        return value[name]
-
-    return extract
-
-
 # Strategies -----------------------------------------------------------------------------------
 
 
@@ -362,7 +352,7 @@ def build(params: dict[str, Any]) -> Exercise:
             name=name, function="variance_test", description=desc, points=points,
             visibility=vis,  # type: ignore[arg-type]
             cases=cases, oracle=oracle, comparison=tol, hint=hint, diagnoses=diagnoses,
-            extract=_entry(key), time_limit=20.0, max_examples=examples,
+            extract=dict_entry(key, "variance_test", "lrt, p_chisq, p_mixture"), time_limit=20.0, max_examples=examples,
         )
 
     own_desc = f"your data set ({params['n_clusters']} clusters, {family})"
