@@ -118,3 +118,10 @@ def test_sheet_renders_for_both_families() -> None:
         text = env.get_template(mod.SHEET).render(params=params, data=mod.make_data(params), functions=mod.EXERCISE.functions)
         assert params["family"] in text and "conditional_modes(X, y, cluster, beta, tau, family)" in text
         assert "explain_shrinkage()" in text
+
+
+def test_mutants_for_keeps_the_defaults_exact_failures_and_eases_one_step_for_binary_data() -> None:
+    assert mod.mutants_for(mod.DEFAULT_PARAMS) == mod.MUTANTS
+    binary = mod.mutants_for(_binomial_params())
+    assert binary["one_newton_step"] == {"modes_own", "modes_generated"}
+    assert all(binary[m] == mod.MUTANTS[m] for m in mod.MUTANTS if m != "one_newton_step")
