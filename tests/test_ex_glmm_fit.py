@@ -119,7 +119,7 @@ def test_problems_flags_bad_variants() -> None:
     x = np.tile(np.linspace(-1, 1, 6), 8)
     y = np.tile([0.0, 1, 1, 2, 3, 5], 8)
     case = {"X": np.column_stack([np.ones_like(x), x]), "y": y, "cluster": np.repeat(np.arange(1, 9), 6), "family": "poisson"}
-    assert any("boundary" in p for p in mod._fit_problems(mod.reference_fit(**case)))
+    assert any("boundary" in p for p in mod.fit_problems(mod.reference_fit(**case)))
 
 
 def test_sheet_renders_for_both_families() -> None:

@@ -69,6 +69,9 @@ _REGISTRY: dict[str, str] = {
     "glmm-fit": "glmm_fit",
     "beaches-solutions": "beaches_solutions",
     "link-aic": "link_aic",
+    "conditional-modes": "conditional_modes",
+    "variance-test": "variance_test",
+    "glmm-aic": "glmm_aic",
 }
 
 

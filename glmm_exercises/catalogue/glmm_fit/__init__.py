@@ -42,8 +42,10 @@ __all__ = [
     "VERSION",
     "build",
     "draw_params",
+    "fit_problems",
     "make_data",
     "problems",
+    "reference_fit",
 ]
 
 ID = "glmm-fit"
@@ -110,10 +112,11 @@ def problems(params: dict[str, Any]) -> list[str]:
         fit = reference_fit(**_own_case(params))
     except (ModelInputError, ArithmeticError, ValueError) as exc:
         return [f"the reference fit of the variant's data failed: {exc}"]
-    return _fit_problems(fit)
+    return fit_problems(fit)
 
 
-def _fit_problems(fit: GLMMResult) -> list[str]:
+def fit_problems(fit: GLMMResult) -> list[str]:
+    """Why a :func:`reference_fit` is not a trustworthy oracle: τ̂ near 0, a warning, huge or infinite β̂."""
     out = []
     tau = float(fit.re_sd["cluster"].iloc[0])
     if not tau > MIN_TAU:
@@ -259,7 +262,7 @@ def _generated(family: str) -> st.SearchStrategy[dict[str, Any]]:
 
     def well_posed(case: dict[str, Any]) -> bool:
         try:
-            return not _fit_problems(reference_fit(**case))
+            return not fit_problems(reference_fit(**case))
         except (ModelInputError, ArithmeticError, ValueError):
             return False
 
