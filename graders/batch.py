@@ -583,7 +583,7 @@ def run_batch(
     limit: int | None = None,
     progress: IO[str] | None = None,
     job_function: JobFunction = grade_job,
-    isolation: str = "auto",
+    isolation: str | None = None,
     only: Sequence[str] | None = None,
     finish: Callable[[Path], None] | None = None,
     course: Any = None,
@@ -593,8 +593,9 @@ def run_batch(
     ``limit`` grades at most that many students this time (the rest stay to ``resume``; used to
     test resuming). ``job_function`` replaces :func:`grade_job` (tests inject failures with it).
 
-    ``isolation`` is the sandbox policy (``graders.sandbox.select_isolation``; a batch is official
-    grading, so ``"auto"`` requires the namespace + chroot sandbox).
+    ``isolation`` is the sandbox policy (``graders.sandbox.select_isolation``; None: the default,
+    ``$GLMM_ISOLATION`` or ``"auto"``; a batch is official grading, so ``"auto"`` requires the
+    namespace + chroot sandbox).
 
     ``only`` regrades just these students of the batch already in ``out`` (whatever their previous
     result) and keeps every other result. ``finish`` is called with ``out`` instead of writing
@@ -636,11 +637,11 @@ def run_batch(
         if unknown or not only:
             raise BatchError(f"--only: no submission for {', '.join(map(repr, unknown)) or 'nobody'} in "
                              f"{str(submissions_dir)!r}; name students whose submission is there")
-    from graders.sandbox import isolation_selected, set_isolation
+    from graders.sandbox import default_policy, isolation_selected, set_isolation
 
     # Decided once for the whole run, before anything is written (fail closed: a batch is
     # official grading, so "auto" insists on the namespace + chroot sandbox).
-    isolation_text = set_isolation(isolation, official=True)
+    isolation_text = set_isolation(isolation or default_policy(), official=True)
     level = isolation_selected()
     if mode == "all" and manifest["students"]:
         # the hidden checks need instructor-only answers: say once if they are missing, before
@@ -806,10 +807,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(mode="all")
     p.add_argument("--examples", type=lambda t: _whole(t, 1), metavar="N", help="examples per property check (default: the assignment's)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
-    p.add_argument("--isolation", choices=ISOLATION_CHOICES, default="auto",
+    p.add_argument("--isolation", choices=ISOLATION_CHOICES, default=None,
                    help="sandbox strength: auto (default) requires chroot (namespaces + a root holding "
                    "only system directories) and stops if it is unavailable; name a weaker level "
-                   "(namespaces, setuid) to accept it explicitly; see docs/grading.md")
+                   "(namespaces, setuid) to accept it explicitly; see docs/grading.md. Default: "
+                   "$GLMM_ISOLATION, else auto")
     return p
 
 

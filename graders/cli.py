@@ -35,7 +35,7 @@ from graders.grading_errors import GradingError, MissingSeedError
 from graders.render import FORMATS, render
 from graders.runner import DEFAULT_EXAMPLES, SandboxFactory, grade
 from graders.safe_text import one_line
-from graders.sandbox import ISOLATION_CHOICES, SandboxError, set_isolation
+from graders.sandbox import ISOLATION_CHOICES, SandboxError, default_policy, set_isolation
 
 if TYPE_CHECKING:
     from graders.course import CourseLayer
@@ -130,10 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", "-v", action="store_true",
                    help="text report: also describe the sandbox's isolation and limits in full")
     p.add_argument(
-        "--isolation", choices=ISOLATION_CHOICES, default="auto",
+        "--isolation", choices=ISOLATION_CHOICES, default=None,
         help="sandbox strength: auto (default) takes the strongest that works, and for official grading "
         "(--all, --format gradescope) as root requires chroot, stopping with exit 2 when it is unavailable; "
-        "name a weaker level (namespaces, setuid, plain) to accept it explicitly (docs/grading.md)",
+        "name a weaker level (namespaces, setuid, plain) to accept it explicitly (docs/grading.md); "
+        "the default comes from $GLMM_ISOLATION when set",
     )
     return p
 
@@ -178,7 +179,8 @@ def _run(argv: Sequence[str] | None, sandbox_factory: SandboxFactory | None,
         )
     # The isolation is decided once, before anything runs (fail closed for official grading).
     if sandbox_factory is None:
-        set_isolation(args.isolation, official=args.mode == "all" or args.format == "gradescope")
+        set_isolation(args.isolation or default_policy(),
+                      official=args.mode == "all" or args.format == "gradescope")
     to_terminal = args.output is None
     colour = (
         args.format == "text" and to_terminal and sys.stdout.isatty() and "NO_COLOR" not in os.environ

@@ -84,6 +84,7 @@ from graders.submission_files import UnsafeSubmission, read_regular_file
 
 __all__ = [
     "ISOLATION_CHOICES",
+    "ISOLATION_ENV",
     "Budget",
     "CallOutcome",
     "IsolationUnavailable",
@@ -94,6 +95,7 @@ __all__ = [
     "SandboxError",
     "SandboxUnavailable",
     "SubmissionSandboxes",
+    "default_policy",
     "isolation_selected",
     "probe_isolation",
     "require_official_isolation",
@@ -392,12 +394,28 @@ def use_isolation(level: str) -> None:
     _SELECTED, _CONSENTED = modes[0], True
 
 
+#: Environment variable naming the default ``--isolation`` policy (``auto`` when unset), e.g. for
+#: a course server that has decided, once, to accept a weaker level.
+ISOLATION_ENV = "GLMM_ISOLATION"
+
+
+def default_policy() -> str:
+    """The ``--isolation`` default: ``$GLMM_ISOLATION`` when set, else ``auto``."""
+    policy = os.environ.get(ISOLATION_ENV, "").strip() or "auto"
+    if policy not in ISOLATION_CHOICES:
+        raise SandboxError(f"{ISOLATION_ENV}={policy!r} is not an isolation level; choose one of "
+                           f"{', '.join(ISOLATION_CHOICES)} or unset it")
+    return policy
+
+
 def require_official_isolation() -> None:
-    """Before official grading: keep the level the run decided explicitly, else insist on the
-    namespace + chroot sandbox (raises :class:`IsolationUnavailable` where it does not work)."""
+    """Before official grading: keep the level the run decided explicitly, else apply the default
+    policy (:func:`default_policy`), which for ``auto`` insists on the namespace + chroot sandbox
+    (raises :class:`IsolationUnavailable` where it does not work)."""
     global _SELECTED, _CONSENTED
     if _SELECTED is None or not (_CONSENTED or _SELECTED.level == "chroot"):
-        _SELECTED, _CONSENTED = select_isolation("auto", official=True), True
+        policy = default_policy()
+        _SELECTED, _CONSENTED = select_isolation(policy, official=True), True
 
 
 def isolation_selected() -> str | None:

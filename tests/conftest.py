@@ -40,3 +40,23 @@ def time_bound(seconds: float, what: str = "the grader hung") -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def _isolation_for_the_suite() -> None:
+    """Official grading insists on the namespace + chroot sandbox. On a machine that cannot give
+    it, the suite runs with the strongest level that works, named through GLMM_ISOLATION (as a
+    course server would); the fail-closed behaviour itself is tested with the variable removed."""
+    if os.environ.get("GLMM_ISOLATION"):
+        return
+    from graders.sandbox import IsolationUnavailable, select_isolation
+
+    try:
+        select_isolation("auto", official=True)
+    except IsolationUnavailable:
+        try:
+            os.environ["GLMM_ISOLATION"] = select_isolation("auto").level
+        except IsolationUnavailable:
+            pass  # no sandbox at all: the grading tests fail and say why
+
+
+_isolation_for_the_suite()

@@ -119,6 +119,7 @@ def test_official_grading_fails_closed_without_the_chroot_sandbox(monkeypatch, t
     never fall back silently; --isolation setuid is the explicit way."""
     monkeypatch.setattr(sbx, "_SELECTED", None)
     monkeypatch.setattr(sbx, "_CONSENTED", False)
+    monkeypatch.delenv("GLMM_ISOLATION", raising=False)  # the default policy: auto
     sub = tmp_path / "solution.py"
     shutil.copyfile(CORPUS / "correct.py", sub)
     with monkeypatch.context() as m:
