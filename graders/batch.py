@@ -673,7 +673,7 @@ def run_batch(
         variants = roster.get(sub.student_id, {}).get("exercises")
         key = _job_key(settings, sub.student_id, name, data, [variants, problem])
         job = Job(sub.student_id, key, name, data, assignment, problem, mode, seed, examples, level,
-                  None if layer is _installed_layer() else layer)
+                  course)  # None: each worker uses the installed layer
         if only is not None and sub.student_id not in only:
             continue  # kept as it is
         previous = _previous(out / "results" / f"{sub.student_id}.json") if resume and only is None else None
@@ -739,19 +739,6 @@ def run_batch(
             )
     summary.seconds = time.perf_counter() - t0
     return summary
-
-
-def _installed_layer() -> Any:
-    from graders.course import course_layer
-
-    return course_layer()
-
-
-def _general_hints(exercise_ids: Sequence[str], course: Any = None) -> set[str]:
-    """The general (not diagnosis) hints of the exercises' checks, so the summary can tell them apart."""
-    from graders.course import course_layer
-
-    return (course or course_layer()).general_hints(exercise_ids)
 
 
 # Command line ------------------------------------------------------------------------------------

@@ -705,8 +705,10 @@ class _Worker:
         self.kill()
         if self.cgroup is not None:
             self.cgroup.kill()  # every process of the sandbox, wherever it went
-        if self.uid is not None:
-            kill_uid(self.uid)  # its uid is its own: whatever still runs as it is the student's
+        elif self.uid is not None and not self.mode.prefix:
+            # no cgroup and no PID namespace (setuid mode): the uid is the sandbox's own, so
+            # whatever still runs as it is the student's
+            kill_uid(self.uid)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(5)
         for fd in (self.req_w, self.rep_r):
