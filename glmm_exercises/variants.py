@@ -12,6 +12,7 @@ and :func:`check_protocol` says what a module is missing.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -160,4 +161,11 @@ def build_exercise(
         raise ProtocolError(f"{exercise_id}: build() returned {type(exercise).__name__}, not an Exercise")
     if exercise.id != exercise_id:
         raise ProtocolError(f"{exercise_id}: build() returned an exercise with id {exercise.id!r}")
-    return exercise
+    return dataclasses.replace(exercise, variant=variant_fingerprint(exercise_id, params, answers))
+
+
+def variant_fingerprint(exercise_id: str, params: dict[str, Any], answers: dict[str, Any] | None = None) -> str:
+    """A digest of everything a variant's checks are built from (graders.case_cache keys
+    generated inputs by it, so they are never shared across variants)."""
+    text = json.dumps([exercise_id, params, answers or {}], sort_keys=True, default=repr, ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]

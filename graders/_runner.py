@@ -42,6 +42,10 @@ returned inside the reply, raw writes to fd 1/2 go to a pipe the parent drains a
    ``id`` is a random number the reply must echo, ``status`` one of ok, error, crashed,
    missing, not_implemented, invalid_output, forbidden_import.  Every reply also carries
    ``child_seconds`` (informative only; the parent measures time itself).
+   ``{"op": "calls", "id": int, "function": str, "args_list": [[...], ...]}`` calls the function
+   once per argument list, in order, and answers each call with its own ``result`` line as
+   soon as it returns (the same keys, plus ``index``): one request for many calls, while the
+   parent still times and limits every call on its own.
 4. ``{"op": "exit"}`` -> the runner exits at once (``os._exit``) without replying.
 
 Values are JSON with tagged objects (every JSON object is tagged, so a dict can never be
@@ -591,12 +595,21 @@ def _classify(exc, labels, what):
 _FORBIDDEN = ()
 
 
+_CLEAN_MODULES = set()  # names in sys.modules already found not to be forbidden
+
+
 def _forbidden_loaded():
-    """A forbidden module that got imported anyway (e.g. after removing the import hook)."""
-    for name in list(sys.modules):
+    """A forbidden module that got imported anyway (e.g. after removing the import hook).
+
+    Only names not seen before are examined (a name once found clean stays clean), so a call
+    costs a set difference instead of a scan of every loaded module.
+    """
+    fresh = sys.modules.keys() - _CLEAN_MODULES
+    for name in fresh:
         for bad in _FORBIDDEN:
             if name == bad or name.startswith(bad + "."):
                 return bad
+    _CLEAN_MODULES.update(fresh)
     return None
 
 
@@ -797,6 +810,26 @@ def _call(state, msg, np, pd):
     return reply
 
 
+def _calls(state, msg, np, pd, out):
+    """Answer ``{"op": "calls", "id", "function", "args_list": [[...], ...]}``: one call per
+    argument list, in order, each answered at once with its own ``result`` line (``index`` says
+    which), so the parent times and limits every call as if it had been sent alone."""
+    for index, args in enumerate(msg["args_list"]):
+        started = time.perf_counter()
+        reply = _call(state, {"id": msg["id"], "function": msg["function"], "args": args,
+                              "kwargs": {}}, np, pd)
+        _restore_builtins()
+        sys.stdout = sys.stderr = state.capture
+        reply["index"] = index
+        reply["stdout"] = state.capture.take()
+        reply["child_seconds"] = time.perf_counter() - started
+        try:
+            _send(out, reply)
+        except (TypeError, ValueError) as exc:
+            _send(out, {"op": "result", "id": msg["id"], "index": index, "status": "crashed",
+                        "message": f"the runner could not send its reply: {exc}"})
+
+
 # ----------------------------------------------------------------------------- main loop
 
 def _fork_init(*protocol_fds):
@@ -873,6 +906,11 @@ def main(argv):
             _send(out, {"op": "error", "message": "the runner is not set up"})
             continue
         started = time.perf_counter()
+        if op == "calls":
+            if pd is None and "pandas" in sys.modules:
+                pd = sys.modules["pandas"]
+            _calls(state, msg, np, pd, out)
+            continue
         if op == "load":
             reply = _load(state, msg)
         elif op == "call":

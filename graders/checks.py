@@ -291,6 +291,10 @@ class Exercise:
     forbidden_imports: tuple[str, ...] = ("reference", "graders", "glmm_exercises")
     call_seconds: float = 5.0
     written: tuple[WrittenItem, ...] = ()
+    #: fingerprint of the variant's parameters ("" when unknown): inputs of a check whose
+    #: strategy text does not show everything it depends on are cached under it
+    #: (``graders.case_cache``), so they are shared by the key and mutants of one variant only
+    variant: str = ""
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.checks]

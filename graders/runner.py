@@ -32,6 +32,7 @@ import numpy as np
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 
+from graders.case_cache import CaseCache, case_digest, cases_key, default_cache
 from graders.checks import (
     MAX_WRITTEN_CHARS,
     UNANSWERED,
@@ -193,6 +194,96 @@ def _not_implemented_message(function: str) -> str:
     return f"not yet implemented: {function} still raises NotImplementedError"
 
 
+#: Sizes of the sweep's requests: small first (a wrong function fails on the first inputs,
+#: and few calls are wasted), then large (few round trips).
+_CHUNKS = (1, 4, 16, 64)
+_LAST_CHUNK = 128
+
+
+class _SweepFailed(BaseException):
+    """An input failed during the sweep: stop generating (a BaseException, so hypothesis
+    neither shrinks nor replays it)."""
+
+
+class _SerialBatch:
+    """``call_many`` for a sandbox that only has ``call`` (the outcomes are made on ``wait``)."""
+
+    def __init__(self, sandbox: SandboxLike, function: str, arg_lists: list[list[Any]]) -> None:
+        self.sandbox, self.function, self.arg_lists = sandbox, function, arg_lists
+
+    def poll(self) -> None:
+        pass
+
+    def wait(self) -> list[CallOutcomeLike]:
+        return [self.sandbox.call(self.function, *args) for args in self.arg_lists]
+
+
+class _Sweep:
+    """Step 1 of a property check: inputs sent to the sandbox in requests of growing size,
+    each request's outcomes judged in input order before the next request goes out."""
+
+    def __init__(self, run: _CheckRun) -> None:
+        self.run = run
+        self.pending: list[dict[str, Any]] = []
+        self.inflight: tuple[list[dict[str, Any]], Any] | None = None
+        self.sent = 0
+
+    def _size(self) -> int:
+        return _CHUNKS[self.sent] if self.sent < len(_CHUNKS) else _LAST_CHUNK
+
+    def add(self, case: dict[str, Any]) -> None:
+        """One more input (called as hypothesis generates them); raises _SweepFailed, _Stop or
+        _GraderBug when an earlier request showed a failure."""
+        self.pending.append(case)
+        if self.inflight is not None:
+            self.inflight[1].poll()  # keep the worker's timing honest while generating
+        if len(self.pending) >= self._size():
+            if self._settle():
+                raise _SweepFailed
+            self._send()
+
+    def finish(self) -> bool:
+        """Judge everything still pending; True when an input failed in a way worth shrinking."""
+        if self._settle():
+            return True
+        if self.pending:
+            self._send()
+            return self._settle()
+        return False
+
+    def _send(self) -> None:
+        run = self.run
+        cases, self.pending = self.pending, []
+        arg_lists = [[case.get(p) for p in run.params] for case in cases]
+        many = getattr(run.sandbox, "call_many", None)
+        batch = many(run.check.function, arg_lists) if many is not None else \
+            _SerialBatch(run.sandbox, run.check.function, arg_lists)
+        self.inflight = (cases, batch)
+        self.sent += 1
+
+    def _settle(self) -> bool:
+        """Wait for the request in flight and judge its outcomes; True on a shrinkable failure."""
+        if self.inflight is None:
+            return False
+        cases, batch = self.inflight
+        self.inflight = None
+        run = self.run
+        for case, outcome in zip(cases, batch.wait(), strict=True):
+            if outcome.status == "unavailable":
+                raise _Unavailable(outcome.message)
+            if outcome.status == "not_run":  # only after a failure, which ends the sweep first
+                raise _Stop
+            run.examples += 1
+            digest = case_digest(dict(case))
+            if digest is not None:
+                run.memo[digest] = outcome
+            try:
+                run.property_example(case, outcome)
+            except _Fail:
+                return True
+        return False
+
+
 class _CheckRun:
     """State of one check: calls the sandbox and records failures."""
 
@@ -205,6 +296,7 @@ class _CheckRun:
         self.failure: _Failure | None = None
         self.first_seen: list[tuple[dict[str, Any], Any]] = []
         self.seen: deque[tuple[dict[str, Any], Any]] = deque(maxlen=_REMEMBER // 2)
+        self.memo: dict[str, CallOutcomeLike] = {}  # input digest -> outcome of the sweep's call
 
     def _outcome_failure(self, outcome: CallOutcomeLike, case: Mapping[str, Any]) -> _Failure:
         call = _call_text(self.check.function, self.params, case)
@@ -228,12 +320,24 @@ class _CheckRun:
         return _Failure(status, reason, f"{call}: {detail}", case, hint=hint)
 
     def call(self, case: Mapping[str, Any], extra: Mapping[str, object] | None = None) -> Any:
-        """Call the student's function with ``case`` (plus ``extra`` arguments); raise on failure."""
-        args = [(extra or {}).get(p, case.get(p)) for p in self.params]
-        outcome = self.sandbox.call(self.check.function, *args)
-        if outcome.status == "unavailable":  # the grading machine failed, not the student
-            raise _Unavailable(outcome.message)
-        self.examples += 1
+        """Call the student's function with ``case`` (plus ``extra`` arguments); raise on failure.
+
+        An input the sweep already ran (:meth:`run_property`) is answered from its outcome.
+        """
+        outcome = None
+        if extra is None and self.memo:
+            digest = case_digest(dict(case))
+            outcome = self.memo.get(digest) if digest is not None else None
+        if outcome is None:
+            args = [(extra or {}).get(p, case.get(p)) for p in self.params]
+            outcome = self.sandbox.call(self.check.function, *args)
+            if outcome.status == "unavailable":  # the grading machine failed, not the student
+                raise _Unavailable(outcome.message)
+            self.examples += 1
+        return self.value(outcome, case)
+
+    def value(self, outcome: CallOutcomeLike, case: Mapping[str, Any]) -> Any:
+        """The value of a call's outcome; a failed call records the failure and raises."""
         if outcome.status == "ok" and outcome.runtime > self.check.time_limit:
             call = _call_text(self.check.function, self.params, case)
             self.failure = _Failure(
@@ -268,10 +372,10 @@ class _CheckRun:
 
     # -- property checks ------------------------------------------------------------------
 
-    def property_example(self, case: dict[str, Any]) -> None:
+    def property_example(self, case: dict[str, Any], outcome: CallOutcomeLike | None = None) -> None:
         check = self.check
         assert isinstance(check, PropertyCheck)
-        got = self.extracted(self.call(case), case)
+        got = self.extracted(self.call(case) if outcome is None else self.value(outcome, case), case)
         try:
             expected = check.oracle(**case)
         except (OracleValueError, ArithmeticError, ValueError, TypeError) as exc:
@@ -283,12 +387,12 @@ class _CheckRun:
                 case,
             )
             raise _GraderBug from exc
-        call = _call_text(check.function, self.params, case)
         try:
             mismatch = compare(expected, got, check.comparison)
         except (ArithmeticError, ValueError, TypeError, RecursionError) as exc:
             # The oracle's value is fine (computed above), so what cannot be compared is the
             # student's value: e.g. an integer beyond the float range, an unusual type.
+            call = _call_text(check.function, self.params, case)
             self.failure = _Failure(
                 "failed",
                 "invalid_output",
@@ -307,6 +411,7 @@ class _CheckRun:
         else:
             hint = check.hint  # a named mistake replaces it after the run (see diagnose_failure)
         diagnosis = None
+        call = _call_text(check.function, self.params, case)
         self.failure = _Failure(
             "failed",
             "mismatch",
@@ -393,10 +498,46 @@ class _CheckRun:
         self.failure, self.examples = failure, examples + len(extra)
         return extra
 
-    def run_property(self, seed: int, max_examples: int) -> None:
+    def run_property(self, seed: int, max_examples: int, cache: CaseCache | None = None) -> None:
+        """Run a property check in two steps.
+
+        1. The sweep: the check's inputs (from ``cache``, else generated by hypothesis without
+           calling anything) go to the sandbox in a few requests of growing size
+           (:data:`_CHUNKS`); each request's outcomes are judged, in input order, before the
+           next is sent, so which calls run depends only on where the first failure is. While
+           the worker answers one request, hypothesis generates the next.
+        2. Only when an input failed on a value or an exception: the usual hypothesis run
+           (generate, then shrink) with the same seed. It regenerates the same inputs up to the
+           failure -- answered from the sweep's outcomes -- and shrinks it with live calls to
+           the smallest failing input.
+
+        The result is what a hypothesis run calling the sandbox once per example would give,
+        with far fewer round trips; with or without a cache entry it is the same.
+        """
         check = self.check
         assert isinstance(check, PropertyCheck)
         n = check.max_examples or max_examples
+        key = None
+        if cache is not None:
+            key = cases_key(exercise_id=self.exercise.id, exercise_version=self.exercise.version,
+                            variant=self.exercise.variant, check_name=check.name, function=check.function,
+                            strategy=check.cases, seed=seed, examples=n)
+        try:
+            shrink = self._sweep(seed, n, cache, key)
+        except (_Stop, _GraderBug):
+            return
+        except Exception as exc:  # hypothesis' own errors while generating (Unsatisfiable, ...)
+            if self.failure is None:
+                self.failure = _Failure(
+                    "error",
+                    "grader_error",
+                    f"internal grader error in check {check.name} ({type(exc).__name__}); "
+                    "report this to the instructor",
+                    None,
+                )
+            return
+        if not shrink:
+            return
 
         @settings(
             database=None,
@@ -435,6 +576,42 @@ class _CheckRun:
                 self.failure.message += (
                     " (this input failed only sometimes: does your function depend on randomness or state?)"
                 )
+
+    def _sweep(self, seed: int, n: int, cache: CaseCache | None, key: str | None) -> bool:
+        """Step 1 of :meth:`run_property`; True when an input failed in a way worth shrinking
+        (``self.failure`` says how). Raises _Stop/_GraderBug to end the check at once."""
+        check = self.check
+        assert isinstance(check, PropertyCheck)
+        sweep = _Sweep(self)
+        cached = cache.get(key) if cache is not None and key is not None else None
+        if cached is not None:
+            try:
+                for case in cached:
+                    sweep.add(case)
+            except _SweepFailed:
+                return True
+            return sweep.finish()
+
+        generated: list[dict[str, Any]] = []
+
+        @settings(database=None, deadline=None, max_examples=n, derandomize=False, phases=(Phase.generate,),
+                  suppress_health_check=(HealthCheck.too_slow, HealthCheck.filter_too_much,
+                                         HealthCheck.data_too_large),
+                  verbosity=Verbosity.quiet, print_blob=False)
+        @hypothesis_seed(seed)
+        @given(check.cases)
+        def generate(case: dict[str, Any]) -> None:
+            generated.append(case)
+            sweep.add(case)
+
+        try:
+            generate()
+        except _SweepFailed:
+            return True
+        failed = sweep.finish()
+        if cache is not None and key is not None:
+            cache.put(key, generated)
+        return failed
 
     # -- statistical checks ---------------------------------------------------------------
 
@@ -563,13 +740,16 @@ def grade(
     sandbox_factory: SandboxFactory | None = None,
     budget: Any = None,
     data_dir: str | Path | None = None,
+    case_cache: CaseCache | None = None,
 ) -> SubmissionResult:
     """Grade ``submission`` against ``exercise`` and return the results (never raises for student faults).
 
     ``budget`` (a :class:`graders.sandbox.Budget`) is wall time shared by every exercise of one
     submission; when it runs out the remaining calls fail as timeouts. ``data_dir`` is copied,
     read-only, to ``data/`` next to the submission in the sandbox (the student's data files, at
-    the path the starter code reads them from).
+    the path the starter code reads them from). ``case_cache`` keeps the inputs hypothesis
+    generates (:mod:`graders.case_cache`; default: this process's in-memory cache); the results
+    are the same with or without it.
 
     Raises:
         SubmissionNotFoundError: the file is missing, a link, unreadable, or not .py/.ipynb.
@@ -599,6 +779,7 @@ def grade(
 
         require_official_isolation()  # fail closed: raises IsolationUnavailable
     factory = sandbox_factory or _default_sandbox
+    cache = case_cache if case_cache is not None else default_cache()
     call_seconds = max([exercise.call_seconds, *(c.time_limit for c in checks)])
     started = time.perf_counter()
     results: list[CheckResult] = []
@@ -645,7 +826,7 @@ def grade(
                     check_seed = derive_seed(grading_seed, exercise.id, check.name)
                     try:
                         if isinstance(check, PropertyCheck):
-                            run.run_property(check_seed, max_examples)
+                            run.run_property(check_seed, max_examples, cache)
                         else:
                             run.run_statistical(check_seed)
                     except (_Stop, _GraderBug):

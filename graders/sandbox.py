@@ -86,6 +86,7 @@ __all__ = [
     "ISOLATION_CHOICES",
     "ISOLATION_ENV",
     "Budget",
+    "CallBatch",
     "CallOutcome",
     "IsolationUnavailable",
     "Limits",
@@ -738,15 +739,21 @@ class _Worker:
         except OSError as exc:
             raise _WorkerFailed("the worker is gone (its request pipe is closed)") from exc
 
-    def receive(self, deadline: float) -> Any:
-        """Read one reply line before ``deadline``; raise on EOF, timeout or an oversized line."""
+    def receive(self, deadline: float, *, wait: bool = True) -> Any:
+        """Read one reply line before ``deadline``; raise on EOF, timeout or an oversized line.
+
+        With ``wait=False`` only what has already arrived is read: ``_NOTHING`` when no whole
+        line is there yet (the deadline is still enforced).
+        """
         while b"\n" not in self.buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise _Timeout()
             poller = select.poll()
             poller.register(self.rep_r, select.POLLIN | select.POLLHUP | select.POLLERR)
-            if not poller.poll(max(1, math.ceil(remaining * 1000))):
+            if not poller.poll(max(1, math.ceil(remaining * 1000)) if wait else 0):
+                if not wait:
+                    return _NOTHING
                 continue
             chunk = os.read(self.rep_r, 1 << 20)
             if not chunk:
@@ -765,6 +772,9 @@ class _Worker:
 
 class _Timeout(Exception):
     pass
+
+
+_NOTHING = object()  # receive(wait=False): no whole reply line has arrived yet
 
 
 class _TooLarge(Exception):
@@ -1201,6 +1211,44 @@ class Sandbox:
         finally:
             self._used += time.monotonic() - t0
 
+    def call_many(self, function: str, arg_lists: Sequence[Sequence[Any]]) -> CallBatch:
+        """Call ``function`` once per argument list, all sent in one request.
+
+        The worker answers each call as soon as it returns; :class:`CallBatch` reads the answers
+        (:meth:`CallBatch.poll` without waiting, :meth:`CallBatch.wait` until all are in) and
+        limits every call as :meth:`call` does: ``call_seconds`` from the moment the previous
+        answer arrived, and the submission's remaining time. A call that times out, crashes the
+        worker or sends an unreadable answer ends the batch: its outcome says so and the calls
+        after it are ``not_run`` (the worker is restarted by the next request).
+        """
+        try:
+            payloads = [[_encode_arg(a) for a in args] for args in arg_lists]
+        except RecursionError as exc:
+            raise SandboxError("argument nested too deeply") from exc
+        batch = CallBatch(self, function, len(payloads))
+        if not payloads:
+            return batch
+        loaded = self.load()
+        if loaded.status != "ok":
+            return batch.fail(self._not_loaded(loaded))
+        if self._worker is None or not self._worker.alive():
+            if self.restarts >= MAX_RESTARTS:
+                return batch.fail(CallOutcome("crashed", message=f"the submission crashed the sandbox "
+                                              f"worker {self.restarts} times; no further calls are made"))
+            self.restarts += 1
+            try:
+                reloaded = self._start_and_load()
+            except SandboxUnavailable as exc:
+                self.unavailable = str(exc)
+                return batch.fail(CallOutcome("unavailable", message=str(exc)))
+            if reloaded.status != "ok":
+                return batch.fail(self._not_loaded(reloaded, restarted=True))
+        if self.remaining_seconds <= 0:
+            self._stop_worker()
+            return batch.fail(CallOutcome("timeout", message=self._budget_message()))
+        batch.start(payloads)
+        return batch
+
     def _call(self, function: str, args: list[Any], kwargs: dict[str, Any]) -> CallOutcome:
         worker = self._worker
         assert worker is not None
@@ -1301,6 +1349,123 @@ class Sandbox:
             return (f"the worker process exited with status {code} {during} "
                     "(os._exit or a C-level exit); functions must return, not exit"), tail
         return f"the worker process stopped answering {during}", tail
+
+
+class CallBatch:
+    """The outcomes of :meth:`Sandbox.call_many`, read as the worker sends them."""
+
+    def __init__(self, sandbox: Sandbox, function: str, n: int) -> None:
+        self.sandbox = sandbox
+        self.function = function
+        self.outcomes: list[CallOutcome | None] = [None] * n
+        self.received = 0  # outcomes known so far (a prefix of the list)
+        self._call_id = secrets.randbits(52)
+        self._worker: _Worker | None = None
+        self._started = 0.0  # when the call now running began (as far as the parent can tell)
+        self._end = 0.0  # the submission's time runs out here
+        self._sent_at = 0.0
+
+    @property
+    def done(self) -> bool:
+        return self.received == len(self.outcomes)
+
+    def fail(self, outcome: CallOutcome) -> CallBatch:
+        """End the batch: ``outcome`` for the call now due, ``not_run`` for those after it."""
+        if self.done:
+            return self
+        self.outcomes[self.received] = outcome
+        for i in range(self.received + 1, len(self.outcomes)):
+            self.outcomes[i] = CallOutcome("not_run", message="not run: an earlier call of the "
+                                           "same request ended the worker")
+        self.received = len(self.outcomes)
+        if self._worker is not None:
+            self.sandbox._used += time.monotonic() - self._sent_at
+            self._worker = None
+        return self
+
+    def start(self, payloads: list[list[Any]]) -> None:
+        sandbox = self.sandbox
+        worker = sandbox._worker
+        assert worker is not None
+        self._end = time.monotonic() + sandbox.remaining_seconds
+        self._sent_at = time.monotonic()
+        try:
+            worker.send({"op": "calls", "id": self._call_id, "function": self.function,
+                         "args_list": payloads})
+        except _WorkerFailed:
+            self._worker = worker
+            self._crashed(worker)
+            return
+        self._worker = worker
+        self._started = time.monotonic()
+
+    def _limit(self) -> float:
+        return min(self.sandbox.limits.call_seconds, self._end - self._started)
+
+    def _crashed(self, worker: _Worker) -> None:
+        what = f"{self.function}()"
+        runtime = time.monotonic() - self._started
+        message, tail = self.sandbox._death_message(worker, f"while running {what}")
+        stdout = worker.take_raw()
+        self.sandbox._stop_worker(reason="crash")
+        self.fail(CallOutcome("crashed", message=message, traceback=tail, stdout=stdout, runtime=runtime))
+
+    def _read(self, wait: bool) -> bool:
+        """Read the next outcome (waiting for it, or only if it has arrived); False if none came."""
+        worker, sandbox = self._worker, self.sandbox
+        assert worker is not None
+        what = f"{self.function}()"
+        limit = self._limit()
+        try:
+            reply = worker.receive(self._started + limit, wait=wait)
+        except _Timeout:
+            runtime = time.monotonic() - self._started
+            sandbox._stop_worker(reason="timeout")
+            kind = ("call time limit" if limit == sandbox.limits.call_seconds
+                    else "remaining time of the submission")
+            self.fail(CallOutcome("timeout", message=f"{what} did not return within {limit:g} s "
+                                  f"({kind}); look for an endless loop or very slow code", runtime=runtime))
+            return True
+        except _TooLarge:
+            sandbox._stop_worker()
+            self.fail(CallOutcome("output_too_large", message=f"{what} returned more than "
+                                  f"{sandbox.limits.output_bytes} bytes of data",
+                                  runtime=time.monotonic() - self._started))
+            return True
+        except _WorkerFailed:
+            self._crashed(worker)
+            return True
+        if reply is _NOTHING:
+            return False
+        now = time.monotonic()
+        runtime = now - self._started
+        index = reply.get("index") if type(reply) is dict else None
+        if index != self.received:
+            sandbox._stop_worker()
+            self.fail(CallOutcome("crashed", message=f"the worker sent an invalid reply to {what}; the "
+                                  "submission must not write to the sandbox's pipes", runtime=runtime))
+            return True
+        outcome = sandbox._parse_call(reply, self._call_id, what, runtime)
+        self.outcomes[self.received] = outcome
+        self.received += 1
+        self._started = now
+        if sandbox._worker is not worker and not self.done:  # the answer stopped the worker
+            self.fail(CallOutcome("not_run", message="not run: the worker was stopped by the call before"))
+        elif self.done:
+            sandbox._used += now - self._sent_at
+            self._worker = None
+        return True
+
+    def poll(self) -> None:
+        """Read the outcomes that have arrived, without waiting (enforces the time limits)."""
+        while not self.done and self._read(wait=False):
+            pass
+
+    def wait(self) -> list[CallOutcome]:
+        """Every outcome, in the order of the argument lists (waiting for those still running)."""
+        while not self.done:
+            self._read(wait=True)
+        return [o for o in self.outcomes if o is not None]
 
 
 class SubmissionSandboxes:
