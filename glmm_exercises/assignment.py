@@ -46,7 +46,7 @@ from graders.render import (
     report_model,
 )
 from graders.results import SubmissionResult
-from graders.runner import SandboxFactory, check_submission_path, grade
+from graders.runner import SandboxFactory, check_submission_path
 from graders.safe_text import one_line, xml_text
 
 __all__ = [
@@ -217,48 +217,27 @@ def grade_assignment(
     max_examples: int | None = None,
     sandbox_factory: SandboxFactory | None = None,
     progress: Callable[[str], None] | None = None,
+    jobs: int = 1,
 ) -> AssignmentResult:
     """Grade ``submission`` against every exercise of ``assignment`` (see :func:`graders.runner.grade`).
 
     ``max_examples`` overrides the assignment's examples per check (``None`` keeps them).
+    ``jobs`` > 1 grades exercises side by side in that many processes
+    (:func:`graders.parallel.grade_exercises`); the results are the same as with one.
     """
-    from graders.sandbox import Budget, Limits, SubmissionSandboxes, require_official_isolation
+    from graders.parallel import ExerciseJob, grade_exercises
+    from graders.sandbox import require_official_isolation
 
     path = check_submission_path(submission)
     if sandbox_factory is None and mode == "all":
         require_official_isolation()  # fail closed, as graders.runner.grade does
-    budget = Budget(assignment.config.submission_time_limit)  # shared by every exercise
-    # one warm sandbox worker for all exercises (unless the caller brings its own sandboxes)
-    shared = SubmissionSandboxes(Limits(total_seconds=budget.seconds)) if sandbox_factory is None else None
-    try:
-        return _grade_exercises(path, assignment, mode, seed, max_examples,
-                                shared.factory if shared is not None else sandbox_factory, budget, progress)
-    finally:
-        if shared is not None:
-            shared.close()
-
-
-def _grade_exercises(path: Path, assignment: StudentAssignment, mode: Literal["public", "all"], seed: int | None,
-                     max_examples: int | None, sandbox_factory: SandboxFactory | None, budget: Any,
-                     progress: Callable[[str], None] | None) -> AssignmentResult:
-    results = []
-    for exercise in assignment.exercises(hidden=mode == "all"):
-        if progress is not None:
-            progress(f"grading {exercise.id} ...")
-        examples = max_examples if max_examples is not None else assignment.config.examples_for(exercise.id)
-        results.append(
-            grade(
-                path,
-                exercise,
-                mode=mode,
-                seed=seed,
-                max_examples=examples,
-                student=assignment.student_id,
-                sandbox_factory=sandbox_factory,
-                budget=budget,
-                data_dir=assignment.data_dir,
-            )
-        )
+    exercise_jobs = [
+        ExerciseJob(exercise, max_examples if max_examples is not None else assignment.config.examples_for(exercise.id))
+        for exercise in assignment.exercises(hidden=mode == "all")
+    ]
+    results = grade_exercises(path, exercise_jobs, mode=mode, seed=seed, student=assignment.student_id,
+                              budget_seconds=assignment.config.submission_time_limit, data_dir=assignment.data_dir,
+                              jobs=jobs, sandbox_factory=sandbox_factory, progress=progress)
     return AssignmentResult(assignment.student_id, assignment.config.title, assignment.config.course, tuple(results))
 
 

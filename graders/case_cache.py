@@ -91,19 +91,26 @@ def plain_strategy_text(strategy: object) -> str | None:
 
 
 def cases_key(*, exercise_id: str, exercise_version: str, variant: str, check_name: str, function: str,
-              strategy: object, seed: int, examples: int) -> str | None:
-    """The cache key of a check's generated inputs, or None when they must not be cached."""
+              strategy: object, seed: int, examples: int, group: int = 1, plain: str | None = None) -> str | None:
+    """The cache key of a check's generated inputs, or None when they must not be cached.
+
+    ``plain`` is :func:`plain_strategy_text` of ``strategy`` when the caller has it. A plain
+    strategy's inputs depend on nothing else, so checks of one exercise drawing from the same
+    strategy with the same seed share the entry; otherwise the entry is the check's own, within
+    its variant.
+    """
     import hypothesis
 
-    plain = plain_strategy_text(strategy)
+    if plain is None:
+        plain = plain_strategy_text(strategy)
     if plain is not None:
         depends = ["strategy", plain]
     elif variant:
-        depends = ["variant", variant, repr(strategy)]
+        depends = ["variant", variant, check_name, function, repr(strategy)]
     else:
         return None
-    text = json.dumps([FORMAT, hypothesis.__version__, exercise_id, exercise_version, check_name, function,
-                       str(seed), examples, depends], ensure_ascii=True)
+    text = json.dumps([FORMAT, hypothesis.__version__, exercise_id, exercise_version, str(seed), examples, group,
+                       depends], ensure_ascii=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

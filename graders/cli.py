@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from graders.grading_errors import GradingError, MissingSeedError
+from graders.parallel import default_jobs
 from graders.render import FORMATS, render
 from graders.runner import DEFAULT_EXAMPLES, SandboxFactory, grade
 from graders.safe_text import one_line
@@ -126,6 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--examples", type=_positive_int, default=None, metavar="N",
         help=f"hypothesis examples per property check (default {DEFAULT_EXAMPLES}, or the assignment's setting)",
     )
+    p.add_argument(
+        "--jobs", "-j", type=_positive_int, default=None, metavar="N",
+        help="with an assignment, grade up to N exercises side by side, each in its own sandbox "
+        "(default: the cores available, at most 4); the results do not depend on N",
+    )
     p.add_argument("--no-timings", action="store_true", help="leave wall-clock times out (reproducible output)")
     p.add_argument("--verbose", "-v", action="store_true",
                    help="text report: also describe the sandbox's isolation and limits in full")
@@ -197,6 +203,7 @@ def _run(argv: Sequence[str] | None, sandbox_factory: SandboxFactory | None,
             seed=seed,
             max_examples=args.examples,
             sandbox_factory=sandbox_factory,
+            jobs=args.jobs or default_jobs(),
         )
         text = course.render_assignment(result, args.format, timings=not args.no_timings, colour=colour,
                                         verbose=args.verbose)

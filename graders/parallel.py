@@ -1,0 +1,211 @@
+"""Grading the exercises of one submission side by side, when cores are free.
+
+Each exercise is graded exactly as :func:`graders.runner.grade` grades it alone (its checks'
+seeds depend only on the grading seed, the exercise and the check), so the results do not
+depend on how many processes share the work or which one took which exercise.
+
+With ``jobs`` > 1, ``jobs - 1`` helper processes are forked before any sandbox exists (no
+threads are running yet); every process takes the next exercise from a shared counter, the
+most expensive first, and grades it in its own warm sandbox worker
+(:class:`graders.sandbox.SubmissionSandboxes`). Helpers send their results back as they finish.
+If a helper dies, the exercises it did not report are graded by the main process, so nothing is
+lost; an exception a helper raises (the sandbox could not start, ...) is raised again here.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from graders.checks import Exercise, PropertyCheck
+from graders.results import SubmissionResult
+
+__all__ = ["ExerciseJob", "default_jobs", "grade_exercises"]
+
+
+@dataclass(frozen=True)
+class ExerciseJob:
+    """One exercise of a submission with its own number of examples per property check."""
+
+    exercise: Exercise
+    examples: int
+
+
+def default_jobs() -> int:
+    """Processes for one submission's exercises: the cores this process may use, at most 4."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 4))
+
+
+def _cost(job: ExerciseJob) -> float:
+    """A rough estimate of an exercise's grading time (calls it will make), for ordering."""
+    total = 0.0
+    for check in job.exercise.checks:
+        if isinstance(check, PropertyCheck):
+            total += check.max_examples or job.examples
+        else:
+            total += 50.0  # a statistical check: few calls, each drawing many samples
+    return total
+
+
+def grade_exercises(
+    submission: Path,
+    jobs_list: Sequence[ExerciseJob],
+    *,
+    mode: Literal["public", "all"],
+    seed: int | None,
+    student: str | None,
+    budget_seconds: float,
+    data_dir: Path | None,
+    jobs: int = 1,
+    sandbox_factory: Any = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[SubmissionResult]:
+    """Grade every exercise of ``jobs_list`` (results in the same order).
+
+    ``budget_seconds`` is the wall time of the whole submission, shared by all exercises and
+    processes. A caller-supplied ``sandbox_factory`` (tests, the notebook check) keeps the
+    grading in this process.
+    """
+    from graders.sandbox import Budget
+
+    budget = Budget(budget_seconds)
+    jobs = max(1, min(jobs, len(jobs_list)))
+    if jobs == 1 or sandbox_factory is not None:
+        return _grade_here(submission, jobs_list, list(range(len(jobs_list))), mode, seed, student, budget,
+                           data_dir, sandbox_factory, progress)
+    order = sorted(range(len(jobs_list)), key=lambda i: (-_cost(jobs_list[i]), i))
+    ctx = multiprocessing.get_context("fork")
+    counter = ctx.Value("i", 0)
+    helpers = []
+    for _ in range(jobs - 1):
+        reader, writer = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_helper, args=(writer, counter, order, submission, jobs_list, mode, seed,
+                                                 student, budget, data_dir, progress), daemon=True)
+        proc.start()
+        writer.close()
+        helpers.append((proc, reader))
+    results: dict[int, SubmissionResult] = {}
+    failure: BaseException | None = None
+    try:
+        results.update(_take_and_grade(counter, order, submission, jobs_list, mode, seed, student, budget,
+                                       data_dir, progress))
+    except BaseException as exc:
+        failure = exc
+        with counter.get_lock():
+            counter.value = len(order)  # the helpers finish the exercise they are on, then stop
+    for proc, reader in helpers:
+        try:
+            while True:
+                kind, payload = reader.recv()
+                if kind == "result":
+                    index, result = payload
+                    results[index] = result
+                elif kind == "error":
+                    failure = failure or _rebuild(payload)
+                else:
+                    break
+        except (EOFError, OSError, pickle.UnpicklingError):
+            pass  # the helper died: what it did not report is graded below
+        proc.join(5)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+    if failure is not None:
+        raise failure
+    missing = [i for i in range(len(jobs_list)) if i not in results]
+    if missing:
+        results.update(zip(missing, _grade_here(submission, jobs_list, missing, mode, seed, student, budget,
+                                                 data_dir, None, progress), strict=True))
+    return [results[i] for i in range(len(jobs_list))]
+
+
+def _grade_one(submission: Path, job: ExerciseJob, mode: Literal["public", "all"], seed: int | None,
+               student: str | None, budget: Any, data_dir: Path | None, factory: Any) -> SubmissionResult:
+    from graders.runner import grade
+
+    return grade(submission, job.exercise, mode=mode, seed=seed, max_examples=job.examples, student=student,
+                 sandbox_factory=factory, budget=budget, data_dir=data_dir)
+
+
+def _grade_here(submission: Path, jobs_list: Sequence[ExerciseJob], indices: list[int], mode: Any, seed: int | None,
+                student: str | None, budget: Any, data_dir: Path | None, factory: Any,
+                progress: Callable[[str], None] | None) -> list[SubmissionResult]:
+    from graders.sandbox import Limits, SubmissionSandboxes
+
+    shared = SubmissionSandboxes(Limits(total_seconds=budget.seconds)) if factory is None else None
+    try:
+        out = []
+        for i in indices:
+            if progress is not None:
+                progress(f"grading {jobs_list[i].exercise.id} ...")
+            out.append(_grade_one(submission, jobs_list[i], mode, seed, student, budget, data_dir,
+                                  shared.factory if shared is not None else factory))
+        return out
+    finally:
+        if shared is not None:
+            shared.close()
+
+
+def _take_and_grade(counter: Any, order: list[int], submission: Path, jobs_list: Sequence[ExerciseJob], mode: Any,
+                    seed: int | None, student: str | None, budget: Any, data_dir: Path | None,
+                    progress: Callable[[str], None] | None,
+                    report: Callable[[int, SubmissionResult], None] | None = None) -> dict[int, SubmissionResult]:
+    """Take exercises from the shared counter until none is left; grade each in one warm sandbox."""
+    from graders.sandbox import Limits, SubmissionSandboxes
+
+    done: dict[int, SubmissionResult] = {}
+    with SubmissionSandboxes(Limits(total_seconds=budget.seconds)) as shared:
+        while True:
+            with counter.get_lock():
+                position = counter.value
+                counter.value += 1
+            if position >= len(order):
+                return done
+            index = order[position]
+            if progress is not None:
+                progress(f"grading {jobs_list[index].exercise.id} ...")
+            result = _grade_one(submission, jobs_list[index], mode, seed, student, budget, data_dir, shared.factory)
+            done[index] = result
+            if report is not None:
+                report(index, result)
+
+
+def _helper(writer: Any, counter: Any, order: list[int], submission: Path, jobs_list: Sequence[ExerciseJob],
+            mode: Any, seed: int | None, student: str | None, budget: Any, data_dir: Path | None,
+            progress: Callable[[str], None] | None) -> None:
+    try:
+        _take_and_grade(counter, order, submission, jobs_list, mode, seed, student, budget, data_dir, progress,
+                        report=lambda index, result: writer.send(("result", (index, result))))
+    except BaseException as exc:
+        writer.send(("error", _portable(exc)))
+    finally:
+        try:
+            writer.send(("done", None))
+        finally:
+            writer.close()
+
+
+def _portable(exc: BaseException) -> Any:
+    """The exception itself when it pickles, else its type name, message and traceback."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:
+        return (type(exc).__name__, str(exc), "".join(traceback.format_exception(exc))[-2000:])
+
+
+def _rebuild(payload: Any) -> BaseException:
+    if isinstance(payload, BaseException):
+        return payload
+    name, message, tb = payload
+    return RuntimeError(f"a grading process failed with {name}: {message}\n{tb}")
