@@ -218,12 +218,15 @@ def grade_assignment(
     sandbox_factory: SandboxFactory | None = None,
     progress: Callable[[str], None] | None = None,
     jobs: int = 1,
+    case_cache: Any = None,
 ) -> AssignmentResult:
     """Grade ``submission`` against every exercise of ``assignment`` (see :func:`graders.runner.grade`).
 
     ``max_examples`` overrides the assignment's examples per check (``None`` keeps them).
     ``jobs`` > 1 grades exercises side by side in that many processes
     (:func:`graders.parallel.grade_exercises`); the results are the same as with one.
+    ``case_cache`` (a :class:`graders.case_cache.CaseCache`) keeps generated check inputs
+    (default: the process's in-memory cache).
     """
     from graders.parallel import ExerciseJob, grade_exercises
     from graders.sandbox import require_official_isolation
@@ -237,7 +240,8 @@ def grade_assignment(
     ]
     results = grade_exercises(path, exercise_jobs, mode=mode, seed=seed, student=assignment.student_id,
                               budget_seconds=assignment.config.submission_time_limit, data_dir=assignment.data_dir,
-                              jobs=jobs, sandbox_factory=sandbox_factory, progress=progress)
+                              jobs=jobs, sandbox_factory=sandbox_factory, progress=progress,
+                              case_cache=case_cache)
     return AssignmentResult(assignment.student_id, assignment.config.title, assignment.config.course, tuple(results))
 
 

@@ -24,6 +24,7 @@ catalogue :class:`~graders.checks.Exercise` into the assignment's version of it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import tomllib
@@ -176,11 +177,19 @@ def _unknown_keys(table: Mapping[str, Any], allowed: Sequence[str], where: str) 
 
 def _check_names(exercise_id: str) -> tuple[set[str], tuple[str, ...], dict[str, str]]:
     """Check names, function names and written items (id -> prompt) of the exercise's default variant."""
+    checks, functions, written = _default_names(exercise_id)
+    return set(checks), functions, dict(written)
+
+
+@functools.cache
+def _default_names(exercise_id: str) -> tuple[frozenset[str], tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """Built once per process: validating a configuration (once per student in a batch) then
+    costs no exercise builds."""
     from glmm_exercises.variants import build_exercise
 
     exercise = build_exercise(exercise_id)
-    written = {w.id: w.prompt for w in exercise.written}
-    return {c.name for c in exercise.checks}, tuple(f.name for f in exercise.functions), written
+    return (frozenset(c.name for c in exercise.checks), tuple(f.name for f in exercise.functions),
+            tuple((w.id, w.prompt) for w in exercise.written))
 
 
 def config_from_dict(data: Mapping[str, Any], *, source: str = "assignment.toml") -> AssignmentConfig:

@@ -75,6 +75,8 @@ SEED_ENV = "GLMM_GRADING_SEED"
 RESULT_FORMAT = "glmm-batch-result 1"
 SUFFIXES = (".py", ".ipynb")
 MANIFEST = Path("instructor") / "manifest.json"
+#: Generated check inputs, shared by the batch's workers and kept for reruns (graders.case_cache).
+CASES_DIR = Path(".cache") / "cases"
 
 JobFunction = Callable[["Job"], "JobOutcome"]
 
@@ -227,6 +229,9 @@ class Job:
     examples: int | None = None
     isolation: str | None = None  # the level the batch decided (graders.sandbox.use_isolation)
     course: Any = None  # the course layer (graders.course.CourseLayer); None: the installed one
+    #: the batch's cache of generated check inputs (graders.case_cache), shared by the local
+    #: workers and kept for a rerun; None where workers share no disk (dask)
+    cases_dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -305,8 +310,13 @@ def grade_job(job: Job) -> JobOutcome:
         with tempfile.TemporaryDirectory(prefix="glmm-batch-") as tmp:
             path = Path(tmp) / job.submission_name
             path.write_bytes(job.submission_bytes)
+            options: dict[str, Any] = {}
+            if job.cases_dir is not None:
+                from graders.case_cache import cache_at
+
+                options["case_cache"] = cache_at(job.cases_dir)
             result = course.grade_assignment(
-                path, job.assignment, mode=job.mode, seed=job.seed, max_examples=job.examples
+                path, job.assignment, mode=job.mode, seed=job.seed, max_examples=job.examples, **options
             )
         doc = json.loads(course.render_assignment(result, "json"))
         doc = {
@@ -673,7 +683,8 @@ def run_batch(
         variants = roster.get(sub.student_id, {}).get("exercises")
         key = _job_key(settings, sub.student_id, name, data, [variants, problem])
         job = Job(sub.student_id, key, name, data, assignment, problem, mode, seed, examples, level,
-                  course)  # None: each worker uses the installed layer
+                  course,  # None: each worker uses the installed layer
+                  str(out / CASES_DIR) if scheduler is None else None)
         if only is not None and sub.student_id not in only:
             continue  # kept as it is
         previous = _previous(out / "results" / f"{sub.student_id}.json") if resume and only is None else None

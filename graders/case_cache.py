@@ -38,8 +38,18 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FORMAT", "CaseCache", "UnsupportedValue", "case_digest", "cases_key", "decode", "default_cache",
-           "encode", "plain_strategy_text"]
+__all__ = [
+    "FORMAT",
+    "CaseCache",
+    "UnsupportedValue",
+    "cache_at",
+    "case_digest",
+    "cases_key",
+    "decode",
+    "default_cache",
+    "encode",
+    "plain_strategy_text",
+]
 
 FORMAT = 1
 _MEMORY_ENTRIES = 512
@@ -140,6 +150,8 @@ def encode(value: Any, depth: int = 0) -> Any:
                 "b": base64.b64encode(np.ascontiguousarray(value).tobytes()).decode("ascii")}
     if isinstance(value, np.generic) and value.dtype.kind in "biuf":
         return {"g": value.dtype.str, "b": base64.b64encode(value.tobytes()).decode("ascii")}
+    if t is _rng_seed_type():
+        return {"r": encode(value.seed, depth + 1)}
     pd = _pandas()
     if pd is not None and t is pd.DataFrame:
         index = value.index
@@ -173,6 +185,8 @@ def decode(data: Any, depth: int = 0) -> Any:
         return np.frombuffer(raw, dtype=dtype).reshape(tuple(data["s"])).copy()
     if "g" in data:
         return np.frombuffer(base64.b64decode(data["b"], validate=True), dtype=np.dtype(data["g"]))[0]
+    if "r" in data:
+        return _rng_seed_type()(decode(data["r"], depth + 1))
     if "p" in data:
         import pandas as pd
 
@@ -180,6 +194,12 @@ def decode(data: Any, depth: int = 0) -> Any:
         arrays = [decode(v, depth + 1) for v in data["p"]["v"]]
         return pd.DataFrame(dict(zip(columns, arrays, strict=True)), columns=columns)
     raise ValueError("not a stored value")
+
+
+def _rng_seed_type() -> type:
+    from graders.sandbox import RngSeed
+
+    return RngSeed
 
 
 def _pandas() -> Any:
@@ -219,6 +239,9 @@ def _canonical(value: Any, out: list[bytes], depth: int = 0) -> None:
         out.append(np.ascontiguousarray(value).tobytes())
     elif isinstance(value, np.generic) and value.dtype.kind in "biuf":
         out.append(b"G" + value.dtype.str.encode() + b":" + value.tobytes())
+    elif t is _rng_seed_type():
+        out.append(b"R")
+        _canonical(value.seed, out, depth + 1)
     else:
         pd = _pandas()
         if pd is not None and t is pd.DataFrame:
@@ -345,6 +368,7 @@ class CaseCache:
 
 
 _DEFAULT: CaseCache | None = None
+_AT: dict[str, CaseCache] = {}
 
 
 def default_cache() -> CaseCache:
@@ -353,3 +377,13 @@ def default_cache() -> CaseCache:
     if _DEFAULT is None:
         _DEFAULT = CaseCache()
     return _DEFAULT
+
+
+def cache_at(directory: Path | str) -> CaseCache:
+    """The cache kept in ``directory``, one object per process (its memory layer serves every
+    later job this process runs)."""
+    key = str(Path(directory).resolve())
+    cache = _AT.get(key)
+    if cache is None:
+        cache = _AT[key] = CaseCache(key)
+    return cache

@@ -69,15 +69,17 @@ def grade_exercises(
     jobs: int = 1,
     sandbox_factory: Any = None,
     progress: Callable[[str], None] | None = None,
+    case_cache: Any = None,
 ) -> list[SubmissionResult]:
     """Grade every exercise of ``jobs_list`` (results in the same order).
 
     ``budget_seconds`` is the wall time of the whole submission, shared by all exercises and
     processes. A caller-supplied ``sandbox_factory`` (tests, the notebook check) keeps the
-    grading in this process.
+    grading in this process. ``case_cache`` is passed to :func:`graders.runner.grade`.
     """
     from graders.sandbox import Budget
 
+    _CASE_CACHE[0] = case_cache
     budget = Budget(budget_seconds)
     jobs = max(1, min(jobs, len(jobs_list)))
     if jobs == 1 or sandbox_factory is not None:
@@ -129,12 +131,15 @@ def grade_exercises(
     return [results[i] for i in range(len(jobs_list))]
 
 
+_CASE_CACHE: list[Any] = [None]  # the case cache of the grading under way (set before forking)
+
+
 def _grade_one(submission: Path, job: ExerciseJob, mode: Literal["public", "all"], seed: int | None,
                student: str | None, budget: Any, data_dir: Path | None, factory: Any) -> SubmissionResult:
     from graders.runner import grade
 
     return grade(submission, job.exercise, mode=mode, seed=seed, max_examples=job.examples, student=student,
-                 sandbox_factory=factory, budget=budget, data_dir=data_dir)
+                 sandbox_factory=factory, budget=budget, data_dir=data_dir, case_cache=_CASE_CACHE[0])
 
 
 def _grade_here(submission: Path, jobs_list: Sequence[ExerciseJob], indices: list[int], mode: Any, seed: int | None,
