@@ -76,6 +76,20 @@ def test_values_the_cache_cannot_store_exactly_are_refused() -> None:
         assert cache.put("k", [{"x": value}]) is False and cache.get("k") is None
 
 
+def _draw_three(strategy: object) -> list:
+    drawn: list = []
+
+    @settings(database=None, deadline=None, max_examples=3, phases=(Phase.generate,),
+              suppress_health_check=list(HealthCheck))
+    @hypothesis_seed(1)
+    @given(strategy)
+    def draw(case: dict) -> None:
+        drawn.append(case)
+
+    draw()
+    return drawn
+
+
 @pytest.mark.parametrize("eid", exercise_ids())
 def test_every_catalogue_input_survives_the_cache(eid: str) -> None:
     """The inputs of every property check (a few drawn per check) read back identical."""
@@ -83,16 +97,7 @@ def test_every_catalogue_input_survives_the_cache(eid: str) -> None:
     for check in exercise.checks:
         if not isinstance(check, PropertyCheck):
             continue
-        drawn: list = []
-
-        @settings(database=None, deadline=None, max_examples=3, phases=(Phase.generate,),
-                  suppress_health_check=list(HealthCheck))
-        @hypothesis_seed(1)
-        @given(check.cases)
-        def draw(case: dict, drawn: list = drawn) -> None:
-            drawn.append(case)
-
-        draw()
+        drawn = _draw_three(check.cases)
         cache = CaseCache()
         assert cache.put("k", drawn), f"{eid}:{check.name} holds a value the cache cannot store"
         back = cache.get("k")
