@@ -79,12 +79,13 @@ def grade_exercises(
     """
     from graders.sandbox import Budget
 
-    _CASE_CACHE[0] = case_cache
     budget = Budget(budget_seconds)
     jobs = max(1, min(jobs, len(jobs_list)))
+    if multiprocessing.current_process().daemon:
+        jobs = 1  # a pool's worker (a batch job) may not fork helpers of its own
     if jobs == 1 or sandbox_factory is not None:
         return _grade_here(submission, jobs_list, list(range(len(jobs_list))), mode, seed, student, budget,
-                           data_dir, sandbox_factory, progress)
+                           data_dir, sandbox_factory, progress, case_cache)
     order = sorted(range(len(jobs_list)), key=lambda i: (-_cost(jobs_list[i]), i))
     ctx = multiprocessing.get_context("fork")
     counter = ctx.Value("i", 0)
@@ -92,7 +93,7 @@ def grade_exercises(
     for _ in range(jobs - 1):
         reader, writer = ctx.Pipe(duplex=False)
         proc = ctx.Process(target=_helper, args=(writer, counter, order, submission, jobs_list, mode, seed,
-                                                 student, budget, data_dir, progress), daemon=True)
+                                                 student, budget, data_dir, progress, case_cache), daemon=True)
         proc.start()
         writer.close()
         helpers.append((proc, reader))
@@ -100,7 +101,7 @@ def grade_exercises(
     failure: BaseException | None = None
     try:
         results.update(_take_and_grade(counter, order, submission, jobs_list, mode, seed, student, budget,
-                                       data_dir, progress))
+                                       data_dir, progress, case_cache))
     except BaseException as exc:
         failure = exc
         with counter.get_lock():
@@ -127,24 +128,21 @@ def grade_exercises(
     missing = [i for i in range(len(jobs_list)) if i not in results]
     if missing:
         results.update(zip(missing, _grade_here(submission, jobs_list, missing, mode, seed, student, budget,
-                                                 data_dir, None, progress), strict=True))
+                                                 data_dir, None, progress, case_cache), strict=True))
     return [results[i] for i in range(len(jobs_list))]
 
 
-_CASE_CACHE: list[Any] = [None]  # the case cache of the grading under way (set before forking)
-
-
 def _grade_one(submission: Path, job: ExerciseJob, mode: Literal["public", "all"], seed: int | None,
-               student: str | None, budget: Any, data_dir: Path | None, factory: Any) -> SubmissionResult:
+               student: str | None, budget: Any, data_dir: Path | None, factory: Any, cache: Any) -> SubmissionResult:
     from graders.runner import grade
 
     return grade(submission, job.exercise, mode=mode, seed=seed, max_examples=job.examples, student=student,
-                 sandbox_factory=factory, budget=budget, data_dir=data_dir, case_cache=_CASE_CACHE[0])
+                 sandbox_factory=factory, budget=budget, data_dir=data_dir, case_cache=cache)
 
 
 def _grade_here(submission: Path, jobs_list: Sequence[ExerciseJob], indices: list[int], mode: Any, seed: int | None,
                 student: str | None, budget: Any, data_dir: Path | None, factory: Any,
-                progress: Callable[[str], None] | None) -> list[SubmissionResult]:
+                progress: Callable[[str], None] | None, cache: Any) -> list[SubmissionResult]:
     from graders.sandbox import Limits, SubmissionSandboxes
 
     shared = SubmissionSandboxes(Limits(total_seconds=budget.seconds)) if factory is None else None
@@ -154,7 +152,7 @@ def _grade_here(submission: Path, jobs_list: Sequence[ExerciseJob], indices: lis
             if progress is not None:
                 progress(f"grading {jobs_list[i].exercise.id} ...")
             out.append(_grade_one(submission, jobs_list[i], mode, seed, student, budget, data_dir,
-                                  shared.factory if shared is not None else factory))
+                                  shared.factory if shared is not None else factory, cache))
         return out
     finally:
         if shared is not None:
@@ -163,7 +161,7 @@ def _grade_here(submission: Path, jobs_list: Sequence[ExerciseJob], indices: lis
 
 def _take_and_grade(counter: Any, order: list[int], submission: Path, jobs_list: Sequence[ExerciseJob], mode: Any,
                     seed: int | None, student: str | None, budget: Any, data_dir: Path | None,
-                    progress: Callable[[str], None] | None,
+                    progress: Callable[[str], None] | None, cache: Any,
                     report: Callable[[int, SubmissionResult], None] | None = None) -> dict[int, SubmissionResult]:
     """Take exercises from the shared counter until none is left; grade each in one warm sandbox."""
     from graders.sandbox import Limits, SubmissionSandboxes
@@ -179,7 +177,8 @@ def _take_and_grade(counter: Any, order: list[int], submission: Path, jobs_list:
             index = order[position]
             if progress is not None:
                 progress(f"grading {jobs_list[index].exercise.id} ...")
-            result = _grade_one(submission, jobs_list[index], mode, seed, student, budget, data_dir, shared.factory)
+            result = _grade_one(submission, jobs_list[index], mode, seed, student, budget, data_dir, shared.factory,
+                                cache)
             done[index] = result
             if report is not None:
                 report(index, result)
@@ -187,10 +186,10 @@ def _take_and_grade(counter: Any, order: list[int], submission: Path, jobs_list:
 
 def _helper(writer: Any, counter: Any, order: list[int], submission: Path, jobs_list: Sequence[ExerciseJob],
             mode: Any, seed: int | None, student: str | None, budget: Any, data_dir: Path | None,
-            progress: Callable[[str], None] | None) -> None:
+            progress: Callable[[str], None] | None, cache: Any) -> None:
     try:
         _take_and_grade(counter, order, submission, jobs_list, mode, seed, student, budget, data_dir, progress,
-                        report=lambda index, result: writer.send(("result", (index, result))))
+                        cache, report=lambda index, result: writer.send(("result", (index, result))))
     except BaseException as exc:
         writer.send(("error", _portable(exc)))
     finally:

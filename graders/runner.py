@@ -257,6 +257,14 @@ class _Sweep:
                 raise _SweepFailed
             self._send()
 
+    def abandon(self) -> None:
+        """Read the answers of a request still in flight (the check ended another way), so they
+        are not taken for the answers of the next call."""
+        if self.inflight is not None:
+            _, batch = self.inflight
+            self.inflight = None
+            batch.wait()
+
     def finish(self) -> bool:
         """Judge everything still pending; True when an input failed in a way worth shrinking."""
         if self._settle():
@@ -603,6 +611,14 @@ class _CheckRun:
         check = self.check
         assert isinstance(check, PropertyCheck)
         sweep = _Sweep(self)
+        try:
+            return self._sweep_inputs(sweep, seed, n, cache, key)
+        finally:
+            sweep.abandon()
+
+    def _sweep_inputs(self, sweep: _Sweep, seed: int, n: int, cache: CaseCache | None, key: str | None) -> bool:
+        check = self.check
+        assert isinstance(check, PropertyCheck)
         cached = cache.get(key) if cache is not None and key is not None else None
         if cached is not None:
             try:

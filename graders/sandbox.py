@@ -1388,7 +1388,7 @@ class CallBatch:
         worker = sandbox._worker
         assert worker is not None
         self._end = time.monotonic() + sandbox.remaining_seconds
-        self._sent_at = time.monotonic()
+        self._sent_at = self._started = time.monotonic()
         try:
             worker.send({"op": "calls", "id": self._call_id, "function": self.function,
                          "args_list": payloads})

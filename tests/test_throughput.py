@@ -316,3 +316,43 @@ def test_results_do_not_depend_on_the_number_of_processes(tmp_path: Path) -> Non
         assert [r.exercise_id for r in result.results] == ["poisson-marginal", "logit-marginal", "expfam"]
     assert docs[0] == docs[1] == docs[2]
     assert all(c["status"] == "passed" for doc in docs[0] for c in doc["checks"])
+
+
+def test_exercises_of_a_dead_helper_are_graded_by_the_main_process() -> None:
+    """A helper that dies mid-way loses nothing: the main process grades what it did not report."""
+    import dataclasses
+    import os
+
+    from graders.parallel import ExerciseJob, grade_exercises
+
+    main_pid = os.getpid()
+    base = get_exercise("poisson-marginal")
+
+    def dying(check: PropertyCheck) -> PropertyCheck:
+        oracle = check.oracle
+
+        def guarded(**case: object) -> object:
+            if os.getpid() != main_pid:
+                os._exit(3)  # the helper dies the moment it judges an input
+            return oracle(**case)
+
+        return dataclasses.replace(check, oracle=guarded)
+
+    exercises = [dataclasses.replace(base, id=f"copy-{i}", checks=tuple(dying(c) for c in base.checks[:2]))
+                 for i in range(3)]
+    jobs = [ExerciseJob(e, 20) for e in exercises]
+    options = dict(mode="public", seed=None, student="s", budget_seconds=120.0, data_dir=None)
+    key = key_path("poisson-marginal")
+    together = grade_exercises(key, jobs, jobs=2, case_cache=CaseCache(), **options)
+    alone = grade_exercises(key, jobs, jobs=1, case_cache=CaseCache(), **options)
+    assert [_without_timings(r) for r in together] == [_without_timings(r) for r in alone]
+    assert all(r.score == r.max_score > 0 for r in together)
+
+
+def test_memory_layer_stays_within_its_bytes() -> None:
+    cache = CaseCache(memory_bytes=20_000)
+    for i in range(50):
+        assert cache.put(f"k{i}", [{"x": np.full(100, float(i))}] * 5)
+    assert cache._held <= 20_000
+    assert cache.get("k0") is None  # the oldest were dropped
+    assert cache.get("k49")[0]["x"][0] == 49.0
