@@ -1,3 +1,3 @@
 """glmm-exercises: per-student GLMM exercises, a reference GLM/GLMM engine and a sandboxed grader."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

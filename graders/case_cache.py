@@ -77,9 +77,39 @@ _TOKEN = re.compile(r"""
 """, re.VERBOSE)
 
 
+_PLAIN_SEEN: OrderedDict[int, tuple[object, str | None]] = OrderedDict()
+_REPRS: OrderedDict[int, tuple[object, str]] = OrderedDict()  # the full repr, for variant keys
+
+
 def plain_strategy_text(strategy: object) -> str | None:
-    """The strategy's repr when it shows every value the strategy depends on, else None."""
-    text = repr(strategy)
+    """The strategy's repr when it shows every value the strategy depends on, else None.
+
+    Remembered per strategy object (a repr holding data sets costs milliseconds, and the key and
+    every mutant of a variant ask for the same strategies).
+    """
+    seen = _PLAIN_SEEN.get(id(strategy))
+    if seen is not None and seen[0] is strategy:
+        return seen[1]
+    full = repr(strategy)
+    text = _plain_text(full)
+    _PLAIN_SEEN[id(strategy)] = (strategy, text)  # the strategy is kept, so its id stays its own
+    _REPRS[id(strategy)] = (strategy, full)
+    while len(_PLAIN_SEEN) > 2048:
+        _PLAIN_SEEN.popitem(last=False)
+    while len(_REPRS) > 2048:
+        _REPRS.popitem(last=False)
+    return text
+
+
+def _full_repr(strategy: object) -> str:
+    seen = _REPRS.get(id(strategy))
+    if seen is not None and seen[0] is strategy:
+        return seen[1]
+    plain_strategy_text(strategy)  # remembers the repr
+    return _REPRS[id(strategy)][1]
+
+
+def _plain_text(text: str) -> str | None:
     pos = 0
     while pos < len(text):
         m = _TOKEN.match(text, pos)
@@ -116,7 +146,7 @@ def cases_key(*, exercise_id: str, exercise_version: str, variant: str, check_na
     if plain is not None:
         depends = ["strategy", plain]
     elif variant:
-        depends = ["variant", variant, check_name, function, repr(strategy)]
+        depends = ["variant", variant, check_name, function, _full_repr(strategy)]
     else:
         return None
     text = json.dumps([FORMAT, hypothesis.__version__, exercise_id, exercise_version, str(seed), examples, group,

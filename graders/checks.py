@@ -159,6 +159,13 @@ class PropertyCheck:
     grading run's default when set (e.g. for a check with a tiny input space). ``extract``, when
     set, maps the student's value to the part that is compared (and diagnosed); a structural
     problem it reports fails the check as invalid output.
+
+    ``inputs_key``, when set, is a text that determines ``cases`` completely -- the author's
+    promise, for a strategy whose ``repr`` is complete but not recognisably so (a module-level
+    composite using only its arguments, e.g. ``repr(strategy)``). Checks of an exercise with the
+    same key share their seed and their generated inputs, and students whose variants give the
+    same key share the cached inputs (``graders.case_cache``). Without it, that holds only for
+    plain value strategies (:func:`graders.case_cache.plain_strategy_text`).
     """
 
     name: str
@@ -174,6 +181,7 @@ class PropertyCheck:
     time_limit: float = 5.0
     max_examples: int | None = None
     extract: Extract | None = None
+    inputs_key: str | None = None
 
     kind: Literal["property"] = field(default="property", init=False)
 

@@ -864,7 +864,8 @@ def grade(
                         None,
                     )
                 else:
-                    plain = plain_strategy_text(check.cases) if isinstance(check, PropertyCheck) else None
+                    plain = (check.inputs_key or plain_strategy_text(check.cases)) \
+                        if isinstance(check, PropertyCheck) else None
                     check_seed = derive_seed(grading_seed, exercise.id, check.name if plain is None
                                              else "inputs:" + hashlib.sha256(plain.encode()).hexdigest())
                     try:

@@ -323,3 +323,41 @@ def test_summary_renders_with_its_plots_in_headless_chromium(graded: Path, tmp_p
     assert near((0x4C, 0x72, 0xB0)) > 2000  # the score-distribution bars are drawn
     assert near((0xC4, 0x4E, 0x52)) > 2000  # the failure-rate bars
     assert near((0xDD, 0x84, 0x52)) > 500  # the named-mistakes bars
+
+
+def _timeless(value: object) -> object:
+    """A result document without its wall-clock fields."""
+    if isinstance(value, dict):
+        return {k: _timeless(v) for k, v in value.items() if k not in ("execution_time", "runtime", "seconds")}
+    if isinstance(value, list):
+        return [_timeless(v) for v in value]
+    return value
+
+
+def test_regrade_reads_the_input_cache_and_rebuilds_damaged_entries(graded: Path, tmp_path: Path) -> None:
+    """Regrading the class with --only after a full run: the batch's cached inputs give the same
+    results; entries damaged in between are found, removed and written again whole."""
+    out = tmp_path / "out"
+    shutil.copytree(graded, out)
+    entries = sorted((out / ".cache" / "cases").rglob("*.json"))
+    assert entries, "the batch kept no generated inputs"
+    for i, entry in enumerate(entries):
+        if i % 2:
+            entry.write_text(entry.read_text(encoding="utf-8")[:-40], encoding="utf-8")  # truncated
+    damaged = {e.name for i, e in enumerate(entries) if i % 2}
+    students = ("s1-key", "s2-mutant", "s3-mutant", "s4-hostile", "s5-notebook")
+    before = {sid: json.loads((out / "results" / f"{sid}.json").read_text(encoding="utf-8")) for sid in students}
+    code = grade_main(["batch", str(graded.parent / "submissions"), "--assignment", str(graded.parent / "assignment"),
+                       "--out", str(out), "--seed", str(SEED), "--jobs", "2", "--only", *students, "--quiet"])
+    assert code == 0
+    for sid, doc in before.items():
+        again = json.loads((out / "results" / f"{sid}.json").read_text(encoding="utf-8"))
+        assert _timeless(again) == _timeless(doc)
+    from graders.case_cache import CaseCache
+
+    rebuilt = {e.name for e in (out / ".cache" / "cases").rglob("*.json")}
+    assert damaged <= rebuilt  # written again, whole
+    cache = CaseCache(out / ".cache" / "cases")
+    for name in damaged:
+        assert cache.get(name.removesuffix(".json")) is not None
+    assert cache.rebuilt == 0

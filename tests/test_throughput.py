@@ -356,3 +356,45 @@ def test_memory_layer_stays_within_its_bytes() -> None:
     assert cache._held <= 20_000
     assert cache.get("k0") is None  # the oldest were dropped
     assert cache.get("k49")[0]["x"][0] == 49.0
+
+
+@pytest.mark.parametrize("eid", exercise_ids())
+def test_inputs_shared_across_variants_are_the_same_inputs(eid: str) -> None:
+    """Wherever two variants give a check the same sharing text (plain strategy text or declared
+    ``inputs_key``), the inputs drawn with one seed are identical: sharing never hands a student
+    another variant's inputs."""
+    from glmm_exercises.variants import build_exercise, variant_params
+
+    by_text: dict[tuple[str, str], list] = {}
+    for student in ("a1", "b2", "c3", "d4", "e5", "f6"):
+        exercise = build_exercise(eid, variant_params(424242, student, eid))
+        for check in exercise.checks:
+            if not isinstance(check, PropertyCheck):
+                continue
+            text = check.inputs_key or plain_strategy_text(check.cases)
+            if text is not None:
+                by_text.setdefault((check.name, text), []).append(check.cases)
+    for (name, _), strategies in by_text.items():
+        if len(strategies) < 2:
+            continue
+        digests = [[case_digest(c) for c in _draw_three(s)] for s in strategies[:3]]
+        assert all(d == digests[0] for d in digests), f"{eid}:{name} shares inputs across different strategies"
+
+
+def test_laplace_inputs_are_shared_by_variants_of_one_family() -> None:
+    from glmm_exercises.variants import build_exercise, variant_params
+
+    cache = CaseCache()
+    families = {}
+    for student in ("a1", "b2", "c3", "d4", "e5", "f6", "g7", "h8"):
+        params = variant_params(424242, student, "laplace-cluster")
+        families.setdefault(params["family"], []).append(params)
+    params = max(families.values(), key=len)[:2]
+    assert len(params) == 2 and params[0] != params[1]
+    hits = []
+    for p in params:
+        exercise = build_exercise("laplace-cluster", p)
+        grade(key_path("laplace-cluster"), exercise, mode="all", seed=SEED, max_examples=40,
+              sandbox_factory=fake_factory(), case_cache=cache)
+        hits.append(cache.hits)
+    assert hits[0] == 0 and hits[1] == 4  # the second variant reuses the four generated-cluster checks

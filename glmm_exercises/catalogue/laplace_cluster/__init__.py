@@ -258,6 +258,14 @@ def _clusters(
     return case
 
 
+def _inputs_key(cases: st.SearchStrategy[dict[str, Any]]) -> str | None:
+    """The text that determines a generated-clusters strategy: ``_clusters`` is a module-level
+    composite that uses only its arguments, all shown in its repr (so variants of one family
+    share their generated inputs). The own-data checks (values from the variant) get none."""
+    text = repr(cases)
+    return text if text.startswith("_clusters(") else None
+
+
 def _own_cases(params: dict[str, Any], K: int | None = None) -> list[dict[str, Any]]:
     """One case per cluster of the variant's data set, at the variant's (β, τ)."""
     data = make_data(params)["clusters"]
@@ -335,6 +343,7 @@ def build(params: dict[str, Any]) -> Exercise:
             comparison=TOL,
             hint=LAPLACE_HINT,
             diagnoses=LAPLACE_DIAGNOSES,
+            inputs_key=_inputs_key(cases),
         )
 
     def ghq(name: str, desc: str, points: float, vis: str, cases: st.SearchStrategy[dict[str, Any]]) -> PropertyCheck:
@@ -349,6 +358,7 @@ def build(params: dict[str, Any]) -> Exercise:
             comparison=TOL,
             hint=GHQ_HINT,
             diagnoses=GHQ_DIAGNOSES,
+            inputs_key=_inputs_key(cases),
         )
 
     checks = (

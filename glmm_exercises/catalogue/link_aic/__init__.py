@@ -24,6 +24,7 @@ import pandas as pd
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
+from glmm_exercises.catalogue.memo import by_data
 from graders.checks import Diagnosis, Exercise, FunctionSpec, PropertyCheck
 from graders.compare import Comparison
 from reference.glm import glm_fit
@@ -156,6 +157,7 @@ def _quiet_aics(X: np.ndarray, y: np.ndarray) -> np.ndarray | None:
     return np.asarray(aics)
 
 
+@by_data()
 def _glmm_fit(X: Any, y: Any, cluster: Any) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a singular fit warns; callers decide what to do with it
@@ -201,6 +203,7 @@ def problems(params: dict[str, Any]) -> list[str]:
 # Oracles -----------------------------------------------------------------------------------
 
 
+@by_data(512)
 def glm_aic_oracle(X: Any, y: Any, link: str) -> float:
     """AIC of the ML binary GLM with the given link (reference.glm_fit)."""
     with warnings.catch_warnings():
