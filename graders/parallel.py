@@ -47,13 +47,15 @@ def default_jobs() -> int:
 
 
 def _cost(job: ExerciseJob) -> float:
-    """A rough estimate of an exercise's grading time (calls it will make), for ordering."""
+    """A rough estimate of an exercise's grading time in milliseconds, for ordering: about 1 ms
+    per example of a quick check, and a fixed 150 ms for a check whose calls are allowed more
+    than 5 s (model fits: few examples, each costly), 50 ms for a statistical check."""
     total = 0.0
     for check in job.exercise.checks:
         if isinstance(check, PropertyCheck):
-            total += check.max_examples or job.examples
+            total += (check.max_examples or job.examples) + (150.0 if check.time_limit > 5 else 0.0)
         else:
-            total += 50.0  # a statistical check: few calls, each drawing many samples
+            total += 50.0
     return total
 
 
