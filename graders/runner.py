@@ -295,6 +295,10 @@ class _Sweep:
             if outcome.status == "unavailable":
                 raise _Unavailable(outcome.message)
             if outcome.status == "not_run":  # only after a failure, which ends the sweep first
+                if run.failure is None:
+                    run.failure = _Failure("error", "grader_error", f"internal grader error in check "
+                                           f"{run.check.name} (a call was not run: {outcome.message}); "
+                                           "report this to the instructor", None)
                 raise _Stop
             run.examples += 1
             digest = case_digest(dict(case))

@@ -181,6 +181,7 @@ class CallOutcome:
 
     status: str  # ok | error | timeout | crashed | missing | not_implemented | invalid_output
     #              | forbidden_import | output_too_large | unavailable (the grader's problem)
+    #              | not_run (call_many: an earlier call of the request ended the worker)
     value: Any = None
     message: str = ""
     traceback: str = ""
