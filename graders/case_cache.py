@@ -77,6 +77,8 @@ _TOKEN = re.compile(r"""
 """, re.VERBOSE)
 
 
+#: strategies whose texts are remembered (each is kept alive, with the data it holds)
+_STRATEGIES_KEPT = 256
 _PLAIN_SEEN: OrderedDict[int, tuple[object, str | None]] = OrderedDict()
 _REPRS: OrderedDict[int, tuple[object, str]] = OrderedDict()  # the full repr, for variant keys
 
@@ -94,9 +96,9 @@ def plain_strategy_text(strategy: object) -> str | None:
     text = _plain_text(full)
     _PLAIN_SEEN[id(strategy)] = (strategy, text)  # the strategy is kept, so its id stays its own
     _REPRS[id(strategy)] = (strategy, full)
-    while len(_PLAIN_SEEN) > 2048:
+    while len(_PLAIN_SEEN) > _STRATEGIES_KEPT:
         _PLAIN_SEEN.popitem(last=False)
-    while len(_REPRS) > 2048:
+    while len(_REPRS) > _STRATEGIES_KEPT:
         _REPRS.popitem(last=False)
     return text
 

@@ -157,7 +157,7 @@ def _quiet_aics(X: np.ndarray, y: np.ndarray) -> np.ndarray | None:
     return np.asarray(aics)
 
 
-@by_data()
+@by_data(32)
 def _glmm_fit(X: Any, y: Any, cluster: Any) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a singular fit warns; callers decide what to do with it
