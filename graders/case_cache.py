@@ -79,36 +79,26 @@ _TOKEN = re.compile(r"""
 
 #: strategies whose texts are remembered (each is kept alive, with the data it holds)
 _STRATEGIES_KEPT = 256
-_PLAIN_SEEN: OrderedDict[int, tuple[object, str | None]] = OrderedDict()
-_REPRS: OrderedDict[int, tuple[object, str]] = OrderedDict()  # the full repr, for variant keys
+_TEXTS: OrderedDict[int, tuple[object, str, str | None]] = OrderedDict()  # id -> (strategy, repr, plain)
+
+
+def _texts(strategy: object) -> tuple[str, str | None]:
+    """(repr, plain text or None) of a strategy, remembered per strategy object: a repr holding
+    data sets costs milliseconds, and the key and every mutant of a variant ask for the same."""
+    seen = _TEXTS.get(id(strategy))
+    if seen is not None and seen[0] is strategy:
+        return seen[1], seen[2]
+    full = repr(strategy)
+    plain = _plain_text(full)
+    _TEXTS[id(strategy)] = (strategy, full, plain)  # the strategy is kept, so its id stays its own
+    while len(_TEXTS) > _STRATEGIES_KEPT:
+        _TEXTS.popitem(last=False)
+    return full, plain
 
 
 def plain_strategy_text(strategy: object) -> str | None:
-    """The strategy's repr when it shows every value the strategy depends on, else None.
-
-    Remembered per strategy object (a repr holding data sets costs milliseconds, and the key and
-    every mutant of a variant ask for the same strategies).
-    """
-    seen = _PLAIN_SEEN.get(id(strategy))
-    if seen is not None and seen[0] is strategy:
-        return seen[1]
-    full = repr(strategy)
-    text = _plain_text(full)
-    _PLAIN_SEEN[id(strategy)] = (strategy, text)  # the strategy is kept, so its id stays its own
-    _REPRS[id(strategy)] = (strategy, full)
-    while len(_PLAIN_SEEN) > _STRATEGIES_KEPT:
-        _PLAIN_SEEN.popitem(last=False)
-    while len(_REPRS) > _STRATEGIES_KEPT:
-        _REPRS.popitem(last=False)
-    return text
-
-
-def _full_repr(strategy: object) -> str:
-    seen = _REPRS.get(id(strategy))
-    if seen is not None and seen[0] is strategy:
-        return seen[1]
-    plain_strategy_text(strategy)  # remembers the repr
-    return _REPRS[id(strategy)][1]
+    """The strategy's repr when it shows every value the strategy depends on, else None."""
+    return _texts(strategy)[1]
 
 
 def _plain_text(text: str) -> str | None:
@@ -148,7 +138,7 @@ def cases_key(*, exercise_id: str, exercise_version: str, variant: str, check_na
     if plain is not None:
         depends = ["strategy", plain]
     elif variant:
-        depends = ["variant", variant, check_name, function, _full_repr(strategy)]
+        depends = ["variant", variant, check_name, function, _texts(strategy)[0]]
     else:
         return None
     text = json.dumps([FORMAT, hypothesis.__version__, exercise_id, exercise_version, str(seed), examples, group,
