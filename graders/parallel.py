@@ -18,7 +18,7 @@ import multiprocessing
 import os
 import pickle
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -81,29 +81,28 @@ def grade_exercises(
     """
     from graders.sandbox import Budget
 
-    budget = Budget(budget_seconds)
+    run = _Run(submission, tuple(jobs_list), mode, seed, student, Budget(budget_seconds), data_dir, progress,
+               case_cache)
     jobs = max(1, min(jobs, len(jobs_list)))
     if multiprocessing.current_process().daemon:
         jobs = 1  # a pool's worker (a batch job) may not fork helpers of its own
     if jobs == 1 or sandbox_factory is not None:
-        return _grade_here(submission, jobs_list, list(range(len(jobs_list))), mode, seed, student, budget,
-                           data_dir, sandbox_factory, progress, case_cache)
+        done = run.grade(range(len(jobs_list)), sandbox_factory)
+        return [done[i] for i in range(len(jobs_list))]
     order = sorted(range(len(jobs_list)), key=lambda i: (-_cost(jobs_list[i]), i))
     ctx = multiprocessing.get_context("fork")
     counter = ctx.Value("i", 0)
     helpers = []
     for _ in range(jobs - 1):
         reader, writer = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_helper, args=(writer, counter, order, submission, jobs_list, mode, seed,
-                                                 student, budget, data_dir, progress, case_cache), daemon=True)
+        proc = ctx.Process(target=_helper, args=(run, writer, counter, order), daemon=True)
         proc.start()
         writer.close()
         helpers.append((proc, reader))
     results: dict[int, SubmissionResult] = {}
     failure: BaseException | None = None
     try:
-        results.update(_take_and_grade(counter, order, submission, jobs_list, mode, seed, student, budget,
-                                       data_dir, progress, case_cache))
+        results.update(run.grade(_taken(counter, order)))
     except BaseException as exc:
         failure = exc
         with counter.get_lock():
@@ -127,71 +126,64 @@ def grade_exercises(
             proc.join()
     if failure is not None:
         raise failure
-    missing = [i for i in range(len(jobs_list)) if i not in results]
-    if missing:
-        results.update(zip(missing, _grade_here(submission, jobs_list, missing, mode, seed, student, budget,
-                                                 data_dir, None, progress, case_cache), strict=True))
+    results.update(run.grade([i for i in range(len(jobs_list)) if i not in results]))
     return [results[i] for i in range(len(jobs_list))]
 
 
-def _grade_one(submission: Path, job: ExerciseJob, mode: Literal["public", "all"], seed: int | None,
-               student: str | None, budget: Any, data_dir: Path | None, factory: Any, cache: Any) -> SubmissionResult:
-    from graders.runner import grade
+@dataclass(frozen=True)
+class _Run:
+    """What every process grading one submission shares (inherited by forked helpers)."""
 
-    return grade(submission, job.exercise, mode=mode, seed=seed, max_examples=job.examples, student=student,
-                 sandbox_factory=factory, budget=budget, data_dir=data_dir, case_cache=cache)
+    submission: Path
+    jobs_list: tuple[ExerciseJob, ...]
+    mode: Literal["public", "all"]
+    seed: int | None
+    student: str | None
+    budget: Any
+    data_dir: Path | None
+    progress: Callable[[str], None] | None
+    cache: Any
+
+    def grade(self, indices: Iterable[int], factory: Any = None,
+              report: Callable[[int, SubmissionResult], None] | None = None) -> dict[int, SubmissionResult]:
+        """Grade the exercises at ``indices`` one after another, in one warm sandbox worker
+        (:class:`graders.sandbox.SubmissionSandboxes`) unless ``factory`` makes the sandboxes."""
+        from graders.runner import grade
+        from graders.sandbox import Limits, SubmissionSandboxes
+
+        done: dict[int, SubmissionResult] = {}
+        shared = SubmissionSandboxes(Limits(total_seconds=self.budget.seconds)) if factory is None else None
+        try:
+            for index in indices:
+                job = self.jobs_list[index]
+                if self.progress is not None:
+                    self.progress(f"grading {job.exercise.id} ...")
+                done[index] = grade(self.submission, job.exercise, mode=self.mode, seed=self.seed,
+                                    max_examples=job.examples, student=self.student,
+                                    sandbox_factory=shared.factory if shared is not None else factory,
+                                    budget=self.budget, data_dir=self.data_dir, case_cache=self.cache)
+                if report is not None:
+                    report(index, done[index])
+            return done
+        finally:
+            if shared is not None:
+                shared.close()
 
 
-def _grade_here(submission: Path, jobs_list: Sequence[ExerciseJob], indices: list[int], mode: Any, seed: int | None,
-                student: str | None, budget: Any, data_dir: Path | None, factory: Any,
-                progress: Callable[[str], None] | None, cache: Any) -> list[SubmissionResult]:
-    from graders.sandbox import Limits, SubmissionSandboxes
+def _taken(counter: Any, order: list[int]) -> Iterator[int]:
+    """Exercises taken from the counter shared by the processes, until none is left."""
+    while True:
+        with counter.get_lock():
+            position = counter.value
+            counter.value += 1
+        if position >= len(order):
+            return
+        yield order[position]
 
-    shared = SubmissionSandboxes(Limits(total_seconds=budget.seconds)) if factory is None else None
+
+def _helper(run: _Run, writer: Any, counter: Any, order: list[int]) -> None:
     try:
-        out = []
-        for i in indices:
-            if progress is not None:
-                progress(f"grading {jobs_list[i].exercise.id} ...")
-            out.append(_grade_one(submission, jobs_list[i], mode, seed, student, budget, data_dir,
-                                  shared.factory if shared is not None else factory, cache))
-        return out
-    finally:
-        if shared is not None:
-            shared.close()
-
-
-def _take_and_grade(counter: Any, order: list[int], submission: Path, jobs_list: Sequence[ExerciseJob], mode: Any,
-                    seed: int | None, student: str | None, budget: Any, data_dir: Path | None,
-                    progress: Callable[[str], None] | None, cache: Any,
-                    report: Callable[[int, SubmissionResult], None] | None = None) -> dict[int, SubmissionResult]:
-    """Take exercises from the shared counter until none is left; grade each in one warm sandbox."""
-    from graders.sandbox import Limits, SubmissionSandboxes
-
-    done: dict[int, SubmissionResult] = {}
-    with SubmissionSandboxes(Limits(total_seconds=budget.seconds)) as shared:
-        while True:
-            with counter.get_lock():
-                position = counter.value
-                counter.value += 1
-            if position >= len(order):
-                return done
-            index = order[position]
-            if progress is not None:
-                progress(f"grading {jobs_list[index].exercise.id} ...")
-            result = _grade_one(submission, jobs_list[index], mode, seed, student, budget, data_dir, shared.factory,
-                                cache)
-            done[index] = result
-            if report is not None:
-                report(index, result)
-
-
-def _helper(writer: Any, counter: Any, order: list[int], submission: Path, jobs_list: Sequence[ExerciseJob],
-            mode: Any, seed: int | None, student: str | None, budget: Any, data_dir: Path | None,
-            progress: Callable[[str], None] | None, cache: Any) -> None:
-    try:
-        _take_and_grade(counter, order, submission, jobs_list, mode, seed, student, budget, data_dir, progress,
-                        cache, report=lambda index, result: writer.send(("result", (index, result))))
+        run.grade(_taken(counter, order), report=lambda index, result: writer.send(("result", (index, result))))
     except BaseException as exc:
         writer.send(("error", _portable(exc)))
     finally:
