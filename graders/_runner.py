@@ -818,16 +818,22 @@ def _calls(state, msg, np, pd, out):
         started = time.perf_counter()
         reply = _call(state, {"id": msg["id"], "function": msg["function"], "args": args,
                               "kwargs": {}}, np, pd)
-        _restore_builtins()
-        sys.stdout = sys.stderr = state.capture
         reply["index"] = index
-        reply["stdout"] = state.capture.take()
-        reply["child_seconds"] = time.perf_counter() - started
-        try:
-            _send(out, reply)
-        except (TypeError, ValueError) as exc:
-            _send(out, {"op": "result", "id": msg["id"], "index": index, "status": "crashed",
-                        "message": f"the runner could not send its reply: {exc}"})
+        _answer(state, out, reply, started)
+
+
+def _answer(state, out, reply, started):
+    """Send ``reply`` with the output captured since ``started`` (and a plain crash reply when
+    the student's value made it unsendable)."""
+    _restore_builtins()
+    sys.stdout = sys.stderr = state.capture  # in case the student replaced them
+    reply["stdout"] = state.capture.take()
+    reply["child_seconds"] = time.perf_counter() - started
+    try:
+        _send(out, reply)
+    except (TypeError, ValueError) as exc:
+        _send(out, {"op": reply.get("op"), "id": reply.get("id"), "index": reply.get("index"),
+                    "status": "crashed", "message": f"the runner could not send its reply: {exc}"})
 
 
 # ----------------------------------------------------------------------------- main loop
@@ -919,15 +925,7 @@ def main(argv):
             reply = _call(state, msg, np, pd)
         else:
             reply = {"op": "error", "message": f"unknown op {op!r}"}
-        _restore_builtins()
-        sys.stdout = sys.stderr = state.capture  # in case the student replaced them
-        reply["stdout"] = state.capture.take()
-        reply["child_seconds"] = time.perf_counter() - started
-        try:
-            _send(out, reply)
-        except (TypeError, ValueError) as exc:
-            _send(out, {"op": reply.get("op"), "id": reply.get("id"), "status": "crashed",
-                        "message": f"the runner could not send its reply: {exc}"})
+        _answer(state, out, reply, started)
 
 
 if __name__ == "__main__":

@@ -198,6 +198,17 @@ def _not_implemented_message(function: str) -> str:
     return f"not yet implemented: {function} still raises NotImplementedError"
 
 
+#: Hypothesis settings of every run: no example database, no deadline, no health checks that
+#: would fail slow or filtered strategies, quiet; the seed is set per check.
+_SETTINGS: dict[str, Any] = {
+    "database": None,
+    "deadline": None,
+    "derandomize": False,
+    "suppress_health_check": (HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large),
+    "verbosity": Verbosity.quiet,
+    "print_blob": False,
+}
+
 #: Sizes of the sweep's requests: small first (a wrong function fails on the first inputs,
 #: and few calls are wasted), then large (few round trips).
 _CHUNKS = (1, 4, 16, 64)
@@ -506,10 +517,7 @@ class _CheckRun:
         failure, examples = self.failure, self.examples
         extra: list[tuple[dict[str, Any], Any]] = []
 
-        @settings(database=None, deadline=None, max_examples=n, phases=(Phase.generate,),
-                  suppress_health_check=(HealthCheck.too_slow, HealthCheck.filter_too_much,
-                                         HealthCheck.data_too_large),
-                  verbosity=Verbosity.quiet, print_blob=False)
+        @settings(max_examples=n, phases=(Phase.generate,), **_SETTINGS)
         @hypothesis_seed(seed)
         @given(check.cases)
         def probe(case: dict[str, Any]) -> None:
@@ -569,21 +577,8 @@ class _CheckRun:
         if not shrink:
             return
 
-        @settings(
-            database=None,
-            deadline=None,
-            max_examples=n,
-            derandomize=False,
-            phases=(Phase.generate, Phase.shrink),
-            suppress_health_check=(
-                HealthCheck.too_slow,
-                HealthCheck.filter_too_much,
-                HealthCheck.data_too_large,
-            ),
-            verbosity=Verbosity.quiet,
-            print_blob=False,
-            report_multiple_bugs=False,
-        )
+        @settings(max_examples=n, phases=(Phase.generate, Phase.shrink), report_multiple_bugs=False,
+                  **_SETTINGS)
         @hypothesis_seed(seed)
         @given(check.cases)
         def prop(case: dict[str, Any]) -> None:
@@ -636,11 +631,7 @@ class _CheckRun:
         group = _group_size(n)
         strategy = check.cases if group == 1 else st.lists(check.cases, min_size=group, max_size=group)
 
-        @settings(database=None, deadline=None, max_examples=-(-n // group), derandomize=False,
-                  phases=(Phase.generate,),
-                  suppress_health_check=(HealthCheck.too_slow, HealthCheck.filter_too_much,
-                                         HealthCheck.data_too_large),
-                  verbosity=Verbosity.quiet, print_blob=False)
+        @settings(max_examples=-(-n // group), phases=(Phase.generate,), **_SETTINGS)
         @hypothesis_seed(seed)
         @given(strategy)
         def generate(drawn: Any) -> None:

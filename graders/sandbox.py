@@ -1188,24 +1188,9 @@ class Sandbox:
             payload_kwargs = {k: _encode_arg(v) for k, v in kwargs.items()}
         except RecursionError as exc:
             raise SandboxError("argument nested too deeply") from exc
-        loaded = self.load()
-        if loaded.status != "ok":
-            return self._not_loaded(loaded)
-        if self._worker is None or not self._worker.alive():
-            if self.restarts >= MAX_RESTARTS:
-                return CallOutcome("crashed", message=f"the submission crashed the sandbox worker "
-                                   f"{self.restarts} times; no further calls are made")
-            self.restarts += 1
-            try:
-                reloaded = self._start_and_load()
-            except SandboxUnavailable as exc:  # the grader's problem: the run must stop
-                self.unavailable = str(exc)
-                return CallOutcome("unavailable", message=str(exc))
-            if reloaded.status != "ok":
-                return self._not_loaded(reloaded, restarted=True)
-        if self.remaining_seconds <= 0:
-            self._stop_worker()
-            return CallOutcome("timeout", message=self._budget_message())
+        refused = self._ready()
+        if refused is not None:
+            return refused
         t0 = time.monotonic()
         try:
             return self._call(function, payload_args, payload_kwargs)
@@ -1229,26 +1214,34 @@ class Sandbox:
         batch = CallBatch(self, function, len(payloads))
         if not payloads:
             return batch
+        refused = self._ready()
+        if refused is not None:
+            return batch.fail(refused)
+        batch.start(payloads)
+        return batch
+
+    def _ready(self) -> CallOutcome | None:
+        """Load the submission, or restart a worker a crash or timeout stopped; the outcome every
+        call gets when that fails or the time is used up, else None."""
         loaded = self.load()
         if loaded.status != "ok":
-            return batch.fail(self._not_loaded(loaded))
+            return self._not_loaded(loaded)
         if self._worker is None or not self._worker.alive():
             if self.restarts >= MAX_RESTARTS:
-                return batch.fail(CallOutcome("crashed", message=f"the submission crashed the sandbox "
-                                              f"worker {self.restarts} times; no further calls are made"))
+                return CallOutcome("crashed", message=f"the submission crashed the sandbox worker "
+                                   f"{self.restarts} times; no further calls are made")
             self.restarts += 1
             try:
                 reloaded = self._start_and_load()
-            except SandboxUnavailable as exc:
+            except SandboxUnavailable as exc:  # the grader's problem: the run must stop
                 self.unavailable = str(exc)
-                return batch.fail(CallOutcome("unavailable", message=str(exc)))
+                return CallOutcome("unavailable", message=str(exc))
             if reloaded.status != "ok":
-                return batch.fail(self._not_loaded(reloaded, restarted=True))
+                return self._not_loaded(reloaded, restarted=True)
         if self.remaining_seconds <= 0:
             self._stop_worker()
-            return batch.fail(CallOutcome("timeout", message=self._budget_message()))
-        batch.start(payloads)
-        return batch
+            return CallOutcome("timeout", message=self._budget_message())
+        return None
 
     def _call(self, function: str, args: list[Any], kwargs: dict[str, Any]) -> CallOutcome:
         worker = self._worker
@@ -1261,27 +1254,31 @@ class Sandbox:
             worker.send({"op": "call", "id": call_id, "function": function, "args": args,
                          "kwargs": kwargs})
             reply = worker.receive(started + timeout)
-        except _Timeout:
-            runtime = time.monotonic() - started
+        except (_Timeout, _TooLarge, _WorkerFailed) as exc:
+            return self._call_failed(exc, worker, what, timeout, started)
+        runtime = time.monotonic() - started
+        return self._parse_call(reply, call_id, what, runtime)
+
+    def _call_failed(self, exc: Exception, worker: _Worker, what: str, timeout: float,
+                     started: float) -> CallOutcome:
+        """The outcome of a call that timed out (after ``timeout`` s), answered too much, or
+        whose worker died; the worker is stopped."""
+        runtime = time.monotonic() - started
+        if isinstance(exc, _Timeout):
             self._stop_worker(reason="timeout")
             limit = ("call time limit" if timeout == self.limits.call_seconds
                      else "remaining time of the submission")
             return CallOutcome("timeout", message=f"{what} did not return within {timeout:g} s "
                                f"({limit}); look for an endless loop or very slow code",
                                runtime=runtime)
-        except _TooLarge:
+        if isinstance(exc, _TooLarge):
             self._stop_worker()
             return CallOutcome("output_too_large", message=f"{what} returned more than "
-                               f"{self.limits.output_bytes} bytes of data",
-                               runtime=time.monotonic() - started)
-        except _WorkerFailed:
-            runtime = time.monotonic() - started
-            message, tail = self._death_message(worker, f"while running {what}")
-            stdout = worker.take_raw()
-            self._stop_worker(reason="crash")
-            return CallOutcome("crashed", message=message, traceback=tail, stdout=stdout, runtime=runtime)
-        runtime = time.monotonic() - started
-        return self._parse_call(reply, call_id, what, runtime)
+                               f"{self.limits.output_bytes} bytes of data", runtime=runtime)
+        message, tail = self._death_message(worker, f"while running {what}")
+        stdout = worker.take_raw()
+        self._stop_worker(reason="crash")
+        return CallOutcome("crashed", message=message, traceback=tail, stdout=stdout, runtime=runtime)
 
     def _parse_call(self, reply: Any, call_id: int, what: str, runtime: float) -> CallOutcome:
         statuses = {"ok", "error", "crashed", "missing", "not_implemented", "invalid_output",
@@ -1390,51 +1387,25 @@ class CallBatch:
         assert worker is not None
         self._end = time.monotonic() + sandbox.remaining_seconds
         self._sent_at = self._started = time.monotonic()
+        self._worker = worker
         try:
             worker.send({"op": "calls", "id": self._call_id, "function": self.function,
                          "args_list": payloads})
-        except _WorkerFailed:
-            self._worker = worker
-            self._crashed(worker)
+        except _WorkerFailed as exc:
+            self.fail(sandbox._call_failed(exc, worker, f"{self.function}()", 0.0, self._started))
             return
-        self._worker = worker
         self._started = time.monotonic()
-
-    def _limit(self) -> float:
-        return min(self.sandbox.limits.call_seconds, self._end - self._started)
-
-    def _crashed(self, worker: _Worker) -> None:
-        what = f"{self.function}()"
-        runtime = time.monotonic() - self._started
-        message, tail = self.sandbox._death_message(worker, f"while running {what}")
-        stdout = worker.take_raw()
-        self.sandbox._stop_worker(reason="crash")
-        self.fail(CallOutcome("crashed", message=message, traceback=tail, stdout=stdout, runtime=runtime))
 
     def _read(self, wait: bool) -> bool:
         """Read the next outcome (waiting for it, or only if it has arrived); False if none came."""
         worker, sandbox = self._worker, self.sandbox
         assert worker is not None
         what = f"{self.function}()"
-        limit = self._limit()
+        limit = min(sandbox.limits.call_seconds, self._end - self._started)
         try:
             reply = worker.receive(self._started + limit, wait=wait)
-        except _Timeout:
-            runtime = time.monotonic() - self._started
-            sandbox._stop_worker(reason="timeout")
-            kind = ("call time limit" if limit == sandbox.limits.call_seconds
-                    else "remaining time of the submission")
-            self.fail(CallOutcome("timeout", message=f"{what} did not return within {limit:g} s "
-                                  f"({kind}); look for an endless loop or very slow code", runtime=runtime))
-            return True
-        except _TooLarge:
-            sandbox._stop_worker()
-            self.fail(CallOutcome("output_too_large", message=f"{what} returned more than "
-                                  f"{sandbox.limits.output_bytes} bytes of data",
-                                  runtime=time.monotonic() - self._started))
-            return True
-        except _WorkerFailed:
-            self._crashed(worker)
+        except (_Timeout, _TooLarge, _WorkerFailed) as exc:
+            self.fail(sandbox._call_failed(exc, worker, what, limit, self._started))
             return True
         if reply is _NOTHING:
             return False
